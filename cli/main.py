@@ -1,0 +1,367 @@
+"""The `shanhai` command. Prefect is imported only by the commands that run flows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from shanhai.cli import output
+
+app = typer.Typer(
+    help="山海协作工程 温政发〔2018〕26号 任务督办引擎（Shanhai）。",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+catalogue_app = typer.Typer(help="事项目录：校验与查看（catalogue）。", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="评估时点：YYYY-MM-DD（当日12:00）或 YYYY-MM-DDTHH:MM（上海时间）；默认现在。"
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="输出 JSON（字段见 README）。")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"错误 error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _as_of(text: str | None):
+    from shanhai.app import parse_as_of
+
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        fail(f"--as-of：无法识别的时间 '{text}'（{exc}）")
+
+
+def _app():
+    from shanhai.models.catalogue import CatalogueError
+    from shanhai.models.working_days import HolidayFileError
+
+    from shanhai.app import App
+
+    a = App()
+    try:
+        a.catalogue  # noqa: B018  (fail early, before any database work)
+        a.calendar  # noqa: B018
+    except (CatalogueError, HolidayFileError) as exc:
+        fail(f"事项目录有误 catalogue is invalid:\n{exc}")
+    return a
+
+
+def _ready(as_of):
+    a = _app()
+    a.sync(as_of=as_of)
+    return a
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def init(as_of: AsOf = None) -> None:
+    """初始化：迁移数据库并载入事项目录（可重复执行）。 Migrate and load the catalogue (idempotent)."""
+    when = _as_of(as_of)
+    a = _app()
+    report = a.sync(as_of=when)
+    typer.echo(
+        f"数据库 {a.database_url}\n"
+        f"单位 {report.units} 个；事项 新增 {report.obligations_added}、变更 {report.obligations_changed}；"
+        f"期次 新增 {report.occurrences_added}、更新 {report.occurrences_updated}"
+        + ("" if report.changed else "（无变化）")
+    )
+
+
+@catalogue_app.command("validate")
+def catalogue_validate(
+    path: Annotated[Path, typer.Argument(help="目录文件或 calendar/ 目录")] = Path("calendar"),
+) -> None:
+    """校验事项目录，逐条报告文件、行号与字段。 Validate; exit 1 on any error."""
+    from shanhai.models.catalogue import CatalogueError, load_catalogue
+    from shanhai.models.working_days import HolidayFileError, load_holiday_file
+
+    try:
+        cat = load_catalogue(path)
+        holidays = path / "holidays.yaml" if path.is_dir() else path.parent / "holidays.yaml"
+        load_holiday_file(holidays)
+    except (CatalogueError, HolidayFileError) as exc:
+        problems = getattr(exc, "problems", [exc])
+        typer.echo(str(exc), err=True)
+        fail(f"{len(problems)} 处错误 error(s)")
+    typer.echo(
+        f"通过 OK：{len(cat.documents)} 份文件，{len(cat.obligations)} 项事项，{len(cat.units)} 个单位，"
+        f"{len(cat.pairings)} 对结对，{len(cat.parks)} 个园区，附件1 {len(cat.plans)} 行"
+    )
+
+
+@app.command()
+def obligations(as_json: Json = False) -> None:
+    """列出事项目录中的全部事项。 List obligations."""
+    from shanhai.cli.views import obligation_items
+
+    items = obligation_items(_app().catalogue)
+    if as_json:
+        return _emit_json(items)
+    output.table(
+        items,
+        [
+            ("id", "编号"),
+            ("title", "事项"),
+            ("clause", "条款"),
+            ("kind", "类型"),
+            ("scope", "范围"),
+            ("due", "期限"),
+            ("min_count", "次数"),
+            ("target", "目标"),
+            ("valid_from", "起"),
+            ("valid_until", "止"),
+        ],
+    )
+
+
+@app.command()
+def plans(as_json: Json = False) -> None:
+    """附件1 生态旅游文化产业园投资计划（万元）。 List the 附件1 plan rows."""
+    from shanhai.cli.views import plan_items
+
+    items = plan_items(_app().catalogue)
+    if as_json:
+        return _emit_json(items)
+    output.table(
+        items,
+        [
+            ("park", "产业园"),
+            ("year", "年度"),
+            ("kind", "类别"),
+            ("projects", "项目数"),
+            ("planned_total", "计划总投资"),
+            ("planned_completion", "计划完成数"),
+        ],
+    )
+
+
+@app.command()
+def status(
+    as_of: AsOf = None,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")
+    ] = None,
+    obligation: Annotated[str | None, typer.Option("--obligation", help="事项编号")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="只看某一年的期次")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="列出截至评估时点的全部期次")] = False,
+    as_json: Json = False,
+) -> None:
+    """各期次在某一时点的状态（红黄绿灯）。 Status of every occurrence at a date."""
+    from shanhai.cli.views import status_items
+
+    when = _as_of(as_of)
+    a = _ready(when)
+    try:
+        items = status_items(
+            a, as_of=when, scope=scope, obligation=obligation, year=year, everything=everything
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        return _emit_json(items)
+    output.status_table(items)
+
+
+@app.command()
+def board(as_of: AsOf = None) -> None:
+    """总览：结对 × 事项 红黄绿灯。 The board: pairings x obligations."""
+    from shanhai.cli.views import board_grid
+
+    when = _as_of(as_of)
+    a = _ready(when)
+    output.board(board_grid(a, as_of=when), when)
+
+
+@app.command()
+def record(
+    obligation: Annotated[str, typer.Argument(help="事项编号，见 shanhai obligations")],
+    scope: Annotated[str, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")],
+    on: Annotated[str, typer.Option("--date", help="完成日期 YYYY-MM-DD")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="金额，默认单位元；可写 500万、2.5亿")
+    ] = None,
+    count: Annotated[int, typer.Option("--count", help="数量（次、个、人次），默认 1")] = 1,
+    category: Annotated[
+        str | None, typer.Option("--category", help="类别，如 八大产业、government、attraction")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="说明")] = None,
+    evidence: Annotated[Path | None, typer.Option("--evidence", help="证明材料文件")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="归属年度（补报上一年度时使用）")] = None,
+    as_of: AsOf = None,
+    as_json: Json = False,
+) -> None:
+    """登记一条完成记录（待协调方核验）。 Record a completion."""
+    from shanhai.models.records import InputError, parse_amount, record_completion
+
+    when = _as_of(as_of)
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        fail(f"--date：无法识别的日期 '{on}'（应为 YYYY-MM-DD）")
+    a = _ready(when)
+    try:
+        fen = parse_amount(amount) if amount is not None else None
+        with a.session() as session:
+            rec = record_completion(
+                a.catalogue,
+                session=session,
+                obligation_id=obligation,
+                scope=scope,
+                on=day,
+                as_of=when,
+                count=count,
+                amount_fen=fen,
+                category=category,
+                note=note,
+                evidence=evidence,
+                evidence_dir=a.settings.evidence_dir,
+                max_evidence_bytes=a.settings.max_evidence_bytes,
+                period=period,
+            )
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
+    if as_json:
+        return _emit_json({"id": rec.id, "occurrence": rec.occurrence_id, "state": rec.state})
+    typer.echo(f"已登记 记录 #{rec.id}（期次 #{rec.occurrence_id}），待核验。")
+
+
+@app.command("import")
+def import_records(
+    path: Annotated[Path, typer.Argument(help="CSV 或 Excel（.xlsx）文件")],
+    as_of: AsOf = None,
+) -> None:
+    """从 CSV/Excel 批量导入完成记录（全部成功才保存）。 Import records; all or nothing."""
+    from shanhai.cli.importer import ImportError_, import_file
+
+    when = _as_of(as_of)
+    a = _ready(when)
+    try:
+        n = import_file(a, path, as_of=when)
+    except ImportError_ as exc:
+        typer.echo(str(exc), err=True)
+        fail(f"{len(exc.problems)} 行有误，未导入任何记录 nothing imported")
+    typer.echo(f"已导入 {n} 条记录。")
+
+
+@app.command()
+def verify(
+    record_id: int,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+) -> None:
+    """核验通过一条记录（协调方）。 Verify a record."""
+    _review(record_id, "verified", note, actor)
+
+
+@app.command()
+def reject(
+    record_id: int,
+    note: Annotated[str, typer.Option("--note", help="退回理由")],
+    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+) -> None:
+    """退回一条记录，其不再计数，提醒恢复（协调方）。 Reject a record."""
+    _review(record_id, "rejected", note, actor)
+
+
+def _review(record_id: int, verdict: str, note: str | None, actor: str) -> None:
+    from shanhai.models.records import InputError, review_record
+
+    a = _app()
+    a.migrate()
+    try:
+        with a.session() as session:
+            review_record(session=session, record_id=record_id, verdict=verdict, actor=actor, note=note)
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}")
+    typer.echo(f"记录 #{record_id}：{'已核验' if verdict == 'verified' else '已退回'}")
+
+
+@app.command()
+def waive(
+    occurrence_id: int,
+    reason: Annotated[str, typer.Option("--reason", help="豁免理由")],
+    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+) -> None:
+    """豁免一个期次（协调方，须说明理由）。 Waive an occurrence."""
+    from shanhai.models.records import InputError, waive_occurrence
+
+    a = _app()
+    a.migrate()
+    try:
+        with a.session() as session:
+            waive_occurrence(session=session, occurrence_id=occurrence_id, reason=reason, actor=actor)
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}")
+    typer.echo(f"期次 #{occurrence_id} 已豁免。")
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="输出的 .xlsx 文件")],
+    as_of: AsOf = None,
+    everything: Annotated[bool, typer.Option("--all", help="包含全部历史期次")] = False,
+) -> None:
+    """导出状态表到 Excel。 Export status to Excel."""
+    from shanhai.cli.exports import export_excel
+
+    when = _as_of(as_of)
+    a = _ready(when)
+    n = export_excel(a, path, as_of=when, everything=everything)
+    typer.echo(f"已导出 {n} 行到 {path}")
+
+
+@app.command()
+def ics(
+    unit: Annotated[str, typer.Argument(help="单位名称，如 泰顺县")],
+    out: Annotated[Path | None, typer.Option("-o", "--output", help="输出文件；默认标准输出")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """某单位的期限日历（ICS）。 An ICS calendar of a unit's deadlines."""
+    from shanhai.cli.exports import unit_calendar
+
+    when = _as_of(as_of)
+    a = _ready(when)
+    try:
+        text = unit_calendar(a, unit, as_of=when)
+    except ValueError as exc:
+        fail(str(exc))
+    if out:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"已写入 {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def demo(as_of: AsOf = None) -> None:
+    """载入演示历史（多年记录，部分逾期、部分缺失；只载入一次）。 Load the demo history."""
+    from shanhai.cli.demo import load_demo_history
+
+    when = _as_of(as_of)
+    a = _ready(when)
+    n = load_demo_history(a, as_of=when)
+    typer.echo(f"演示历史：新增 {n} 条记录。" if n else "演示历史已载入，未重复载入。")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

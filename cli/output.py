@@ -1,0 +1,107 @@
+"""Plain-text tables for the terminal, aware of the double width of Chinese characters."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import typer
+
+LIGHT = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
+STATUS_LABEL = {
+    "done": "按期完成",
+    "done_late": "逾期完成",
+    "on_track": "进展正常",
+    "due_soon": "即将到期",
+    "behind_pace": "进度滞后",
+    "overdue": "已逾期",
+    "waived": "已豁免",
+}
+STATUS_LIGHT = {
+    "done": "green",
+    "done_late": "green",
+    "on_track": "green",
+    "due_soon": "yellow",
+    "behind_pace": "yellow",
+    "overdue": "red",
+    "waived": "grey",
+}
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, w: int) -> str:
+    return text + " " * max(0, w - width(text))
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, dict) and "value" in v and "unit" in v:
+        return f"{v['value']:g} {v['unit']}"
+    return str(v)
+
+
+def table(items: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
+    rows = [[_cell(item.get(k)) for k, _ in columns] for item in items]
+    heads = [h for _, h in columns]
+    widths = [max([width(h)] + [width(r[i]) for r in rows]) for i, h in enumerate(heads)]
+    typer.echo("  ".join(pad(h, w) for h, w in zip(heads, widths, strict=True)))
+    for r in rows:
+        typer.echo("  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip())
+    typer.echo(f"共 {len(items)} 项")
+
+
+def status_table(items: Sequence[dict[str, Any]]) -> None:
+    from shanhai.models.status import progress_text
+
+    rows = []
+    for it in items:
+        label = STATUS_LABEL[it["status"]]
+        if it["status"] == "overdue" and it["escalation_level"]:
+            label += f"（督办{it['escalation_level']}级）"
+        if it["pending"]:
+            label += "·待核验"
+        rows.append(
+            {
+                **it,
+                "light_label": f"{LIGHT[it['light']]} {label}",
+                "progress_text": progress_text(it["progress"]),
+            }
+        )
+    table(
+        rows,
+        [
+            ("id", "#"),
+            ("light_label", "状态"),
+            ("title", "事项"),
+            ("clause", "条款"),
+            ("scope", "范围"),
+            ("period", "期次"),
+            ("due", "期限"),
+            ("progress_text", "进度"),
+        ],
+    )
+
+
+def board(grid: dict[str, Any], as_of: datetime) -> None:
+    import pendulum
+
+    local = pendulum.instance(as_of).in_timezone("Asia/Shanghai")
+    typer.echo(f"山海协作工程 督办总览 · {local.format('YYYY-MM-DD HH:mm')}（上海时间）")
+    cols = grid["columns"]
+    names = [f"{r['title']}" for r in grid["rows"]]
+    w0 = max([width(n) for n in names] + [8])
+    typer.echo(pad("事项", w0) + "  " + "  ".join(cols))
+    for row, name in zip(grid["rows"], names, strict=True):
+        cells = []
+        for c in cols:
+            st = grid["cells"].get(f"{row['obligation']}|{c}")
+            mark = LIGHT[STATUS_LIGHT[st]] if st else "·"
+            cells.append(pad(mark, width(c)))
+        typer.echo(pad(name, w0) + "  " + "  ".join(cells))
+    typer.echo("🟢 完成/正常  🟡 即将到期/进度滞后  🔴 逾期  ⚪ 豁免  · 不适用")

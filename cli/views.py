@@ -1,0 +1,148 @@
+"""The items that listings print and `--json` emits: field names here are a contract (see README)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from shanhai.models.catalogue import PAIRING_TOKEN, Catalogue
+
+KIND_LABELS = {"government": "政府性", "attraction": "招商"}
+
+
+def obligation_items(cat: Catalogue) -> list[dict[str, Any]]:
+    items = []
+    for ob in cat.obligations.values():
+        due = ob.due.isoformat() if isinstance(ob.due, date) else ob.due
+        responsible = [
+            n if n == PAIRING_TOKEN else cat.aliases[n] for n in [*ob.responsible.lead, *ob.responsible.co]
+        ]
+        items.append(
+            {
+                "id": ob.id,
+                "title": ob.title,
+                "clause": ob.clause,
+                "kind": ob.kind,
+                "scope": ob.scope,
+                "due": due,
+                "min_count": ob.min_count,
+                "target": ob.target.model_dump() if ob.target else None,
+                "valid_from": ob.valid_from,
+                "valid_until": ob.valid_until,
+                "responsible": list(dict.fromkeys(responsible)),
+                "document": cat.obligation_document[ob.id],
+            }
+        )
+    return items
+
+
+def plan_items(cat: Catalogue) -> list[dict[str, Any]]:
+    return [
+        {
+            "park": r.park,
+            "year": r.year,
+            "kind": r.kind,
+            "projects": r.projects,
+            "planned_total": r.planned_total,
+            "planned_completion": r.planned_completion,
+        }
+        for r in cat.plans
+    ]
+
+
+def _scope_filter(app, scope: str | None) -> str | None:
+    """Accept a pairing, unit (name, alias or short), park (name or short) or 全市; return the stored name."""
+    if scope is None:
+        return None
+    cat = app.catalogue
+    if scope in cat.pairings or scope in ("全市",):
+        return scope
+    for park in cat.parks.values():
+        if scope in (park.name, park.short):
+            return park.name
+    unit = cat.unit(scope)
+    if unit is not None:
+        return unit.name
+    raise ValueError(f"--scope：未知的范围“{scope}”（可用结对如 泰顺-鹿城、单位名、园区名或 全市）")
+
+
+def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None, everything=False):
+    from shanhai.models.store import OccurrenceFilter, load_evaluations
+
+    if obligation is not None and obligation not in app.catalogue.obligations:
+        raise ValueError(f"--obligation：未知的事项编号“{obligation}”")
+    name = _scope_filter(app, scope)
+    unit_scope = name if name and app.catalogue.unit(name) and name not in app.catalogue.pairings else None
+    flt = OccurrenceFilter(
+        obligation=obligation, scope=None if unit_scope else name, year=year, everything=everything
+    )
+    with app.session() as session:
+        pairs = load_evaluations(session=session, as_of=as_of, cal=app.calendar, flt=flt)
+    if unit_scope:
+        # a unit sees its own occurrences: its own scope, its pairings', its parks' and city duties naming it
+        import json
+
+        pairs = [
+            (o, e)
+            for o, e in pairs
+            if o.scope == unit_scope or unit_scope in json.loads(o.requirement)["responsible"]
+        ]
+    return pairs
+
+
+def status_items(app, *, as_of: datetime, **flt) -> list[dict[str, Any]]:
+    cat = app.catalogue
+    items = []
+    for occ, ev in evaluations(app, as_of=as_of, **flt):
+        ob = cat.obligations.get(occ.obligation_id)
+        items.append(
+            {
+                "id": occ.id,
+                "obligation": occ.obligation_id,
+                "title": ob.title if ob else occ.obligation_id,
+                "clause": ob.clause if ob else None,
+                "scope": occ.scope,
+                "period": occ.period,
+                "due": occ.due.isoformat(),
+                "status": ev.status,
+                "light": ev.light,
+                "progress": ev.progress,
+                "escalation_level": ev.escalation_level,
+                "pending": ev.pending,
+                "satisfied_on": ev.satisfied_on.isoformat() if ev.satisfied_on else None,
+            }
+        )
+    return items
+
+
+def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
+    """Rows: obligations; columns: the pairings in force plus 全市 and the parks; cells: the worst status."""
+    from shanhai.models.status import STATUSES
+
+    severity = {
+        s: i
+        for i, s in enumerate(
+            ("done", "done_late", "waived", "on_track", "due_soon", "behind_pace", "overdue")
+        )
+    }
+    assert set(severity) == set(STATUSES)
+    cat = app.catalogue
+    cells: dict[tuple[str, str], str] = {}
+    scopes: list[str] = []
+    for occ, ev in evaluations(app, as_of=as_of):
+        key = (occ.obligation_id, occ.scope)
+        if occ.scope not in scopes:
+            scopes.append(occ.scope)
+        if key not in cells or severity[ev.status] > severity[cells[key]]:
+            cells[key] = ev.status
+    pairing_cols = [p for p in cat.pairings if p in scopes]
+    other_cols = [s for s in scopes if s not in pairing_cols]
+    rows = [ob_id for ob_id in cat.obligations if any(k[0] == ob_id for k in cells)]
+    return {
+        "columns": pairing_cols + other_cols,
+        "rows": [
+            {"obligation": r, "title": cat.obligations[r].title, "clause": cat.obligations[r].clause}
+            for r in rows
+        ],
+        "cells": {f"{o}|{s}": st for (o, s), st in cells.items()},
+    }

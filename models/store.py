@@ -1,0 +1,250 @@
+"""Database helpers for the catalogue, occurrences and their evaluation (set-based SQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from shanhai.models.catalogue import Catalogue
+from shanhai.models.occurrences import expected_occurrences
+from shanhai.models.status import Evaluation, OccurrenceRow, RecordTotal, evaluate, local_date
+from shanhai.models.tables import (
+    AuditEntry,
+    CompletionRecord,
+    InvestmentPlan,
+    Obligation,
+    Occurrence,
+    Pairing,
+    Park,
+    Unit,
+    Waiver,
+    utcnow,
+)
+from shanhai.models.working_days import WorkingCalendar
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    units: int
+    obligations_added: int
+    obligations_changed: int
+    occurrences_added: int
+    occurrences_updated: int
+
+    @property
+    def changed(self) -> bool:
+        return any(
+            (
+                self.obligations_added,
+                self.obligations_changed,
+                self.occurrences_added,
+                self.occurrences_updated,
+            )
+        )
+
+
+def audit(*, session: Session, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            detail=json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True),
+        )
+    )
+
+
+def _upsert(session: Session, model: type, key: dict[str, Any], values: dict[str, Any]) -> bool:
+    row = session.get(model, tuple(key.values()) if len(key) > 1 else next(iter(key.values())))
+    if row is None:
+        session.add(model(**key, **values))
+        return True
+    changed = False
+    for k, v in values.items():
+        if getattr(row, k) != v:
+            setattr(row, k, v)
+            changed = True
+    return changed
+
+
+def sync_catalogue(
+    cat: Catalogue, cal: WorkingCalendar, *, session: Session, as_of: datetime, actor: str = "system"
+) -> SyncReport:
+    """Store the catalogue and its occurrences; idempotent.
+
+    Occurrences that exist keep their history: only those whose due date is still ahead of `as_of`
+    take a changed due date or requirement.
+    """
+    today = local_date(as_of)
+    for u in cat.units.values():
+        _upsert(
+            session,
+            Unit,
+            {"code": u.code},
+            {
+                "name": u.name,
+                "short": u.short,
+                "kind": u.kind,
+                "aliases": json.dumps(u.aliases, ensure_ascii=False),
+            },
+        )
+    session.flush()
+    for p in cat.pairings.values():
+        _upsert(session, Pairing, {"name": p.name}, p.model_dump(exclude={"name"}))
+    session.flush()
+    for pk in cat.parks.values():
+        _upsert(session, Park, {"name": pk.name}, pk.model_dump(exclude={"name"}))
+    session.flush()
+    for row in cat.plans:
+        _upsert(
+            session,
+            InvestmentPlan,
+            {"park": row.park, "year": row.year, "kind": row.kind},
+            row.model_dump(exclude={"park", "year", "kind"}),
+        )
+    added = changed = 0
+    for ob_id, ob in cat.obligations.items():
+        definition = cat.definition_json(ob_id)
+        digest = hashlib.sha256(definition.encode()).hexdigest()
+        existing = session.get(Obligation, ob_id)
+        values = {
+            "document_id": cat.obligation_document[ob_id],
+            "title": ob.title,
+            "clause": ob.clause,
+            "kind": ob.kind,
+            "scope": ob.scope,
+            "valid_from": ob.valid_from,
+            "valid_until": ob.valid_until,
+            "definition": definition,
+            "definition_hash": digest,
+        }
+        if existing is None:
+            session.add(Obligation(id=ob_id, **values))
+            added += 1
+            audit(
+                session=session, actor=actor, action="obligation.added", entity="obligation", entity_id=ob_id
+            )
+        elif existing.definition_hash != digest:
+            for k, v in values.items():
+                setattr(existing, k, v)
+            existing.loaded_at = utcnow()
+            changed += 1
+            audit(
+                session=session,
+                actor=actor,
+                action="obligation.changed",
+                entity="obligation",
+                entity_id=ob_id,
+            )
+    session.flush()
+
+    specs = expected_occurrences(cat, cal, through_year=today.year + 1)
+    existing_rows = {
+        (o.obligation_id, o.scope, o.period): o for o in session.execute(select(Occurrence)).scalars()
+    }
+    occ_added = occ_updated = 0
+    now = utcnow()
+    for spec in specs:
+        requirement = json.dumps(spec.requirement, ensure_ascii=False, sort_keys=True)
+        row = existing_rows.get(spec.key)
+        if row is None:
+            session.add(
+                Occurrence(
+                    obligation_id=spec.obligation_id,
+                    scope=spec.scope,
+                    period=spec.period,
+                    period_start=spec.period_start,
+                    due=spec.due,
+                    requirement=requirement,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            occ_added += 1
+        elif row.due > today and (row.due != spec.due or row.requirement != requirement):
+            row.due, row.requirement, row.updated_at = spec.due, requirement, now
+            occ_updated += 1
+    if occ_added or occ_updated:
+        audit(
+            session=session,
+            actor=actor,
+            action="occurrences.synced",
+            entity="catalogue",
+            entity_id="*",
+            added=occ_added,
+            updated=occ_updated,
+            as_of=as_of.isoformat(),
+        )
+    session.flush()
+    return SyncReport(len(cat.units), added, changed, occ_added, occ_updated)
+
+
+@dataclass(frozen=True)
+class OccurrenceFilter:
+    obligation: str | None = None
+    scope: str | None = None
+    year: int | None = None  # None: the as_of year plus anything still open from before
+    everything: bool = False
+
+
+def _occurrence_query(f: OccurrenceFilter, today: date):
+    q = select(Occurrence).where(Occurrence.period_start <= today)
+    if f.obligation:
+        q = q.where(Occurrence.obligation_id == f.obligation)
+    if f.scope:
+        q = q.where(Occurrence.scope == f.scope)
+    return q
+
+
+def load_evaluations(
+    *, session: Session, as_of: datetime, cal: WorkingCalendar, flt: OccurrenceFilter | None = None
+) -> list[tuple[Occurrence, Evaluation]]:
+    """Evaluate every selected occurrence in three set-based queries."""
+    flt = flt or OccurrenceFilter()
+    today = local_date(as_of)
+    occ_q = _occurrence_query(flt, today).order_by(
+        Occurrence.obligation_id, Occurrence.scope, Occurrence.period
+    )
+    occurrences = list(session.execute(occ_q).scalars())
+    ids = _occurrence_query(flt, today).with_only_columns(Occurrence.id).scalar_subquery()
+    totals_q = (
+        select(
+            CompletionRecord.occurrence_id,
+            CompletionRecord.date,
+            CompletionRecord.category,
+            CompletionRecord.state,
+            func.sum(CompletionRecord.count),
+            func.coalesce(func.sum(CompletionRecord.amount_fen), 0),
+        )
+        .where(CompletionRecord.occurrence_id.in_(ids), CompletionRecord.state != "rejected")
+        .group_by(
+            CompletionRecord.occurrence_id,
+            CompletionRecord.date,
+            CompletionRecord.category,
+            CompletionRecord.state,
+        )
+    )
+    totals = [RecordTotal(o, d, c, s, int(n), int(a)) for o, d, c, s, n, a in session.execute(totals_q)]
+    waived = set(session.execute(select(Waiver.occurrence_id).where(Waiver.occurrence_id.in_(ids))).scalars())
+    rows = [
+        OccurrenceRow(
+            o.id, o.obligation_id, o.scope, o.period, o.period_start, o.due, json.loads(o.requirement)
+        )
+        for o in occurrences
+    ]
+    evaluations = evaluate(rows, totals, waived, as_of=as_of, cal=cal)
+    pairs = list(zip(occurrences, evaluations, strict=True))
+    if flt.everything:
+        return pairs
+    year = flt.year or today.year
+    return [
+        (o, e)
+        for o, e in pairs
+        if (o.period == str(year) or o.due.year == year) or (flt.year is None and e.status == "overdue")
+    ]

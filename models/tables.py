@@ -1,0 +1,129 @@
+"""The application database: SQLModel tables.
+
+Instants are aware datetimes that SQLModel's UTCDateTime stores as UTC (SQLite keeps no offset);
+convert to Asia/Shanghai at the edges.
+Dates (due dates, record dates) are calendar dates in Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Unit(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(index=True, unique=True, max_length=128)
+    short: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=32)  # county | partner | department | coordinator | supervisor
+    aliases: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+class Pairing(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=64)
+    county: str = Field(foreign_key="unit.name", max_length=128)
+    partner: str = Field(foreign_key="unit.name", max_length=128)
+    valid_from: int
+    valid_until: int | None = None
+
+
+class Park(SQLModel, table=True):
+    name: str = Field(primary_key=True, max_length=128)
+    short: str | None = Field(default=None, max_length=64)
+    pairing: str = Field(foreign_key="pairing.name", max_length=64)
+    host: str = Field(foreign_key="unit.name", max_length=128)
+    kind: str = Field(max_length=32)  # eco_park | enclave
+    core_area_km2: float | None = None
+
+
+class Obligation(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    document_id: str = Field(index=True, max_length=64)
+    title: str = Field(max_length=128)
+    clause: str = Field(max_length=128)
+    kind: str = Field(max_length=32)
+    scope: str = Field(max_length=16)
+    valid_from: int
+    valid_until: int | None = None
+    definition: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON of the catalogue entry
+    definition_hash: str = Field(max_length=64)
+    loaded_at: datetime = Field(default_factory=utcnow)
+
+
+class InvestmentPlan(SQLModel, table=True):
+    """A row of 附件1: park x year x kind, amounts in 万元."""
+
+    park: str = Field(primary_key=True, foreign_key="park.name", max_length=128)
+    year: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=16)  # government | attraction
+    projects: int
+    planned_total: int
+    planned_completion: int
+
+
+class Occurrence(SQLModel, table=True):
+    """One obligation, for one scope, for one period."""
+
+    __table_args__ = (UniqueConstraint("obligation_id", "scope", "period", name="uq_occurrence_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    obligation_id: str = Field(foreign_key="obligation.id", index=True, max_length=64)
+    scope: str = Field(index=True, max_length=128)
+    period: str = Field(max_length=16)  # "2026" for yearly kinds, the ISO due date for one-off deadlines
+    period_start: date
+    due: date  # the effective due date, after the roll policy; kept when the catalogue changes later
+    requirement: str = Field(sa_column=Column(Text, nullable=False))  # JSON: what satisfies this occurrence
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class EvidenceFile(SQLModel, table=True):
+    """Evidence stored once by content hash under SHANHAI_HOME/evidence."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    stored_at: datetime = Field(default_factory=utcnow)
+
+
+class CompletionRecord(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    date: date
+    count: int = 1
+    amount_fen: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    category: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    evidence_sha256: str | None = Field(default=None, foreign_key="evidencefile.sha256", max_length=64)
+    evidence_name: str | None = Field(default=None, max_length=255)
+    state: str = Field(default="submitted", max_length=16, index=True)  # submitted | verified | rejected
+    submitted_by: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+    reviewed_by: str | None = Field(default=None, max_length=128)
+    reviewed_at: datetime | None = None
+    review_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Waiver(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", unique=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    waived_by: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: triggers in the migration refuse UPDATE and DELETE."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    entity: str = Field(max_length=64)
+    entity_id: str = Field(max_length=128)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))

@@ -1,0 +1,71 @@
+"""What every entrypoint needs: settings, the catalogue, the working calendar and a database session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+
+import pendulum
+from sqlmodel import Session
+
+from shanhai.settings import Settings, get_settings
+
+TZ = "Asia/Shanghai"
+
+
+def parse_as_of(text: str | None) -> datetime:
+    """None: now. A bare date means 12:00 that day in Asia/Shanghai; a datetime without offset is local."""
+    if text is None:
+        return pendulum.now("UTC")
+    try:
+        parsed = pendulum.parse(text, tz=TZ)
+    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise ValueError(f"as_of: '{text}' is not a date or datetime (YYYY-MM-DD[THH:MM])") from exc
+    if len(text.strip()) == 10:
+        parsed = parsed.replace(hour=12)
+    return parsed
+
+
+@dataclass
+class App:
+    settings: Settings = field(default_factory=get_settings)
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.effective_database_url
+
+    @cached_property
+    def catalogue(self):
+        from shanhai.models.catalogue import load_catalogue
+
+        return load_catalogue(self.settings.catalogue_dir)
+
+    @cached_property
+    def calendar(self):
+        from shanhai.models.working_days import default_calendar
+
+        return default_calendar(self.settings.catalogue_dir)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        from shanhai.db import session_scope
+
+        with session_scope(self.database_url) as session:
+            yield session
+
+    def migrate(self) -> None:
+        from shanhai.db import migrate
+
+        self.settings.home_dir.mkdir(parents=True, exist_ok=True)
+        migrate(self.database_url)
+
+    def sync(self, *, as_of: datetime, actor: str = "system"):
+        """Migrate, then store the catalogue and the occurrences it implies up to as_of's next year."""
+        from shanhai.models.store import sync_catalogue
+
+        self.migrate()
+        with self.session() as session:
+            return sync_catalogue(self.catalogue, self.calendar, session=session, as_of=as_of, actor=actor)

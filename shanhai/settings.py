@@ -1,0 +1,58 @@
+"""All configuration in one place: environment variables with the SHANHAI_ prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shanhai import REPO_ROOT
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHANHAI_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="data directory: database, evidence, secrets")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
+    catalogue_dir: Path = Field(default=REPO_ROOT / "calendar")
+    timezone: str = "Asia/Shanghai"
+    send_hour: int = Field(default=9, ge=0, le=23)
+    apprise_config: Path | None = None
+    secret_key: str | None = Field(
+        default=None, description="signs report links; default: generated under home"
+    )
+    portal_url: str = "http://127.0.0.1:8600"
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+    max_evidence_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'shanhai.db'}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.home_dir / "evidence"
+
+    def signing_secret(self) -> str:
+        """The configured secret, or one generated once and kept under home (never in the repo)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.home_dir / "secret_key"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def get_settings() -> Settings:
+    return Settings()
