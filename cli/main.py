@@ -359,7 +359,109 @@ def demo(as_of: AsOf = None) -> None:
     typer.echo(f"演示历史：新增 {n} 条记录。" if n else "演示历史已载入，未重复载入。")
 
 
+@app.command()
+def remind(
+    as_of: AsOf = None,
+    obligation: Annotated[str | None, typer.Option("--obligation", help="只检查某一事项")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只预览：不写发件箱、不发送")] = False,
+    as_json: Json = False,
+) -> None:
+    """计算此刻应发的提醒与督办，写入发件箱并投递（与 Prefect 流程相同）。 Plan and send reminders."""
+    from shanhai.notifications.channels import ChannelConfigError
+    from shanhai.notifications.dispatch import check_obligation, deliver_outbox
+
+    when = _as_of(as_of)
+    a = _app()
+    try:
+        result = check_obligation(a, obligation, as_of=when, dry_run=dry_run)
+        report = None if dry_run else deliver_outbox(a, as_of=when)
+    except ChannelConfigError as exc:
+        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        return _emit_json(result.messages)
+    output.messages(result.messages, dry_run=dry_run)
+    typer.echo(result.summary)
+    if report is not None:
+        typer.echo(report.summary)
+        if a.settings.apprise_config is None:
+            typer.echo("未配置任何渠道（SHANHAI_APPRISE_CONFIG）：消息只保存在本地发件箱，没有离开本机。")
+
+
+@app.command()
+def deliver(as_of: AsOf = None) -> None:
+    """投递发件箱中待发送或待重试的消息。 Deliver the outbox."""
+    from shanhai.notifications.dispatch import deliver_outbox
+
+    a = _app()
+    report = deliver_outbox(a, as_of=_as_of(as_of) if as_of else None)
+    typer.echo(report.summary)
+
+
+@app.command()
+def digest(
+    audience: Annotated[
+        str, typer.Argument(help="coordinator（每周，协调方）或 supervisor（每月，领导小组）")
+    ],
+    as_of: AsOf = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只预览")] = False,
+    as_json: Json = False,
+) -> None:
+    """生成督办摘要：协调方每周一次，领导小组每月一次。 Queue a digest."""
+    from shanhai.notifications.dispatch import send_digest
+
+    if audience not in ("coordinator", "supervisor"):
+        fail(f"audience：应为 coordinator 或 supervisor，而不是 '{audience}'")
+    result = send_digest(_app(), audience=audience, as_of=_as_of(as_of), dry_run=dry_run)  # type: ignore[arg-type]
+    if as_json:
+        return _emit_json(result.messages)
+    output.messages(result.messages, dry_run=dry_run)
+    typer.echo(result.summary)
+
+
+@app.command()
+def outbox(
+    limit: Annotated[int, typer.Option("--limit", help="最多显示条数")] = 50,
+    show: Annotated[int | None, typer.Option("--show", help="显示某条消息全文")] = None,
+    as_json: Json = False,
+) -> None:
+    """发件箱：已写入的消息及其投递状态。 List stored messages with delivery state."""
+    from shanhai.cli.views import outbox_items
+
+    a = _app()
+    a.migrate()
+    items = outbox_items(a, limit=limit, message_id=show)
+    if show is not None:
+        if not items:
+            fail(f"没有编号为 {show} 的消息")
+        typer.echo(f"{items[0]['title']}\n\n{items[0]['body']}")
+        return
+    if as_json:
+        return _emit_json(items)
+    rows = [
+        {**i, "deliveries_text": "、".join(f"{d['channel']}:{d['status']}" for d in i["deliveries"])}
+        for i in items
+    ]
+    output.table(
+        rows,
+        [
+            ("id", "#"),
+            ("created_at", "写入时间"),
+            ("recipient", "收件单位"),
+            ("role", "角色"),
+            ("stage_label", "阶段"),
+            ("item_count", "事项数"),
+            ("deliveries_text", "投递"),
+        ],
+    )
+
+
 def main() -> None:
+    import warnings
+
+    # the working calendar's fallback is already logged once, in full; don't print it a second time
+    warnings.filterwarnings("ignore", message="工作日历", category=RuntimeWarning)
     app()
 
 

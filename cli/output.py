@@ -105,3 +105,14 @@ def board(grid: dict[str, Any], as_of: datetime) -> None:
             cells.append(pad(mark, width(c)))
         typer.echo(pad(name, w0) + "  " + "  ".join(cells))
     typer.echo("🟢 完成/正常  🟡 即将到期/进度滞后  🔴 逾期  ⚪ 豁免  · 不适用")
+
+
+def messages(items: Sequence[dict[str, Any]], *, dry_run: bool) -> None:
+    head = "预览（未写入、未发送）" if dry_run else "本次写入发件箱"
+    typer.echo(f"{head}：{len(items)} 条消息")
+    for m in items:
+        typer.echo(f"→ {m['recipient']}（{m['role']}）· {m['stage_label']} · {len(m['items'])} 项")
+        for it in m["items"]:
+            typer.echo(
+                f"    {it['due']}  {STATUS_LABEL.get(it['status'], it['status'])}  {it['title']}（{it['scope']}）"
+            )

@@ -146,3 +146,55 @@ def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
         ],
         "cells": {f"{o}|{s}": st for (o, s), st in cells.items()},
     }
+
+
+def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list[dict[str, Any]]:
+    import json
+
+    import pendulum
+    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
+    from sqlalchemy import func, select
+
+    with app.session() as session:
+        q = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        if message_id is not None:
+            q = select(OutboxMessage).where(OutboxMessage.id == message_id)
+        messages = list(session.execute(q).scalars())
+        ids = [m.id for m in messages]
+        deliveries = session.execute(select(Delivery).where(Delivery.message_id.in_(ids))).scalars().all()
+        counts = dict(
+            session.execute(
+                select(OutboxItem.message_id, func.count())
+                .where(OutboxItem.message_id.in_(ids))
+                .group_by(OutboxItem.message_id)
+            ).all()
+        )
+    by_message: dict[int, list] = {}
+    for d in deliveries:
+        by_message.setdefault(d.message_id, []).append(
+            {
+                "channel": d.channel_label,
+                "status": d.status,
+                "attempts": d.attempts,
+                "error": d.last_error,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+            }
+        )
+    return [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "recipient": m.recipient,
+            "role": m.role,
+            "stage": m.stage,
+            "stage_label": m.stage_label,
+            "created_at": pendulum.instance(m.created_at)
+            .in_timezone("Asia/Shanghai")
+            .format("YYYY-MM-DD HH:mm"),
+            "item_count": counts.get(m.id, len(json.loads(m.payload).get("items", []))),
+            "title": m.title,
+            "body": m.body,
+            "deliveries": by_message.get(m.id, []),
+        }
+        for m in messages
+    ]

@@ -110,6 +110,10 @@ def progress_text(progress: dict[str, Any]) -> str:
         parts.append(f"{progress['done']}/{progress['required']}")
     if "target" in progress:
         parts.append(f"{_fmt(progress['amount'])}/{_fmt(progress['target'])} {progress['unit']}")
+    for share in progress.get("shares", []):
+        parts.append(
+            f"{share['category']}占比 项目{share['count_share']:.0%}/资金{share['amount_share']:.0%}（须≥{share['min']:.0%}）"
+        )
     for kind, label in (("government", "政府性"), ("attraction", "招商")):
         if kind in progress:
             cell = progress[kind]

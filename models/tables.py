@@ -127,3 +127,55 @@ class AuditEntry(SQLModel, table=True):
     entity: str = Field(max_length=64)
     entity_id: str = Field(max_length=128)
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one recipient from one run, listing all its items; written before any delivery."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)  # reminder | digest | delivery_failure
+    dedup_key: str | None = Field(default=None, unique=True, max_length=128)  # digests and failure reports
+    recipient: str = Field(max_length=128, index=True)  # unit name
+    recipient_code: str = Field(max_length=64)
+    role: str = Field(max_length=16)  # county | coordinator | supervisor
+    stage: str = Field(max_length=32)  # the most advanced stage among its items
+    stage_label: str = Field(max_length=64)
+    title: str = Field(max_length=255)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    payload: str = Field(
+        sa_column=Column(Text, nullable=False)
+    )  # JSON: what a channel-specific rendering needs
+    planned_at: datetime  # the as_of of the run that planned it
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxItem(SQLModel, table=True):
+    """(occurrence, stage, recipient) is written once, ever: the unique key that makes sending idempotent."""
+
+    __table_args__ = (UniqueConstraint("occurrence_id", "stage", "recipient", name="uq_outbox_item_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outboxmessage.id", index=True)
+    occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
+    stage: str = Field(max_length=32)
+    recipient: str = Field(max_length=128)
+
+
+class Delivery(SQLModel, table=True):
+    """One message on one channel: claimed with a conditional UPDATE, its result and attempts kept."""
+
+    __table_args__ = (UniqueConstraint("message_id", "channel_key", name="uq_delivery_channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="outboxmessage.id", index=True)
+    channel_key: str = Field(max_length=64)  # sha256 of the channel URL, or "local"
+    channel_label: str = Field(max_length=255)  # masked URL, safe to show
+    status: str = Field(
+        default="pending", max_length=16, index=True
+    )  # pending|sending|retry|sent|failed|local
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: datetime | None = None
+    claimed_at: datetime | None = None
+    claim_token: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = None

@@ -1,0 +1,607 @@
+"""The thin I/O shell around the pure planner: evaluate, plan, write the outbox, deliver.
+
+Exactly-once: every (occurrence, stage, recipient) is an OutboxItem under a unique key, written
+before delivery with INSERT … ON CONFLICT DO NOTHING, so two concurrent runs cannot both queue it.
+Each delivery is claimed with a conditional UPDATE and its row count checked (the Healthchecks way);
+a claim left behind by a killed process is taken over after CLAIM_LEASE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import pendulum
+from shanhai.models.status import LABELS, local_date, progress_text
+from shanhai.models.store import OccurrenceFilter, audit, load_evaluations, sync_catalogue
+from shanhai.models.tables import Delivery, Occurrence, OutboxItem, OutboxMessage, utcnow
+from shanhai.notifications.ladder import ReminderLadder
+from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+CLOSED = {"done", "done_late", "waived"}
+CLAIM_LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 6
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=4),
+)
+STATE_NAMES = (("overdue", "Overdue"), ("behind_pace", "BehindPace"), ("due_soon", "DueSoon"))
+
+
+@dataclass
+class CheckResult:
+    obligation_id: str | None
+    title: str
+    as_of: datetime
+    dry_run: bool
+    items: list[dict[str, Any]]
+    counts: dict[str, int]
+    messages: list[dict[str, Any]]
+    queued: int
+    state_name: str
+    summary: str
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    kept_local: int = 0
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条，仅存本地 {self.kept_local} 条"
+
+
+def _state_name(counts: Counter) -> str:
+    for status, name in STATE_NAMES:
+        if counts.get(status):
+            return name
+    if counts and all(s in CLOSED for s in counts):
+        return "AllDone"
+    return "AllOnTrack"
+
+
+def _summary(counts: Counter, queued: int, dry_run: bool) -> str:
+    order = ("overdue", "behind_pace", "due_soon", "on_track", "done_late", "done", "waived")
+    parts = [f"{LABELS[s]} {counts[s]} 项" for s in order if counts.get(s)]
+    verb = "计划发送" if dry_run else "新入发件箱"
+    return ("，".join(parts) or "无期次") + f"；{verb} {queued} 条"
+
+
+def _status_item(app, occ: Occurrence, ev) -> dict[str, Any]:
+    ob = app.catalogue.obligations.get(occ.obligation_id)
+    return {
+        "id": occ.id,
+        "obligation": occ.obligation_id,
+        "title": ob.title if ob else occ.obligation_id,
+        "clause": ob.clause if ob else None,
+        "scope": occ.scope,
+        "period": occ.period,
+        "due": occ.due.isoformat(),
+        "status": ev.status,
+        "light": ev.light,
+        "progress": ev.progress,
+        "escalation_level": ev.escalation_level,
+        "pending": ev.pending,
+    }
+
+
+def _already_sent(session: Session, occurrence_ids: list[int]) -> set[tuple[int, str, str]]:
+    if not occurrence_ids:
+        return set()
+    rows = session.execute(
+        select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.recipient).where(
+            OutboxItem.occurrence_id.in_(occurrence_ids)
+        )
+    )
+    return {tuple(r) for r in rows}
+
+
+def _insert_ignore(session: Session, model, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when this call wrote the row."""
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
+    return session.execute(ins.on_conflict_do_nothing()).rowcount == 1
+
+
+def check_obligation(
+    app, obligation_id: str | None, *, as_of: datetime, dry_run: bool = False
+) -> CheckResult:
+    """Evaluate one obligation's occurrences (None: all) and queue the reminders due at as_of."""
+    if obligation_id is not None and obligation_id not in app.catalogue.obligations:
+        raise ValueError(f"unknown obligation '{obligation_id}'")
+    app.migrate()
+    from shanhai.db import get_engine
+
+    with Session(get_engine(app.database_url), expire_on_commit=False) as session:
+        sync_catalogue(app.catalogue, app.calendar, session=session, as_of=as_of)
+        pairs = load_evaluations(
+            session=session,
+            as_of=as_of,
+            cal=app.calendar,
+            flt=OccurrenceFilter(obligation=obligation_id, everything=True),
+        )
+        open_ids = [occ.id for occ, ev in pairs if ev.status not in CLOSED]
+        planned = plan(
+            (_plan_item(app, occ, ev) for occ, ev in pairs if ev.status not in CLOSED),
+            as_of=as_of,
+            cal=app.calendar,
+            coordinator=app.catalogue.roles.coordinator,
+            supervisor=app.catalogue.roles.supervisor,
+            already_sent=_already_sent(session, open_ids),
+            send_hour=app.settings.send_hour,
+        )
+        queued = 0 if dry_run else _queue(app, session, planned, as_of)
+        year = local_date(as_of).year
+        shown = [
+            (o, e) for o, e in pairs if e.status not in CLOSED or o.period == str(year) or o.due.year == year
+        ]
+        items = [_status_item(app, o, e) for o, e in shown]
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    counts = Counter(i["status"] for i in items)
+    title = app.catalogue.obligations[obligation_id].title if obligation_id else "全部事项"
+    return CheckResult(
+        obligation_id=obligation_id,
+        title=title,
+        as_of=as_of,
+        dry_run=dry_run,
+        items=items,
+        counts=dict(counts),
+        messages=[_message_json(m) for m in planned],
+        queued=queued,
+        state_name=_state_name(counts),
+        summary=_summary(counts, len(planned) if dry_run else queued, dry_run),
+    )
+
+
+def _plan_item(app, occ: Occurrence, ev) -> PlanItem:
+    req = json.loads(occ.requirement)
+    ob = app.catalogue.obligations.get(occ.obligation_id)
+    return PlanItem(
+        occurrence_id=occ.id,
+        obligation_id=occ.obligation_id,
+        title=ob.title if ob else occ.obligation_id,
+        clause=ob.clause if ob else "",
+        scope=occ.scope,
+        due=occ.due,
+        status=ev.status,
+        responsible=tuple(req["responsible"]),
+        progress=progress_text(ev.progress),
+        ladder=ReminderLadder.from_mapping(req.get("ladder")),
+    )
+
+
+def _message_json(m: PlannedMessage) -> dict[str, Any]:
+    return {
+        "recipient": m.recipient,
+        "role": m.role,
+        "stage": m.stage.name,
+        "stage_label": m.stage.label,
+        "items": [
+            {
+                "obligation": i.obligation_id,
+                "title": i.title,
+                "scope": i.scope,
+                "due": i.due.isoformat(),
+                "status": i.status,
+                "stage": i.stage.name,
+                "progress": i.progress,
+                "working_days_left": i.working_days_left,
+            }
+            for i in m.items
+        ],
+    }
+
+
+def _unit_code(app, name: str) -> str:
+    unit = app.catalogue.unit(name)
+    return unit.code if unit else hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+def _channels(app):
+    from shanhai.notifications.channels import load_channels
+
+    known = {u.code: u.name for u in app.catalogue.units.values()}
+    return load_channels(app.settings.apprise_config, environ=os.environ, known_units=known)
+
+
+def _render_items(app, recipient_code: str, items, as_of: datetime) -> list[dict[str, Any]]:
+    from shanhai.notifications.links import sign_report_link
+
+    secret = app.settings.signing_secret()
+    return [
+        {
+            "title": i.title,
+            "clause": i.clause,
+            "scope": i.scope,
+            "due": i.due.isoformat(),
+            "status": i.status,
+            "progress": i.progress,
+            "working_days_left": i.working_days_left,
+            "stage_label": i.stage.label,
+            "link": sign_report_link(
+                base_url=app.settings.portal_url,
+                occurrence_id=i.occurrence_id,
+                unit_code=recipient_code,
+                secret=secret,
+                issued_at=as_of,
+            ),
+        }
+        for i in items
+    ]
+
+
+def render(payload: dict[str, Any], *, limit_bytes: int | None) -> tuple[str, str]:
+    from shanhai.notifications.render import RenderItem, render_message
+
+    items = [RenderItem(**{**i, "due": date.fromisoformat(i["due"])}) for i in payload["items"]]
+    return render_message(
+        recipient=payload["recipient"],
+        role=payload["role"],
+        items=items,
+        stage_label=payload["stage_label"],
+        board_link=payload["board_link"],
+        limit_bytes=limit_bytes,
+    )
+
+
+def _add_deliveries(session: Session, message_id: int, channels) -> None:
+    if not channels:
+        # nothing configured for this unit: the message stays in the local outbox, nothing leaves the machine
+        _insert_ignore(
+            session,
+            Delivery,
+            {
+                "message_id": message_id,
+                "channel_key": "local",
+                "channel_label": "本地发件箱",
+                "status": "local",
+            },
+        )
+        return
+    for ch in channels:
+        _insert_ignore(
+            session,
+            Delivery,
+            {
+                "message_id": message_id,
+                "channel_key": hashlib.sha256(ch.url.encode()).hexdigest(),
+                "channel_label": ch.masked_url[:255],
+                "status": "pending",
+            },
+        )
+
+
+def _queue(app, session: Session, planned: list[PlannedMessage], as_of: datetime) -> int:
+    channels = _channels(app) if planned else {}
+    queued = 0
+    for m in planned:
+        with session.begin_nested() as savepoint:
+            msg = OutboxMessage(
+                kind="reminder",
+                recipient=m.recipient,
+                recipient_code=_unit_code(app, m.recipient),
+                role=m.role,
+                stage=m.stage.name,
+                stage_label=m.stage.label,
+                title="",
+                body="",
+                payload="{}",
+                planned_at=as_of,
+            )
+            session.add(msg)
+            session.flush()
+            won = [
+                i
+                for i in m.items
+                if _insert_ignore(
+                    session,
+                    OutboxItem,
+                    {
+                        "message_id": msg.id,
+                        "occurrence_id": i.occurrence_id,
+                        "stage": i.stage.name,
+                        "recipient": m.recipient,
+                    },
+                )
+            ]
+            if not won:  # a concurrent run queued every item first
+                savepoint.rollback()
+                continue
+            payload = {
+                "recipient": m.recipient,
+                "role": m.role,
+                "stage_label": m.stage.label,
+                "board_link": f"{app.settings.portal_url}/units/{msg.recipient_code}",
+                "items": _render_items(app, msg.recipient_code, won, as_of),
+            }
+            msg.title, msg.body = render(payload, limit_bytes=None)
+            msg.payload = json.dumps(payload, ensure_ascii=False)
+            _add_deliveries(session, msg.id, channels.get(msg.recipient_code, []))
+            queued += 1
+    if queued:
+        audit(
+            session=session,
+            actor="engine",
+            action="outbox.queued",
+            entity="outbox",
+            entity_id="*",
+            messages=queued,
+            as_of=as_of.isoformat(),
+        )
+    return queued
+
+
+def send_digest(
+    app, *, audience: Literal["coordinator", "supervisor"], as_of: datetime, dry_run: bool = False
+) -> CheckResult:
+    """The weekly coordinator digest or the monthly supervisor digest: one message, once per period."""
+    result = check_obligation(app, None, as_of=as_of, dry_run=True)
+    local = pendulum.instance(as_of).in_timezone("Asia/Shanghai")
+    wanted = {"overdue", "behind_pace", "due_soon"} if audience == "coordinator" else {"overdue"}
+    items = [i for i in result.items if i["status"] in wanted]
+    period = (
+        f"{local.isocalendar()[0]}-W{local.isocalendar()[1]:02d}"
+        if audience == "coordinator"
+        else local.format("YYYY-MM")
+    )
+    recipient = getattr(app.catalogue.roles, audience)
+    code = _unit_code(app, recipient)
+    label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{period}）"
+    payload = {
+        "recipient": recipient,
+        "role": audience,
+        "stage_label": label,
+        "board_link": f"{app.settings.portal_url}/",
+        "items": [
+            {
+                "title": i["title"],
+                "clause": i["clause"] or "",
+                "scope": i["scope"],
+                "due": i["due"],
+                "status": i["status"],
+                "progress": progress_text(i["progress"]),
+                "working_days_left": app.calendar.working_days_between(
+                    local.date(), date.fromisoformat(i["due"])
+                ),
+                "stage_label": label,
+                "link": f"{app.settings.portal_url}/occurrences/{i['id']}",
+            }
+            for i in items
+        ],
+    }
+    queued = 0
+    if not dry_run and items:
+        with app.session() as session:
+            title, body = render(payload, limit_bytes=None)
+            if _insert_ignore(
+                session,
+                OutboxMessage,
+                {
+                    "kind": "digest",
+                    "dedup_key": f"digest:{audience}:{period}",
+                    "recipient": recipient,
+                    "recipient_code": code,
+                    "role": audience,
+                    "stage": f"digest_{audience}",
+                    "stage_label": label,
+                    "title": title,
+                    "body": body,
+                    "payload": json.dumps(payload, ensure_ascii=False),
+                    "planned_at": as_of,
+                    "created_at": utcnow(),
+                },
+            ):
+                msg_id = session.execute(
+                    select(OutboxMessage.id).where(OutboxMessage.dedup_key == f"digest:{audience}:{period}")
+                ).scalar_one()
+                _add_deliveries(session, msg_id, _channels(app).get(code, []))
+                queued = 1
+    counts = Counter(i["status"] for i in items)
+    message = {
+        "recipient": recipient,
+        "role": audience,
+        "stage": f"digest_{audience}",
+        "stage_label": label,
+        "items": [{k: i[k] for k in ("obligation", "title", "scope", "due", "status")} for i in items],
+    }
+    return CheckResult(
+        obligation_id=None,
+        title=label,
+        as_of=as_of,
+        dry_run=dry_run,
+        items=items,
+        counts=dict(counts),
+        messages=[message] if items else [],
+        queued=queued,
+        state_name=_state_name(counts),
+        summary=_summary(counts, queued if not dry_run else int(bool(items)), dry_run),
+    )
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def _claim(session: Session, delivery_id: int, now: datetime, token: str) -> bool:
+    stale = now - CLAIM_LEASE
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            or_(
+                and_(
+                    Delivery.status.in_(("pending", "retry")),
+                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                ),
+                and_(Delivery.status == "sending", Delivery.claimed_at < stale),
+            ),
+        )
+        .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _due_deliveries(session: Session, now: datetime, limit: int) -> list[int]:
+    q = (
+        select(Delivery.id)
+        .where(
+            or_(
+                and_(
+                    Delivery.status.in_(("pending", "retry")),
+                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                ),
+                and_(Delivery.status == "sending", Delivery.claimed_at < now - CLAIM_LEASE),
+            )
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return list(session.execute(q).scalars())
+
+
+def deliver_outbox(
+    app, *, as_of: datetime | None = None, limit: int = 500, workers: int = 8, sleep=time.sleep
+) -> DeliveryReport:
+    """Deliver every due delivery concurrently; each is claimed before it is sent and sent at most once."""
+    from shanhai.notifications.transport import RateLimiter
+
+    from shanhai.db import get_engine
+
+    now = as_of or pendulum.now("UTC")
+    app.migrate()
+    engine = get_engine(app.database_url)
+    with Session(engine) as session:
+        ids = _due_deliveries(session, now, limit)
+        local = session.execute(select(Delivery.id).where(Delivery.status == "local")).all()
+    report = DeliveryReport(kept_local=len(local))
+    if not ids:
+        return report
+    channels = {hashlib.sha256(c.url.encode()).hexdigest(): c for cs in _channels(app).values() for c in cs}
+    limiter = RateLimiter()
+    token = secrets.token_hex(8)
+
+    def one(delivery_id: int) -> tuple[str, dict[str, Any]] | None:
+        with Session(engine, expire_on_commit=False) as s:
+            if not _claim(s, delivery_id, now, token):
+                return None  # another worker has it
+            d = s.get(Delivery, delivery_id)
+            msg = s.get(OutboxMessage, d.message_id)
+            return _attempt(app, s, d, msg, channels.get(d.channel_key), limiter, sleep, now)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ids)))) as pool:
+        for outcome in pool.map(one, ids):
+            if outcome is None:
+                continue
+            status, detail = outcome
+            report.details.append(detail)
+            if status == "sent":
+                report.sent += 1
+            elif status == "retry":
+                report.retrying += 1
+            else:
+                report.failed += 1
+    return report
+
+
+def _attempt(
+    app, s: Session, d: Delivery, msg: OutboxMessage, channel, limiter, sleep, now
+) -> tuple[str, dict]:
+    from shanhai.notifications.transport import DeliveryError, body_limit, deliver
+
+    detail = {"delivery": d.id, "message": msg.id, "recipient": msg.recipient, "channel": d.channel_label}
+    error: DeliveryError | None = None
+    if channel is None:
+        error = DeliveryError("渠道已不在配置中 channel no longer configured")
+        error.permanent = True
+    else:
+        try:
+            title, body = render(json.loads(msg.payload), limit_bytes=body_limit(channel))
+            wait = limiter.acquire(channel)
+            if wait:
+                sleep(wait)
+            deliver(channel, title=title, body=body)
+        except DeliveryError as exc:
+            error = exc
+    if error is None:
+        d.status, d.sent_at, d.last_error = "sent", utcnow(), None
+    elif error.permanent or d.attempts >= MAX_ATTEMPTS:
+        d.status, d.last_error = "failed", str(error)[:2000]
+        _report_failure(app, s, d, msg)
+    else:
+        d.status, d.last_error = "retry", str(error)[:2000]
+        d.next_attempt_at = now + BACKOFF[min(d.attempts, len(BACKOFF)) - 1]
+    s.add(d)
+    audit(
+        session=s,
+        actor="engine",
+        action=f"delivery.{d.status}",
+        entity="delivery",
+        entity_id=str(d.id),
+        attempts=d.attempts,
+        error=d.last_error,
+    )
+    s.commit()
+    return d.status, {**detail, "status": d.status, "error": d.last_error}
+
+
+def _report_failure(app, s: Session, d: Delivery, msg: OutboxMessage) -> None:
+    """A message that cannot be delivered is itself reported to the coordinator (never recursively)."""
+    if msg.kind == "delivery_failure":
+        return
+    coordinator = app.catalogue.roles.coordinator
+    code = _unit_code(app, coordinator)
+    label = "消息无法送达"
+    payload = {
+        "recipient": coordinator,
+        "role": "coordinator",
+        "stage_label": label,
+        "board_link": f"{app.settings.portal_url}/outbox",
+        "items": json.loads(msg.payload).get("items", []),
+    }
+    body = (
+        f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
+        f"已尝试 {d.attempts} 次：{d.last_error}"
+    )
+    if _insert_ignore(
+        s,
+        OutboxMessage,
+        {
+            "kind": "delivery_failure",
+            "dedup_key": f"failure:{d.id}",
+            "recipient": coordinator,
+            "recipient_code": code,
+            "role": "coordinator",
+            "stage": "delivery_failure",
+            "stage_label": label,
+            "title": f"【山海协作】{label}",
+            "body": body,
+            "payload": json.dumps(payload, ensure_ascii=False),
+            "planned_at": utcnow(),
+            "created_at": utcnow(),
+        },
+    ):
+        msg_id = s.execute(
+            select(OutboxMessage.id).where(OutboxMessage.dedup_key == f"failure:{d.id}")
+        ).scalar_one()
+        _add_deliveries(s, msg_id, _channels(app).get(code, []))

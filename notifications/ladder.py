@@ -1,0 +1,350 @@
+"""The reminder ladder: which reminder stage goes out on which working day (SPEC section 5).
+
+Pure date logic: no clock, no I/O.  Every function takes the due date, a working-day
+calendar (anything with the :class:`WorkingDays` methods, normally
+:class:`shanhai.models.working_days.WorkingCalendar`) and, where relevant, ``today``.
+
+The default ladder, for an occurrence due on ``due``:
+
+============  =========================================  ================================
+stage         nominal day                                audience
+============  =========================================  ================================
+before_30d    ``due - 30`` calendar days                 responsible units
+before_7d     ``due - 7`` calendar days                  responsible units
+before_3wd    ``add_working_days(due, -3)``              responsible units
+before_1wd    ``add_working_days(due, -1)``              responsible units
+due           ``due``                                    responsible units
+overdue_1wd   ``add_working_days(due, 1)``               responsible units + coordinator
+overdue_5wd   ``add_working_days(due, 5)``               supervisor
+repeat_k      last overdue stage's day + 7k calendar     responsible + coordinator + supervisor
+============  =========================================  ================================
+
+Rules decided here (beyond the SPEC's wording):
+
+* Nothing goes out on a non-working day: a stage whose nominal day is not a working day
+  goes out on the next working day.  Repeats are anchored on the last overdue stage's
+  day (``anchor + k * repeat_every_days``), so holidays never make them drift.
+* Before-stages are ranked by their nominal day for this due date (calendar-day and
+  working-day lead times interleave correctly even for unusual ladders; on a tie the
+  calendar-day stage ranks first).
+* A stage that the move off a non-working day lands on or after the day of a *later*
+  stage is superseded and dropped (e.g. due on Saturday 2026-10-31: the ``due`` stage would
+  move to Monday 11-02, which is already ``overdue_1wd``; or ``before_7d`` falling inside
+  a long holiday).  So along :func:`stages` both rank and day strictly increase.
+* Ranks are spaced by phase so that they also compare sensibly across ladders:
+  before-stages ``0..99``, ``due`` 100, the i-th overdue stage ``200 + i``, ``repeat_k``
+  ``300 + k``.
+* Overdue stages beyond the second go to the supervisor, like the second.
+* ``repeat_every_days = 0`` disables repeats; without overdue stages repeats are anchored
+  on the due date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from typing import Protocol
+
+__all__ = [
+    "AUDIENCES",
+    "DEFAULT_LADDER",
+    "ReminderLadder",
+    "Schedule",
+    "Stage",
+    "WorkingDays",
+    "current_stage",
+    "escalation_level",
+    "schedule",
+    "stages",
+]
+
+RESPONSIBLE = "responsible"
+COORDINATOR = "coordinator"
+SUPERVISOR = "supervisor"
+AUDIENCES = frozenset({RESPONSIBLE, COORDINATOR, SUPERVISOR})
+
+_TO_RESPONSIBLE = frozenset({RESPONSIBLE})
+_TO_FIRST_OVERDUE = frozenset({RESPONSIBLE, COORDINATOR})
+_TO_SUPERVISOR = frozenset({SUPERVISOR})
+_TO_ALL = AUDIENCES
+
+_RANK_DUE = 100
+_RANK_OVERDUE = 200
+_RANK_REPEAT = 300
+_MAX_STAGES_PER_PHASE = 99
+
+
+class WorkingDays(Protocol):
+    """The part of :class:`~shanhai.models.working_days.WorkingCalendar` the ladder uses."""
+
+    def is_working_day(self, d: date) -> bool: ...
+
+    def next_working_day(self, d: date, *, include_self: bool = False) -> date: ...
+
+    def add_working_days(self, d: date, n: int) -> date: ...
+
+
+# --------------------------------------------------------------------------- the ladder
+
+
+def _positive_ints(name: str, value: object) -> tuple[int, ...]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"reminder ladder: {name!r} must be a list of positive integers, got {value!r}")
+    items = tuple(value)  # type: ignore[arg-type]
+    for item in items:
+        if not isinstance(item, int) or isinstance(item, bool) or item < 1:
+            raise ValueError(
+                f"reminder ladder: {name!r} must be a list of positive integers, got {list(items)!r} "
+                f"(bad entry {item!r})"
+            )
+    if len(set(items)) != len(items):
+        raise ValueError(f"reminder ladder: {name!r} lists a value more than once: {list(items)!r}")
+    return items
+
+
+@dataclass(frozen=True)
+class ReminderLadder:
+    """When reminders go out, relative to the due date.  Validated and normalised on
+    construction (lead times sorted farthest first, overdue steps nearest first), so two
+    equal ladders compare and hash equal."""
+
+    before_calendar_days: tuple[int, ...] = (30, 7)
+    before_working_days: tuple[int, ...] = (3, 1)
+    on_due_date: bool = True
+    overdue_working_days: tuple[int, ...] = (1, 5)  # 1st -> responsible + coordinator; 2nd+ -> supervisor
+    repeat_every_days: int = 7  # then every N calendar days until resolved (0: never)
+
+    def __post_init__(self) -> None:
+        cal = _positive_ints("before_calendar_days", self.before_calendar_days)
+        work = _positive_ints("before_working_days", self.before_working_days)
+        over = _positive_ints("overdue_working_days", self.overdue_working_days)
+        if len(cal) + len(work) > _MAX_STAGES_PER_PHASE:
+            raise ValueError(
+                f"reminder ladder: at most {_MAX_STAGES_PER_PHASE} before-stages in "
+                "'before_calendar_days' and 'before_working_days' together"
+            )
+        if len(over) > _MAX_STAGES_PER_PHASE:
+            raise ValueError(f"reminder ladder: at most {_MAX_STAGES_PER_PHASE} 'overdue_working_days'")
+        if not isinstance(self.on_due_date, bool):
+            raise ValueError(
+                f"reminder ladder: 'on_due_date' must be true or false, got {self.on_due_date!r}"
+            )
+        repeat = self.repeat_every_days
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+            raise ValueError(
+                f"reminder ladder: 'repeat_every_days' must be a whole number of days >= 0 "
+                f"(0 disables repeats), got {repeat!r}"
+            )
+        object.__setattr__(self, "before_calendar_days", tuple(sorted(cal, reverse=True)))
+        object.__setattr__(self, "before_working_days", tuple(sorted(work, reverse=True)))
+        object.__setattr__(self, "overdue_working_days", tuple(sorted(over)))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping | None) -> ReminderLadder:
+        """A ladder from a catalogue override: the given keys replace the defaults.
+
+        ``None`` or ``{}`` means the default ladder.  An unknown key or a bad value raises
+        :class:`ValueError` naming the key.
+        """
+        if data is None:
+            return DEFAULT_LADDER
+        if not isinstance(data, Mapping):
+            raise ValueError(f"reminder ladder: expected a mapping of settings, got {type(data).__name__}")
+        known = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in known:
+                raise ValueError(f"reminder ladder: unknown key {key!r} (expected one of {', '.join(known)})")
+        values = dict(data)
+        for key in ("before_calendar_days", "before_working_days", "overdue_working_days"):
+            if key in values:
+                if values[key] is None:
+                    values[key] = ()
+                values[key] = _positive_ints(key, values[key])
+        if not values:
+            return DEFAULT_LADDER
+        return cls(**values)
+
+
+DEFAULT_LADDER = ReminderLadder()
+
+
+@dataclass(frozen=True, order=True)
+class Stage:
+    rank: int  # strictly increasing along the ladder; before-stages < due < overdue stages < repeats
+    name: str  # stable ascii key: before_30d, before_3wd, due, overdue_1wd, repeat_1, ...
+    label: str  # Chinese label: 到期前30天, 到期前3个工作日, 到期当日, 逾期1个工作日, 逾期第1周复报
+    on: date  # the working day it goes out
+    audience: frozenset[str]  # subset of {"responsible", "coordinator", "supervisor"}
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.rank > _RANK_OVERDUE
+
+
+# --------------------------------------------------------------------------- the schedule
+
+
+def _plain(d: date) -> date:
+    """A plain ``datetime.date`` (pendulum Dates are subclasses; keep hashing/equality simple)."""
+    if type(d) is date:
+        return d
+    return date(d.year, d.month, d.day)
+
+
+class Schedule:
+    """All stages of one ladder for one due date, on one calendar.
+
+    The finite part (before, due and overdue stages) is computed once; repeats are
+    computed on demand, so :meth:`current` costs O(1) calendar lookups whatever ``today``.
+    Build one per (due, ladder) and reuse it (the planner does).
+    """
+
+    __slots__ = ("_anchor", "_cal", "_fixed", "_ranks", "due", "ladder", "n_overdue")
+
+    def __init__(self, due: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER):
+        due = _plain(due)
+        self.due = due
+        self.ladder = ladder
+        self._cal = cal
+        roll = self._roll
+
+        # Before-stages, ranked by nominal day (calendar-day stage first on a tie).
+        before: list[tuple[date, int, int, str, str]] = []
+        for n in ladder.before_calendar_days:
+            before.append((due - timedelta(days=n), 0, -n, f"before_{n}d", f"到期前{n}天"))
+        for n in ladder.before_working_days:
+            before.append(
+                (_plain(cal.add_working_days(due, -n)), 1, -n, f"before_{n}wd", f"到期前{n}个工作日")
+            )
+        before.sort()
+        candidates: list[Stage] = [
+            Stage(rank, name, label, roll(nominal), _TO_RESPONSIBLE)
+            for rank, (nominal, _kind, _lead, name, label) in enumerate(before)
+        ]
+        if ladder.on_due_date:
+            candidates.append(Stage(_RANK_DUE, "due", "到期当日", roll(due), _TO_RESPONSIBLE))
+        anchor = due
+        for i, n in enumerate(ladder.overdue_working_days, start=1):
+            day = _plain(cal.add_working_days(due, n))
+            audience = _TO_FIRST_OVERDUE if i == 1 else _TO_SUPERVISOR
+            candidates.append(Stage(_RANK_OVERDUE + i, f"overdue_{n}wd", f"逾期{n}个工作日", day, audience))
+            anchor = day
+        self._anchor = anchor
+        self.n_overdue = len(ladder.overdue_working_days)
+        self._ranks = {s.name: s.rank for s in candidates}
+
+        # Drop stages moved onto or past a later stage's day (walk backwards).  Against the
+        # first repeat, comparing with its nominal day is equivalent (no working day lies
+        # between a nominal day and its roll) and needs no look-ahead into the calendar.
+        limit = self._nominal_repeat(1) or date.max
+        kept: list[Stage] = []
+        for stage in reversed(candidates):
+            if stage.on < limit:
+                kept.append(stage)
+                limit = stage.on
+        kept.reverse()
+        self._fixed: tuple[Stage, ...] = tuple(kept)
+
+    def _roll(self, d: date) -> date:
+        return _plain(self._cal.next_working_day(d, include_self=True))
+
+    def _nominal_repeat(self, k: int) -> date | None:
+        step = self.ladder.repeat_every_days
+        if step <= 0 or k < 1:
+            return None
+        return self._anchor + timedelta(days=k * step)
+
+    def _repeat(self, k: int) -> Stage | None:
+        nominal = self._nominal_repeat(k)
+        if nominal is None:
+            return None
+        label = f"逾期第{k}周复报" if self.ladder.repeat_every_days == 7 else f"逾期第{k}次复报"
+        return Stage(_RANK_REPEAT + k, f"repeat_{k}", label, self._roll(nominal), _TO_ALL)
+
+    # ---- queries
+
+    def rank_of(self, name: str) -> int | None:
+        """The rank of a stage name on this ladder (superseded stages included), or None
+        for a name the ladder does not have."""
+        rank = self._ranks.get(name)
+        if rank is not None:
+            return rank
+        if name.startswith("repeat_") and self.ladder.repeat_every_days > 0:
+            digits = name[len("repeat_") :]
+            if digits.isascii() and digits.isdigit() and not digits.startswith("0"):
+                return _RANK_REPEAT + int(digits)
+        return None
+
+    def stages(self, until: date) -> list[Stage]:
+        """Every stage that goes out on or before ``until``, in rank order."""
+        until = _plain(until)
+        out = [s for s in self._fixed if s.on <= until]
+        if len(out) < len(self._fixed):
+            return out
+        k = 1
+        while (nominal := self._nominal_repeat(k)) is not None and nominal <= until:
+            current = self._repeat(k)
+            assert current is not None
+            if current.on > until:
+                break
+            # Superseded when a long holiday rolls it onto the next repeat's day, i.e. onto
+            # or past the next repeat's nominal day.
+            if current.on < self._nominal_repeat(k + 1):  # type: ignore[operator]
+                out.append(current)
+            k += 1
+        return out
+
+    def current(self, today: date) -> Stage | None:
+        """The most advanced stage that has gone out by ``today`` (None before the first)."""
+        today = _plain(today)
+        step = self.ladder.repeat_every_days
+        if step > 0:
+            k = (today - self._anchor).days // step
+            while k >= 1:
+                repeat = self._repeat(k)
+                assert repeat is not None
+                if repeat.on <= today:
+                    # The latest repeat out by today is never superseded: a superseding
+                    # repeat would go out the same day and have a higher k.
+                    return repeat
+                k -= 1
+        for stage in reversed(self._fixed):
+            if stage.on <= today:
+                return stage
+        return None
+
+    def escalation_level(self, today: date) -> int:
+        """0 before the first overdue stage; i from the i-th overdue stage; then one more
+        for each repeat interval (repeat_k gives ``n_overdue + k``)."""
+        stage = self.current(today)
+        if stage is None or stage.rank <= _RANK_OVERDUE:
+            return 0
+        if stage.rank > _RANK_REPEAT:
+            return self.n_overdue + stage.rank - _RANK_REPEAT
+        return stage.rank - _RANK_OVERDUE
+
+
+def schedule(due: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER) -> Schedule:
+    return Schedule(due, cal, ladder)
+
+
+def stages(
+    due: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER, *, until: date
+) -> list[Stage]:
+    """All stages with ``on <= until``, in rank order (rank and day strictly increase)."""
+    return Schedule(due, cal, ladder).stages(until)
+
+
+def current_stage(
+    due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER
+) -> Stage | None:
+    """The most advanced stage with ``on <= today``."""
+    return Schedule(due, cal, ladder).current(today)
+
+
+def escalation_level(
+    due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER
+) -> int:
+    """0 until the first overdue stage's day; 1 from it; 2 from the second; 2+k after k repeats."""
+    return Schedule(due, cal, ladder).escalation_level(today)

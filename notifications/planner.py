@@ -1,0 +1,215 @@
+"""The notification planner: which messages are due now (SPEC section 5).
+
+Pure: from the evaluated occurrences, their ladders, the outbox history (its unique keys)
+and an explicit ``as_of`` instant, compute the messages to record in the outbox.  No clock,
+no I/O.  Delivering, retrying and recording are someone else's job.
+
+Rules:
+
+* Nothing is planned on a non-working day (Asia/Shanghai) or before ``send_hour`` local time.
+* Satisfied occurrences (done, done_late, waived) get nothing.
+* Each open occurrence gets only its most advanced stage that has gone out by today:
+  after downtime, earlier unsent stages are superseded, never sent as a burst.
+* A (occurrence, stage, recipient) key already in the outbox is not planned again, nor is a
+  stage older than one the recipient already got for that occurrence (ranks come from
+  recomputing the occurrence's ladder; stage names the ladder does not know are ignored).
+* One message per recipient per run, listing all its items.  A recipient whose name is the
+  coordinator's (or the supervisor's) gets that role's single message, even for items where
+  it is also a responsible unit; each occurrence appears at most once per message.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pendulum
+
+from .ladder import (
+    COORDINATOR,
+    DEFAULT_LADDER,
+    RESPONSIBLE,
+    SUPERVISOR,
+    ReminderLadder,
+    Schedule,
+    Stage,
+    WorkingDays,
+)
+
+__all__ = [
+    "ROLE_ORDER",
+    "SATISFIED_STATUSES",
+    "PlanItem",
+    "PlannedItem",
+    "PlannedMessage",
+    "plan",
+]
+
+SATISFIED_STATUSES = frozenset({"done", "done_late", "waived"})
+ROLE_COUNTY = "county"
+ROLE_COORDINATOR = "coordinator"
+ROLE_SUPERVISOR = "supervisor"
+ROLE_ORDER = {ROLE_COUNTY: 0, ROLE_COORDINATOR: 1, ROLE_SUPERVISOR: 2}
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One occurrence as the status engine evaluated it."""
+
+    occurrence_id: int
+    obligation_id: str
+    title: str  # 联席会议
+    clause: str  # 三(二)
+    scope: str  # 泰顺-鹿城 | 永嘉县 | a park name | 全市
+    due: date  # effective due date (already rolled)
+    status: str  # done | done_late | on_track | due_soon | behind_pace | overdue | waived
+    responsible: tuple[str, ...]  # unit names (both sides of a pairing), already resolved
+    progress: str  # "1/2", "12.5/40 亿元"
+    ladder: ReminderLadder = DEFAULT_LADDER
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    occurrence_id: int
+    obligation_id: str
+    title: str
+    clause: str
+    scope: str
+    due: date
+    status: str
+    progress: str
+    stage: Stage
+    working_days_left: int  # cal.working_days_between(today, due); negative when overdue
+
+    def sort_key(self) -> tuple:
+        return (self.due, self.obligation_id, self.scope, self.occurrence_id)
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    recipient: str  # unit name
+    role: str  # "county" | "coordinator" | "supervisor"
+    stage: Stage  # the most advanced stage among its items
+    items: tuple[PlannedItem, ...] = field(default=())  # sorted by due, obligation, scope
+
+    def keys(self) -> list[tuple[int, str, str]]:
+        """The outbox's unique keys: (occurrence_id, stage name, recipient) per item."""
+        return [(item.occurrence_id, item.stage.name, self.recipient) for item in self.items]
+
+
+def _local_now(as_of: datetime, tz: str) -> pendulum.DateTime:
+    if not isinstance(as_of, datetime):
+        raise TypeError(f"as_of must be an aware datetime, got {type(as_of).__name__} {as_of!r}")
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError(f"as_of must be timezone-aware, got naive {as_of.isoformat()}")
+    return pendulum.instance(as_of).in_timezone(tz)
+
+
+def plan(
+    items: Iterable[PlanItem],
+    *,
+    as_of: datetime,
+    cal: WorkingDays,
+    coordinator: str,
+    supervisor: str,
+    already_sent: Collection[tuple[int, str, str]],
+    send_hour: int = 9,
+    tz: str = "Asia/Shanghai",
+) -> list[PlannedMessage]:
+    """The messages due at ``as_of``, one per recipient, in a deterministic order
+    (role: county, coordinator, supervisor; then recipient)."""
+    if not 0 <= send_hour <= 23:
+        raise ValueError(f"send_hour must be 0..23, got {send_hour!r}")
+    local = _local_now(as_of, tz)
+    today = date(local.year, local.month, local.day)
+    if local.hour < send_hour or not cal.is_working_day(today):
+        return []
+
+    # Outbox history: (occurrence, recipient) -> stage names already sent.  O(len(already_sent)).
+    sent: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for occurrence_id, stage_name, recipient in already_sent:
+        sent[(occurrence_id, recipient)].add(stage_name)
+
+    # Per (due, ladder): the schedule and today's current stage; per due: working days left.
+    schedules: dict[tuple[date, ReminderLadder], tuple[Schedule, Stage | None]] = {}
+    days_left: dict[date, int] = {}
+
+    def role_of(recipient: str, default: str) -> str:
+        if recipient == coordinator:
+            return ROLE_COORDINATOR
+        if recipient == supervisor:
+            return ROLE_SUPERVISOR
+        return default
+
+    # recipient -> (role, {occurrence_id: PlannedItem})
+    inbox: dict[str, tuple[str, dict[int, PlannedItem]]] = {}
+
+    for item in items:
+        if item.status in SATISFIED_STATUSES:
+            continue
+        key = (item.due, item.ladder)
+        cached = schedules.get(key)
+        if cached is None:
+            sched = Schedule(item.due, cal, item.ladder)
+            cached = (sched, sched.current(today))
+            schedules[key] = cached
+        sched, stage = cached
+        if stage is None:
+            continue
+
+        recipients: list[tuple[str, str]] = []
+        if RESPONSIBLE in stage.audience:
+            recipients.extend((unit, ROLE_COUNTY) for unit in item.responsible)
+        if COORDINATOR in stage.audience:
+            recipients.append((coordinator, ROLE_COORDINATOR))
+        if SUPERVISOR in stage.audience:
+            recipients.append((supervisor, ROLE_SUPERVISOR))
+
+        planned: PlannedItem | None = None
+        for recipient, default_role in recipients:
+            history = sent.get((item.occurrence_id, recipient))
+            if history and (stage.name in history or _got_more_advanced(history, stage, sched)):
+                continue
+            role = role_of(recipient, default_role)
+            entry = inbox.get(recipient)
+            if entry is None:
+                entry = inbox[recipient] = (role, {})
+            if item.occurrence_id in entry[1]:
+                continue  # e.g. the coordinator is also a responsible unit of this occurrence
+            if planned is None:
+                left = days_left.get(item.due)
+                if left is None:
+                    left = days_left[item.due] = cal.working_days_between(today, item.due)
+                planned = PlannedItem(
+                    occurrence_id=item.occurrence_id,
+                    obligation_id=item.obligation_id,
+                    title=item.title,
+                    clause=item.clause,
+                    scope=item.scope,
+                    due=item.due,
+                    status=item.status,
+                    progress=item.progress,
+                    stage=stage,
+                    working_days_left=left,
+                )
+            entry[1][item.occurrence_id] = planned
+
+    messages = []
+    for recipient, (role, planned_items) in inbox.items():
+        if not planned_items:
+            continue
+        ordered = tuple(sorted(planned_items.values(), key=PlannedItem.sort_key))
+        top = max((p.stage for p in ordered), key=lambda s: (s.rank, s.on, s.name))
+        messages.append(PlannedMessage(recipient=recipient, role=role, stage=top, items=ordered))
+    messages.sort(key=lambda m: (ROLE_ORDER[m.role], m.recipient))
+    return messages
+
+
+def _got_more_advanced(history: set[str], stage: Stage, sched: Schedule) -> bool:
+    for name in history:
+        rank = sched.rank_of(name)
+        if rank is not None and rank > stage.rank:
+            return True
+    return False
