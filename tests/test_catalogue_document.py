@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import yaml
 
 CALENDAR = Path(__file__).parent.parent / "calendar"
