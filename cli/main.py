@@ -457,6 +457,14 @@ def outbox(
     )
 
 
+@app.command()
+def up() -> None:
+    """一键启动本地全部服务：Prefect 服务器、工作进程、全部部署、事项目录与演示历史；Ctrl-C 停止。 Start everything."""
+    from shanhai.cli.up import up_command
+
+    up_command()
+
+
 def main() -> None:
     import warnings
 
