@@ -2,8 +2,10 @@
 
 Exactly-once: every (occurrence, stage, recipient) is an OutboxItem under a unique key, written
 before delivery with INSERT … ON CONFLICT DO NOTHING, so two concurrent runs cannot both queue it.
-Each delivery is claimed with a conditional UPDATE and its row count checked (the Healthchecks way);
-a claim left behind by a killed process is taken over after CLAIM_LEASE.
+Each delivery is claimed with a conditional UPDATE and its row count checked (the Healthchecks way),
+so it is sent at most once. A claim left behind by a killed process may or may not have reached the
+channel; after CLAIM_LEASE it is not re-sent blindly but marked failed ("result unknown") and reported
+to the coordinator, so nothing is lost silently and nothing goes out twice.
 """
 
 from __future__ import annotations
@@ -443,18 +445,12 @@ def send_digest(
 
 
 def _claim(session: Session, delivery_id: int, now: datetime, token: str) -> bool:
-    stale = now - CLAIM_LEASE
     result = session.execute(
         update(Delivery)
         .where(
             Delivery.id == delivery_id,
-            or_(
-                and_(
-                    Delivery.status.in_(("pending", "retry")),
-                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                ),
-                and_(Delivery.status == "sending", Delivery.claimed_at < stale),
-            ),
+            Delivery.status.in_(("pending", "retry")),
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
         )
         .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
     )
@@ -466,18 +462,38 @@ def _due_deliveries(session: Session, now: datetime, limit: int) -> list[int]:
     q = (
         select(Delivery.id)
         .where(
-            or_(
-                and_(
-                    Delivery.status.in_(("pending", "retry")),
-                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
-                ),
-                and_(Delivery.status == "sending", Delivery.claimed_at < now - CLAIM_LEASE),
-            )
+            Delivery.status.in_(("pending", "retry")),
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
         )
         .order_by(Delivery.id)
         .limit(limit)
     )
     return list(session.execute(q).scalars())
+
+
+def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
+    """Claims older than the lease belong to a worker that died mid-send: report, don't resend."""
+    stale = session.execute(
+        select(Delivery.id, Delivery.claim_token).where(
+            Delivery.status == "sending", Delivery.claimed_at < now - CLAIM_LEASE
+        )
+    ).all()
+    expired = 0
+    for delivery_id, token in stale:
+        won = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.claim_token == token)
+            .values(
+                status="failed",
+                last_error="投递中断，结果未知（可能已送达），未自动重发 interrupted, outcome unknown",
+            )
+        ).rowcount
+        if won == 1:
+            d = session.get(Delivery, delivery_id)
+            _report_failure(app, session, d, session.get(OutboxMessage, d.message_id))
+            expired += 1
+        session.commit()
+    return expired
 
 
 def deliver_outbox(
@@ -492,9 +508,10 @@ def deliver_outbox(
     app.migrate()
     engine = get_engine(app.database_url)
     with Session(engine) as session:
+        abandoned = _expire_abandoned_claims(app, session, now)
         ids = _due_deliveries(session, now, limit)
         local = session.execute(select(Delivery.id).where(Delivery.status == "local")).all()
-    report = DeliveryReport(kept_local=len(local))
+    report = DeliveryReport(kept_local=len(local), failed=abandoned)
     if not ids:
         return report
     channels = {hashlib.sha256(c.url.encode()).hexdigest(): c for cs in _channels(app).values() for c in cs}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -54,8 +55,19 @@ def session_scope(url: str) -> Iterator[Session]:
             raise
 
 
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
 def migrate(url: str) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision (once per process and database)."""
+    with _migrate_lock:
+        if url not in _migrated:
+            _upgrade(url)
+            _migrated.add(url)
+
+
+def _upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
