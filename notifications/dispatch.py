@@ -27,11 +27,12 @@ from shanhai.models.store import OccurrenceFilter, audit, load_evaluations, sync
 from shanhai.models.tables import Delivery, Occurrence, OutboxItem, OutboxMessage, utcnow
 from shanhai.notifications.ladder import ReminderLadder
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 CLOSED = {"done", "done_late", "waived"}
+_LIMITER = None  # one per process, so a robot's per-minute window carries over between deliveries
 CLAIM_LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 6
 BACKOFF = (
@@ -515,7 +516,12 @@ def deliver_outbox(
     if not ids:
         return report
     channels = {hashlib.sha256(c.url.encode()).hexdigest(): c for cs in _channels(app).values() for c in cs}
-    limiter = RateLimiter()
+    global _LIMITER
+    if _LIMITER is None:
+        from shanhai.notifications.transport import RateLimiter
+
+        _LIMITER = RateLimiter()
+    limiter = _LIMITER
     token = secrets.token_hex(8)
 
     def one(delivery_id: int) -> tuple[str, dict[str, Any]] | None:

@@ -1,0 +1,88 @@
+"""Signed report links: ``{base_url}/report/{token}``.
+
+The token is an ``itsdangerous.URLSafeSerializer`` signature (HMAC, salted
+with ``shanhai.report-link``) over ``[occurrence_id, unit_code, issued_at]``
+where ``issued_at`` is whole UTC seconds.  No clock is read here: the caller
+passes ``issued_at`` when signing and ``now`` when verifying, and the age
+check is ``now - issued_at <= max_age_days`` (so tests never depend on today).
+
+:class:`LinkError` carries ``reason``: ``"forged"`` (签名无效 — wrong secret, any
+tampering, or a malformed token) or ``"expired"`` (链接已过期).  A token issued
+more than :data:`CLOCK_SKEW` after ``now`` is treated as forged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+__all__ = ["LinkError", "sign_report_link", "verify_report_token", "CLOCK_SKEW"]
+
+_SALT = "shanhai.report-link"
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: Tolerated difference between the signer's and the verifier's clocks.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class LinkError(ValueError):
+    """The report link cannot be used; ``reason`` is ``"forged"`` or ``"expired"``."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _serializer(secret: str) -> URLSafeSerializer:
+    if not secret:
+        raise ValueError("a non-empty secret is required to sign or verify report links")
+    return URLSafeSerializer(secret, salt=_SALT)
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+    return value
+
+
+def sign_report_link(
+    *, base_url: str, occurrence_id: int, unit_code: str, secret: str, issued_at: datetime
+) -> str:
+    """Return ``{base_url}/report/{token}`` for this occurrence and unit."""
+    if isinstance(occurrence_id, bool) or not isinstance(occurrence_id, int):
+        raise TypeError("occurrence_id must be an int")
+    if not unit_code:
+        raise ValueError("unit_code must not be empty")
+    issued = int(_aware(issued_at, "issued_at").timestamp())
+    token = _serializer(secret).dumps([occurrence_id, unit_code, issued])
+    return f"{base_url.rstrip('/')}/report/{token}"
+
+
+def verify_report_token(token: str, *, secret: str, now: datetime, max_age_days: int = 60) -> tuple[int, str]:
+    """Return ``(occurrence_id, unit_code)`` or raise :class:`LinkError`."""
+    _aware(now, "now")
+    try:
+        payload = _serializer(secret).loads(token)
+    except BadSignature as exc:
+        raise LinkError("forged", "签名无效：链接已被修改或不是本系统签发的") from exc
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 3
+        or isinstance(payload[0], bool)
+        or not isinstance(payload[0], int)
+        or not isinstance(payload[1], str)
+        or isinstance(payload[2], bool)
+        or not isinstance(payload[2], int)
+    ):
+        raise LinkError("forged", "签名无效：链接内容格式不正确")
+    occurrence_id, unit_code, issued = payload
+    issued_at = datetime.fromtimestamp(issued, tz=UTC)
+    if issued_at - now > CLOCK_SKEW:
+        raise LinkError("forged", "签名无效：链接签发时间晚于当前时间")
+    if now - issued_at > timedelta(days=max_age_days):
+        raise LinkError(
+            "expired",
+            f"链接已过期：签发于 {issued_at.astimezone(_SHANGHAI).date().isoformat()}，有效期 {max_age_days} 天，请使用最新提醒中的链接",
+        )
+    return occurrence_id, unit_code

@@ -1,0 +1,433 @@
+"""One small transport over Apprise: deliver one message to one channel.
+
+:func:`deliver` either returns (the endpoint accepted the message) or raises
+
+* :class:`PermanentDeliveryError` (``permanent=True``): retrying cannot help —
+  the URL does not load, the endpoint answered 4xx other than 408/429 (bad
+  token, auth, not found), a robot answered 200 with an error code (wrong
+  signature, keyword or IP not allowed), an SMTP server answered 5xx, or the
+  message is longer than the channel accepts.  Disable/report the channel.
+* :class:`TransientDeliveryError` (``permanent=False``): 5xx, 408, 429, a robot's
+  "too fast"/"busy" code, a timeout, a refused or reset connection, an SMTP
+  4xx or connection error.  Retry with backoff.
+
+How the failure is classified
+-----------------------------
+A plugin's ``notify()`` only says True/False (Apprise 2's ``Apprise.notify``
+returns an ``AppriseResult``, but each attempt in it is again only
+SUCCESS/FAILURE plus log lines; status codes and exception details are
+logged at DEBUG only, and the ``apprise`` logger is normally at WARNING, so
+those records are never even created).  So :func:`deliver` instantiates the
+plugin itself (``apprise.Apprise.instantiate``), calls ``plugin.notify()`` in
+the calling thread, and observes the exchanges underneath it.  On first use
+this module wraps three library methods once: ``requests.Session.send``
+(every Apprise HTTP plugin goes through it), ``smtplib.SMTP.login`` and
+``smtplib.SMTP.sendmail``.  The wrappers only call through unless a delivery
+is being observed in the *current context* (a ``ContextVar``, so concurrent
+deliveries in other threads/tasks never mix); then they record
+
+* HTTP: the final status code, or the ``requests`` exception (``Timeout``,
+  ``ConnectionError``, ``InvalidURL`` …), and the first 4 KiB of the body;
+* SMTP: the reply code of a refused sender/recipient/data/login
+  (``SMTPResponseException.smtp_code``, ``SMTPRecipientsRefused.recipients``)
+  or the connection error.
+
+Status decides exactly: HTTP 408/429/5xx and SMTP 4xx transient, other 4xx
+and SMTP 5xx permanent; exceptions without a code (refused, reset, timed
+out) transient, malformed requests permanent.  The body matters because the
+DingTalk, WeCom and Feishu robot APIs answer **HTTP 200 with an error code**
+(e.g. DingTalk ``{"errcode": 310000, "errmsg": "sign not match"}``) and
+Apprise then reports success: a non-zero ``errcode``/``code`` is a failure
+here (rate-limit/busy codes transient, the rest permanent).  A failure with
+neither HTTP nor SMTP underneath falls back on Apprise's WARNING records
+(captured through a filter on the ``apprise`` logger, see
+:func:`shanhai.notifications.channels.apprise_log_scope`): "no recipients" or
+"disabled" is permanent, anything else transient.
+
+Timeouts: the plugin's ``socket_connect_timeout`` and ``socket_read_timeout``
+(Apprise's ``cto``/``rto``; for email the SMTP socket timeout) are set to
+``timeout``, so an endpoint that accepts the connection and never answers
+fails after ``timeout`` seconds as transient.  (It is a per-socket-operation
+bound; DNS resolution is not covered.)  Apprise's own retries are switched
+off (``retry = 0``): the outbox retries with backoff.
+
+Limits: DingTalk and WeCom robot text stops at 2048 bytes, and Apprise sends
+``f"{title}\\r\\n{body}"`` as that text.  :func:`body_limit` therefore returns
+2048 minus :data:`TITLE_RESERVE_BYTES` for the title line, and :func:`deliver`
+refuses (permanently, before any I/O) a title+body that would not fit.
+Robots also take 20 messages a minute (DingTalk then blocks the robot for 10
+minutes; Feishu takes 100 a minute and 5 a second): :class:`RateLimiter`.
+
+DingTalk signed robots (安全设置 加签): put the ``SEC…`` secret in the URL as
+``dingtalk://{secret}@{token}/`` (or ``dingtalk://{token}/?secret={secret}``);
+Apprise appends ``timestamp`` (ms) and ``sign`` = base64(HMAC-SHA256(secret,
+``"{timestamp}\\n{secret}"``)) to each request — after the fix in
+:func:`_fix_dingtalk_signature` for Apprise's double encoding of ``sign``.  With "custom keywords"
+security the keyword must appear in the text: our titles start with 【山海协作】.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import logging
+import re
+import smtplib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import apprise
+import requests
+
+from .channels import Channel, apprise_log_scope, mask_url, new_asset
+
+__all__ = [
+    "DeliveryError",
+    "PermanentDeliveryError",
+    "TransientDeliveryError",
+    "RateLimiter",
+    "TEXT_LIMIT_BYTES",
+    "TITLE_RESERVE_BYTES",
+    "body_limit",
+    "deliver",
+]
+
+log = logging.getLogger(__name__)
+
+#: Robot text limits in UTF-8 bytes, by Apprise schema.
+TEXT_LIMIT_BYTES: Mapping[str, int] = {"dingtalk": 2048, "wecombot": 2048}
+#: Bytes of a robot's text set aside for the title line and its ``\r\n``.
+TITLE_RESERVE_BYTES = 128
+
+#: Default sliding windows (messages, seconds) per Apprise schema.
+DEFAULT_RATE_LIMITS: Mapping[str, tuple[tuple[int, float], ...]] = {
+    "dingtalk": ((20, 60.0),),
+    "wecombot": ((20, 60.0),),
+    "feishu": ((100, 60.0), (5, 1.0)),
+    "lark": ((100, 60.0), (5, 1.0)),
+}
+
+# Robot reply codes (HTTP 200 bodies) that mean "try again later".
+_ROBOT_TRANSIENT_CODES: Mapping[str, frozenset[int]] = {
+    "dingtalk": frozenset({-1, 130101}),  # 系统繁忙, send too fast
+    "wecombot": frozenset({-1, 45009, 45033}),  # 系统繁忙, 调用超过限制, 并发超过限制
+    "feishu": frozenset({11232}),  # frequency limited
+    "lark": frozenset({11232}),
+}
+
+_PERMANENT_REQUEST_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,
+)
+
+
+class DeliveryError(Exception):
+    """Delivery failed; ``permanent`` says whether retrying can help."""
+
+    permanent: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying will not help: disable the channel / report it."""
+
+    permanent = True
+
+
+class TransientDeliveryError(DeliveryError):
+    """Retry later, with backoff."""
+
+    permanent = False
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def body_limit(channel: Channel) -> int | None:
+    """Bytes available for the body on this channel, or None (no practical limit).
+
+    DingTalk and WeCom robot text stops at 2048 bytes including the title
+    line Apprise prepends; :data:`TITLE_RESERVE_BYTES` of it are kept for that.
+    """
+    limit = TEXT_LIMIT_BYTES.get(channel.scheme)
+    return None if limit is None else limit - TITLE_RESERVE_BYTES
+
+
+class RateLimiter:
+    """Per-channel sliding-window rate limiter with an injectable clock.
+
+    ``acquire(channel)`` reserves the earliest send slot that keeps every
+    window of the channel's kind within its limit and returns the seconds to
+    wait until that slot (0.0 if free now); the caller sleeps, then sends.
+    Slots are reserved, so concurrent callers are spread out rather than all
+    waking at once.  Channels are keyed by schema and robot token (two units
+    sharing one robot share its budget).  Thread-safe.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        limits: Mapping[str, Sequence[tuple[int, float]]] | None = None,
+    ):
+        self._clock = clock
+        self._limits = {k: tuple(v) for k, v in (DEFAULT_RATE_LIMITS if limits is None else limits).items()}
+        for windows in self._limits.values():
+            for count, span in windows:
+                if count < 1 or span <= 0:
+                    raise ValueError(f"invalid rate window ({count}, {span})")
+        self._slots: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(channel: Channel) -> str:
+        scheme, _, rest = channel.url.partition("://")
+        host = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+        return f"{scheme.lower()}://{host}"
+
+    def acquire(self, channel: Channel) -> float:
+        windows = self._limits.get(channel.scheme)
+        if not windows:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            slots = self._slots.setdefault(self._key(channel), [])
+            longest = max(span for _, span in windows)
+            del slots[: bisect.bisect_right(slots, now - longest)]
+            at = max(now, slots[-1]) if slots else now
+            for count, span in windows:
+                if len(slots) >= count:
+                    at = max(at, slots[-count] + span)
+            slots.append(at)
+            return max(0.0, at - now)
+
+
+# --------------------------------------------------------------------------- observation
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One exchange seen while a delivery was observed."""
+
+    kind: str  # "http" or "smtp"
+    status: int | None  # HTTP status or SMTP reply code, when there was one
+    error: BaseException | None = None
+    body: bytes = b""
+
+
+_sink: ContextVar[list[_Event] | None] = ContextVar("shanhai_delivery_events", default=None)
+_observer_lock = threading.Lock()
+
+
+def _smtp_code(exc: BaseException) -> int | None:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return max(codes) if codes else None
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code
+    return None
+
+
+def _wrap(cls: type, name: str, record: Callable[..., None]) -> None:
+    """Wrap ``cls.name`` once so that, inside :func:`deliver`, its outcome is recorded.
+
+    Outside an observed delivery (no sink in the current context) the wrapper
+    only calls through.
+    """
+    current = getattr(cls, name)
+    if getattr(current, "_shanhai_observer", False):
+        return
+
+    @functools.wraps(current)
+    def observed(self, *args, **kwargs):
+        sink = _sink.get()
+        if sink is None:
+            return current(self, *args, **kwargs)
+        try:
+            result = current(self, *args, **kwargs)
+        except Exception as exc:
+            record(sink, None, exc, kwargs)
+            raise
+        record(sink, result, None, kwargs)
+        return result
+
+    observed._shanhai_observer = True  # type: ignore[attr-defined]
+    setattr(cls, name, observed)
+
+
+def _record_http(sink: list[_Event], response, exc, kwargs) -> None:
+    if exc is not None:
+        if isinstance(exc, requests.RequestException):
+            sink.append(_Event("http", None, exc))
+        return
+    body = b"" if kwargs.get("stream") else (response.content or b"")[:4096]
+    sink.append(_Event("http", response.status_code, None, body))
+
+
+def _record_smtp(sink: list[_Event], result, exc, kwargs) -> None:
+    if exc is not None:
+        sink.append(_Event("smtp", _smtp_code(exc), exc))
+    elif isinstance(result, dict) and result:  # sendmail(): some recipients refused
+        sink.append(_Event("smtp", max(code for code, _ in result.values()), None))
+    elif isinstance(result, tuple) and result and isinstance(result[0], int):  # login()
+        sink.append(_Event("smtp", result[0], None))
+
+
+def _install_observers() -> None:
+    with _observer_lock:
+        _wrap(requests.Session, "send", _record_http)
+        _wrap(smtplib.SMTP, "login", _record_smtp)
+        _wrap(smtplib.SMTP, "sendmail", _record_smtp)
+
+
+def _fix_dingtalk_signature(plugin: object) -> None:
+    """Work around Apprise's double-encoded DingTalk ``sign``.
+
+    Apprise's dingtalk plugin (checked in 2.0.1) percent-encodes the base64
+    signature *and* passes it to ``requests`` as a query parameter, which
+    encodes it again (``+`` -> ``%252B``); DingTalk decodes once and answers
+    HTTP 200 ``{"errcode": 310000, "errmsg": "sign not match"}``.  Returning
+    the plain base64 lets ``requests`` encode it exactly once.  ``unquote`` is
+    a no-op on plain base64, so this stays correct if Apprise fixes it.
+    """
+    get_signature = getattr(plugin, "get_signature", None)
+    if getattr(plugin, "secret", None) and callable(get_signature):
+
+        def signature() -> tuple[str, str]:
+            timestamp, sign = get_signature()
+            return timestamp, unquote(sign)
+
+        plugin.get_signature = signature  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def deliver(channel: Channel, *, title: str, body: str, timeout: float = 10.0) -> None:
+    """Send one message through ``channel``; raise a :class:`DeliveryError` subclass on failure."""
+    if not timeout > 0:
+        raise ValueError("timeout must be positive")
+    where = channel.masked_url
+
+    limit = TEXT_LIMIT_BYTES.get(channel.scheme)
+    if limit is not None:
+        size = len((f"{title}\r\n{body}" if title else body).encode("utf-8"))
+        if size > limit:
+            raise PermanentDeliveryError(
+                f"消息 {size} 字节，超过 {channel.scheme} 文本上限 {limit} 字节（{where}）"
+            )
+
+    try:
+        with apprise_log_scope(quiet=True):  # plugin errors quote the rejected token
+            plugin = apprise.Apprise.instantiate(channel.url, asset=new_asset(), suppress_exceptions=False)
+    except Exception as exc:  # any plugin error means "this URL cannot work"
+        raise PermanentDeliveryError(f"Apprise 无法加载渠道 {where}：{mask_url(str(exc))}") from exc
+    if plugin is None:
+        raise PermanentDeliveryError(f"Apprise 无法加载渠道 {where}")
+
+    plugin.socket_connect_timeout = float(timeout)
+    plugin.socket_read_timeout = float(timeout)
+    plugin.retry = 0  # the outbox retries, with backoff
+    if channel.scheme == "dingtalk":
+        _fix_dingtalk_signature(plugin)
+
+    _install_observers()
+    events: list[_Event] = []
+    token = _sink.set(events)
+    started = time.monotonic()
+    try:
+        with apprise_log_scope() as records:
+            ok = plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+    except apprise.exception.AppriseException as exc:
+        raise PermanentDeliveryError(f"{where}：{mask_url(str(exc))}") from exc
+    except Exception as exc:  # a plugin crash is reported, not propagated raw
+        raise TransientDeliveryError(
+            f"{where}：发送时出现异常 {type(exc).__name__}: {mask_url(str(exc))}"
+        ) from exc
+    finally:
+        _sink.reset(token)
+
+    error = _classify(channel.scheme, where, bool(ok), events, records)
+    if error is not None:
+        log.info("delivery to %s failed after %.2fs: %s", where, time.monotonic() - started, error)
+        raise error
+
+
+def _classify(
+    scheme: str,
+    where: str,
+    ok: bool,
+    events: list[_Event],
+    records: list[logging.LogRecord],
+) -> DeliveryError | None:
+    http = [e for e in events if e.kind == "http"]
+    if ok:
+        if scheme in _ROBOT_TRANSIENT_CODES and http and http[-1].status is not None:
+            return _robot_reply_error(scheme, where, http[-1])
+        return None
+
+    smtp_failures = [
+        e for e in events if e.kind == "smtp" and (e.error is not None or (e.status or 0) >= 400)
+    ]
+    if smtp_failures:
+        event = smtp_failures[-1]
+        code = event.status
+        detail = f"{type(event.error).__name__} " if event.error is not None else ""
+        if code is not None and code >= 500:
+            return PermanentDeliveryError(f"{where}：SMTP 服务器拒绝（{detail}{code}）", status=code)
+        if code is not None:
+            return TransientDeliveryError(f"{where}：SMTP 服务器暂时拒绝（{detail}{code}）", status=code)
+        return TransientDeliveryError(f"{where}：SMTP 连接失败（{detail.strip()}）")
+
+    failed = [e for e in http if e.error is not None or not (200 <= (e.status or 0) < 300)]
+    event = failed[-1] if failed else (http[-1] if http else None)
+    if event is not None:
+        if event.error is not None:
+            detail = type(event.error).__name__
+            if isinstance(event.error, _PERMANENT_REQUEST_ERRORS):
+                return PermanentDeliveryError(f"{where}：请求无效（{detail}）")
+            if isinstance(event.error, requests.Timeout):
+                return TransientDeliveryError(f"{where}：超时未响应（{detail}）")
+            return TransientDeliveryError(f"{where}：连接失败（{detail}）")
+        status = event.status or 0
+        if status in (408, 429) or status >= 500:
+            return TransientDeliveryError(f"{where}：服务端返回 HTTP {status}", status=status)
+        return PermanentDeliveryError(f"{where}：服务端拒绝，HTTP {status}", status=status)
+
+    # Neither HTTP nor SMTP was seen: fall back on what the plugin logged.
+    messages = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    joined = " | ".join(messages)
+    if re.search(r"no .*recipients|disabled", joined, re.IGNORECASE):
+        return PermanentDeliveryError(f"{where}：{joined}")
+    return TransientDeliveryError(f"{where}：发送失败（{joined or '无详细信息'}）")
+
+
+def _robot_reply_error(scheme: str, where: str, event: _Event) -> DeliveryError | None:
+    try:
+        data = json.loads(event.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    code = data.get("errcode", data.get("code", data.get("StatusCode", 0)))
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        return None
+    if code == 0:
+        return None
+    message = str(data.get("errmsg") or data.get("msg") or data.get("StatusMessage") or "")
+    text = f"{where}：机器人返回错误码 {code} {message}".rstrip()
+    if code in _ROBOT_TRANSIENT_CODES.get(scheme, frozenset()):
+        return TransientDeliveryError(text, status=code)
+    return PermanentDeliveryError(text, status=code)

@@ -1,0 +1,230 @@
+"""Channel configuration: Apprise YAML with unit-code tags and ${ENV} secrets."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from shanhai.notifications.channels import Channel, ChannelConfigError, load_channels
+
+UNITS = {"yongjia": "永嘉县", "ouhai": "瓯海区", "zhaoshang": "市招商局（经合办）"}
+TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+SECRET = "SEC7f3a9c2e5b1d4f8a6c0e2b4d6f8a1c3e5b7d9f1a3c5e7b9d1f3a5c7e9b1d3f5"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "channels.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def test_no_path_or_a_missing_file_means_nothing_is_configured(tmp_path):
+    assert load_channels(None, environ={}, known_units=UNITS) == {}
+    assert load_channels(tmp_path / "absent.yaml", environ={}, known_units=UNITS) == {}
+
+
+def test_an_empty_file_or_empty_url_list_configures_nothing(tmp_path):
+    assert load_channels(write(tmp_path, ""), environ={}, known_units=UNITS) == {}
+    assert load_channels(write(tmp_path, "version: 1\nurls: []\n"), environ={}, known_units=UNITS) == {}
+
+
+def test_it_substitutes_secrets_from_the_environment(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        version: 1
+        urls:
+          - "dingtalk://${DINGTALK_YONGJIA_SECRET}@${DINGTALK_YONGJIA_TOKEN}/":
+              - tag: yongjia
+          - "mailto://127.0.0.1:2525?from=shanhai@example.cn&to=ouhai@example.cn&mode=insecure":
+              tag: ouhai
+        """,
+    )
+    env = {"DINGTALK_YONGJIA_SECRET": SECRET, "DINGTALK_YONGJIA_TOKEN": TOKEN}
+
+    channels = load_channels(path, environ=env, known_units=UNITS)
+
+    assert channels["yongjia"] == [Channel("yongjia", f"dingtalk://{SECRET}@{TOKEN}/")]
+    assert channels["ouhai"][0].url.startswith("mailto://127.0.0.1:2525?")
+    # The secret never shows in what gets logged.
+    shown = repr(channels["yongjia"][0])
+    assert SECRET not in shown and TOKEN not in shown
+    assert "yongjia" in shown and "dingtalk://" in shown
+
+
+def test_a_substituted_password_is_percent_encoded_into_one_url_component(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        urls:
+          - "mailtos://shanhai:${SMTP_PASSWORD}@smtp.example.cn?to=zsj@example.cn":
+              tag: zhaoshang
+        """,
+    )
+    channels = load_channels(path, environ={"SMTP_PASSWORD": "p@ss/w#rd?"}, known_units=UNITS)
+    assert (
+        channels["zhaoshang"][0].url
+        == "mailtos://shanhai:p%40ss%2Fw%23rd%3F@smtp.example.cn?to=zsj@example.cn"
+    )
+
+
+def test_one_url_may_serve_several_units(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        urls:
+          - "json://127.0.0.1:8080/hook":
+              tag: yongjia, ouhai
+          - "jsons://hooks.example.cn/shanhai":
+              tags: [zhaoshang]
+        """,
+    )
+    channels = load_channels(path, environ={}, known_units=UNITS)
+    assert [c.unit_code for c in channels["yongjia"] + channels["ouhai"]] == ["yongjia", "ouhai"]
+    assert channels["zhaoshang"] == [Channel("zhaoshang", "jsons://hooks.example.cn/shanhai")]
+
+
+def test_a_missing_variable_names_the_variable_and_the_unit(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        version: 1
+        urls:
+          - "wecombot://${WECOM_YONGJIA_KEY}":
+              tag: yongjia
+        """,
+    )
+    with pytest.raises(ChannelConfigError) as err:
+        load_channels(path, environ={}, known_units=UNITS)
+    message = str(err.value)
+    assert "WECOM_YONGJIA_KEY" in message
+    assert "永嘉县" in message and "yongjia" in message
+    assert str(path) in message and "第3行" in message
+
+
+def test_an_invalid_url_names_the_unit_in_chinese_and_the_line(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        version: 1
+        urls:
+          - "json://127.0.0.1:8080/hook":
+              tag: yongjia
+          - "dingtalk://${DINGTALK_OUHAI_TOKEN}/":
+              tag: ouhai
+        """,
+    )
+    with pytest.raises(ChannelConfigError) as err:
+        load_channels(path, environ={"DINGTALK_OUHAI_TOKEN": "not a token!"}, known_units=UNITS)
+    message = str(err.value)
+    assert "瓯海区" in message
+    assert "第5行" in message
+    # The URL is shown as written (placeholder), never with the substituted value.
+    assert "dingtalk://${DINGTALK_OUHAI_TOKEN}/" in message
+    assert "not a token!" not in message
+
+
+def test_an_unsupported_scheme_is_an_invalid_url(tmp_path):
+    path = write(tmp_path, 'urls:\n  - "nosuchservice://abc":\n      tag: yongjia\n')
+    with pytest.raises(ChannelConfigError, match="永嘉县.*nosuchservice://abc"):
+        load_channels(path, environ={}, known_units=UNITS)
+
+
+def test_a_tag_that_is_no_known_unit_is_rejected(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        urls:
+          - "json://127.0.0.1:8080/hook":
+              tag: lucheng
+        """,
+    )
+    with pytest.raises(ChannelConfigError, match="'lucheng' 不是已知的单位代码") as err:
+        load_channels(path, environ={}, known_units=UNITS)
+    assert "第3行" in str(err.value)
+
+
+def test_a_url_without_a_tag_is_rejected(tmp_path):
+    path = write(tmp_path, 'urls:\n  - "json://127.0.0.1:8080/hook"\n')
+    with pytest.raises(ChannelConfigError, match="没有 tag"):
+        load_channels(path, environ={}, known_units=UNITS)
+
+
+def test_options_outside_the_url_are_rejected_with_advice(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        urls:
+          - "dingtalk://${TOKEN}/":
+              tag: yongjia
+              secret: ${SECRET}
+        """,
+    )
+    with pytest.raises(ChannelConfigError, match=r"'secret' 不受支持.*查询参数"):
+        load_channels(path, environ={"TOKEN": TOKEN, "SECRET": SECRET}, known_units=UNITS)
+
+
+def test_nothing_partial_every_problem_is_reported_and_nothing_is_loaded(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        version: 1
+        urls:
+          - "json://127.0.0.1:8080/good":
+              tag: yongjia
+          - "wecombot://${MISSING_KEY}":
+              tag: ouhai
+          - "json://127.0.0.1:8080/other":
+              tag: nowhere
+        """,
+    )
+    with pytest.raises(ChannelConfigError) as err:
+        load_channels(path, environ={}, known_units=UNITS)
+    assert len(err.value.problems) == 2
+    assert "MISSING_KEY" in str(err.value) and "'nowhere'" in str(err.value)
+    assert "未加载任何渠道" in str(err.value)
+
+
+def test_a_duplicate_channel_for_one_unit_is_rejected(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        urls:
+          - "json://127.0.0.1:8080/hook":
+              tag: yongjia
+          - "json://127.0.0.1:8080/hook":
+              tag: yongjia
+        """,
+    )
+    with pytest.raises(ChannelConfigError, match="与第2行重复"):
+        load_channels(path, environ={}, known_units=UNITS)
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    path = write(tmp_path, 'urls:\n  - "json://127.0.0.1/x":\n      tag: [yongjia\n')
+    with pytest.raises(ChannelConfigError, match=r"第\d+行：YAML 语法错误") as err:
+        load_channels(path, environ={}, known_units=UNITS)
+    assert str(path) in str(err.value)
+
+
+def test_an_unknown_top_level_key_is_rejected(tmp_path):
+    path = write(tmp_path, "include: other.yaml\nurls: []\n")
+    with pytest.raises(ChannelConfigError, match="'include'"):
+        load_channels(path, environ={}, known_units=UNITS)
+
+
+def test_a_literal_token_in_an_error_is_masked(tmp_path):
+    path = write(tmp_path, f'urls:\n  - "dingtalk://{TOKEN}/":\n      tag: lucheng\n')
+    with pytest.raises(ChannelConfigError) as err:
+        load_channels(path, environ={}, known_units=UNITS)
+    assert TOKEN not in str(err.value)
+
+
+def test_apprise_does_not_log_the_rejected_secret(tmp_path, caplog):
+    path = write(tmp_path, 'urls:\n  - "dingtalk://${BAD}@${TOKEN}/":\n      tag: yongjia\n')
+    bad_secret = "SECthis-is-not!valid"
+    with caplog.at_level("DEBUG"), pytest.raises(ChannelConfigError) as err:
+        load_channels(path, environ={"BAD": bad_secret, "TOKEN": TOKEN}, known_units=UNITS)
+    assert bad_secret not in str(err.value) and TOKEN not in str(err.value)
+    assert bad_secret not in caplog.text and TOKEN not in caplog.text
