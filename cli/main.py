@@ -458,6 +458,31 @@ def outbox(
 
 
 @app.command()
+def channels(as_json: Json = False) -> None:
+    """检查并列出各单位的消息渠道（SHANHAI_APPRISE_CONFIG，密钥已遮蔽）。 Validate and list channels."""
+    from shanhai.notifications.channels import ChannelConfigError
+    from shanhai.notifications.dispatch import configured_channels
+
+    a = _app()
+    try:
+        by_unit = configured_channels(a)
+    except ChannelConfigError as exc:
+        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+    units = {u.code: u.name for u in a.catalogue.units.values()}
+    items = [{"unit": units[code], "code": code, "channel": ch.masked_url, "scheme": ch.scheme}
+             for code, chs in by_unit.items() for ch in chs]
+    if as_json:
+        return _emit_json(items)
+    if not items:
+        typer.echo("未配置任何渠道（SHANHAI_APPRISE_CONFIG 未设置或文件不存在）：消息只保存在本地发件箱，不会离开本机。")
+        return
+    output.table(items, [("unit", "单位"), ("code", "标签"), ("scheme", "类型"), ("channel", "渠道（已遮蔽）")])
+    missing = [name for code, name in units.items() if code not in by_unit]
+    if missing:
+        typer.echo(f"未配置渠道的单位（消息留在本地发件箱）：{'、'.join(missing)}")
+
+
+@app.command()
 def up() -> None:
     """一键启动本地全部服务：Prefect 服务器、工作进程、全部部署、事项目录与演示历史；Ctrl-C 停止。 Start everything."""
     from shanhai.cli.up import up_command

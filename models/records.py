@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -138,6 +139,9 @@ def find_occurrence(
         )
     if on < occ.period_start:
         raise InputError("date", f"{on} 早于该期次的开始日期 {occ.period_start}")
+    window_end = json.loads(occ.requirement).get("window_end")
+    if window_end and on.isoformat() > window_end:
+        raise InputError("date", f"{on} 超出 {wanted} 年度期次（{occ.period_start}—{window_end}），不计入该年度")
     return occ
 
 

@@ -221,6 +221,11 @@ def _unit_code(app, name: str) -> str:
     return unit.code if unit else hashlib.sha256(name.encode()).hexdigest()[:12]
 
 
+def configured_channels(app):
+    """Unit code -> channels, validated (raises ChannelConfigError naming the unit)."""
+    return _channels(app)
+
+
 def _channels(app):
     from shanhai.notifications.channels import load_channels
 
