@@ -80,13 +80,7 @@ def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None,
         pairs = load_evaluations(session=session, as_of=as_of, cal=app.calendar, flt=flt)
     if unit_scope:
         # a unit sees its own occurrences: its own scope, its pairings', its parks' and city duties naming it
-        import json
-
-        pairs = [
-            (o, e)
-            for o, e in pairs
-            if o.scope == unit_scope or unit_scope in json.loads(o.requirement)["responsible"]
-        ]
+        pairs = [(o, e) for o, e in pairs if o.scope == unit_scope or unit_scope in o.requirement["responsible"]]
     return pairs
 
 

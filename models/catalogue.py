@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 PAIRING_TOKEN = "结对双方"  # both units of the occurrence's pairing (park: its pairing; city: all pairs)
 CITY_SCOPE = "全市"
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
@@ -274,6 +275,27 @@ class Catalogue:
         return json.dumps(spec.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
 
 
+def _impossible_date(node: yaml.Node | None, path: tuple = ()) -> tuple[tuple, int, str] | None:
+    """Where a scalar that YAML resolves as a timestamp fails to construct: (path, line, text)."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
+            except ValueError:
+                return path, node.start_mark.line + 1, node.value
+        return None
+    if isinstance(node, yaml.SequenceNode):
+        children = [((*path, i), item) for i, item in enumerate(node.value)]
+    elif isinstance(node, yaml.MappingNode):
+        children = [((*path, key.value), value) for key, value in node.value]
+    else:
+        return None
+    for child_path, child in children:
+        if found := _impossible_date(child, child_path):
+            return found
+    return None
+
+
 def _read(path: Path, problems: list[Problem]) -> tuple[CatalogueFile, _Source] | None:
     name = str(path)
     try:
@@ -282,11 +304,19 @@ def _read(path: Path, problems: list[Problem]) -> tuple[CatalogueFile, _Source] 
         problems.append(Problem(name, None, "(file)", f"unreadable: {exc}"))
         return None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", str(exc).splitlines()[0]))
+        # "while parsing a flow sequence" alone does not say what is wrong: keep the problem too
+        parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+        message = ": ".join(p for p in parts if p) or str(exc).splitlines()[0]
+        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", message))
+        return None
+    except ValueError as exc:  # a scalar YAML reads as a date that is no date (2026-02-30)
+        loc, line, value = _impossible_date(node) or ((), None, None)
+        message = f"'{value}' is not a valid date ({exc})" if value else str(exc)
+        problems.append(Problem(name, line, _dotted(loc), message))
         return None
     source = _Source(name, _node_lines(node) if node is not None else {})
     if data is None:

@@ -193,26 +193,36 @@ class OccurrenceFilter:
     everything: bool = False
 
 
-def _occurrence_query(f: OccurrenceFilter, today: date):
-    q = select(Occurrence).where(Occurrence.period_start <= today)
+def _occurrence_filter(f: OccurrenceFilter, today: date) -> list:
+    where = [Occurrence.period_start <= today]
     if f.obligation:
-        q = q.where(Occurrence.obligation_id == f.obligation)
+        where.append(Occurrence.obligation_id == f.obligation)
     if f.scope:
-        q = q.where(Occurrence.scope == f.scope)
-    return q
+        where.append(Occurrence.scope == f.scope)
+    return where
 
 
 def load_evaluations(
     *, session: Session, as_of: datetime, cal: WorkingCalendar, flt: OccurrenceFilter | None = None
-) -> list[tuple[Occurrence, Evaluation]]:
-    """Evaluate every selected occurrence in three set-based queries."""
+) -> list[tuple[OccurrenceRow, Evaluation]]:
+    """Evaluate every selected occurrence: three set-based queries of plain columns, then pure Python."""
     flt = flt or OccurrenceFilter()
     today = local_date(as_of)
-    occ_q = _occurrence_query(flt, today).order_by(
-        Occurrence.obligation_id, Occurrence.scope, Occurrence.period
+    where = _occurrence_filter(flt, today)
+    occ_q = (
+        select(
+            Occurrence.id,
+            Occurrence.obligation_id,
+            Occurrence.scope,
+            Occurrence.period,
+            Occurrence.period_start,
+            Occurrence.due,
+            Occurrence.requirement,
+        )
+        .where(*where)
+        .order_by(Occurrence.obligation_id, Occurrence.scope, Occurrence.period)
     )
-    occurrences = list(session.execute(occ_q).scalars())
-    ids = _occurrence_query(flt, today).with_only_columns(Occurrence.id).scalar_subquery()
+    ids = select(Occurrence.id).where(*where).scalar_subquery()
     totals_q = (
         select(
             CompletionRecord.occurrence_id,
@@ -232,14 +242,14 @@ def load_evaluations(
     )
     totals = [RecordTotal(o, d, c, s, int(n), int(a)) for o, d, c, s, n, a in session.execute(totals_q)]
     waived = set(session.execute(select(Waiver.occurrence_id).where(Waiver.occurrence_id.in_(ids))).scalars())
+    parsed: dict[
+        str, dict[str, Any]
+    ] = {}  # requirements repeat across scopes and years: parse each text once
     rows = [
-        OccurrenceRow(
-            o.id, o.obligation_id, o.scope, o.period, o.period_start, o.due, json.loads(o.requirement)
-        )
-        for o in occurrences
+        OccurrenceRow(i, ob, sc, pe, ps, du, parsed.get(req) or parsed.setdefault(req, json.loads(req)))
+        for i, ob, sc, pe, ps, du, req in session.execute(occ_q)
     ]
-    evaluations = evaluate(rows, totals, waived, as_of=as_of, cal=cal)
-    pairs = list(zip(occurrences, evaluations, strict=True))
+    pairs = list(zip(rows, evaluate(rows, totals, waived, as_of=as_of, cal=cal), strict=True))
     if flt.everything:
         return pairs
     year = flt.year or today.year

@@ -22,9 +22,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import pendulum
-from shanhai.models.status import LABELS, local_date, progress_text
+from shanhai.models.status import LABELS, OccurrenceRow, local_date, progress_text
 from shanhai.models.store import OccurrenceFilter, audit, load_evaluations, sync_catalogue
-from shanhai.models.tables import Delivery, Occurrence, OutboxItem, OutboxMessage, utcnow
+from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
 from shanhai.notifications.ladder import ReminderLadder
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
 from sqlalchemy import or_, select, update
@@ -88,7 +88,7 @@ def _summary(counts: Counter, queued: int, dry_run: bool) -> str:
     return ("，".join(parts) or "无期次") + f"；{verb} {queued} 条"
 
 
-def _status_item(app, occ: Occurrence, ev) -> dict[str, Any]:
+def _status_item(app, occ: OccurrenceRow, ev) -> dict[str, Any]:
     ob = app.catalogue.obligations.get(occ.obligation_id)
     return {
         "id": occ.id,
@@ -121,7 +121,9 @@ def _insert_ignore(session: Session, model, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when this call wrote the row."""
     dialect = session.get_bind().dialect.name
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
-    return session.execute(ins.on_conflict_do_nothing()).rowcount == 1
+    # psycopg reports -1 for ON CONFLICT DO NOTHING unless asked to keep the row count
+    result = session.execute(ins.on_conflict_do_nothing(), execution_options={"preserve_rowcount": True})
+    return result.rowcount == 1
 
 
 def check_obligation(
@@ -177,8 +179,8 @@ def check_obligation(
     )
 
 
-def _plan_item(app, occ: Occurrence, ev) -> PlanItem:
-    req = json.loads(occ.requirement)
+def _plan_item(app, occ: OccurrenceRow, ev) -> PlanItem:
+    req = occ.requirement
     ob = app.catalogue.obligations.get(occ.obligation_id)
     return PlanItem(
         occurrence_id=occ.id,
@@ -535,6 +537,7 @@ def deliver_outbox(
                 return None  # another worker has it
             d = s.get(Delivery, delivery_id)
             msg = s.get(OutboxMessage, d.message_id)
+            s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
             return _attempt(app, s, d, msg, channels.get(d.channel_key), limiter, sleep, now)
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ids)))) as pool:

@@ -7,17 +7,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-
-import pendulum
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from shanhai.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the database stack is imported only by commands that use it
+    from sqlmodel import Session
 
 TZ = "Asia/Shanghai"
 
 
 def parse_as_of(text: str | None) -> datetime:
     """None: now. A bare date means 12:00 that day in Asia/Shanghai; a datetime without offset is local."""
+    import pendulum
+
     if text is None:
         return pendulum.now("UTC")
     try:

@@ -1,0 +1,293 @@
+"""The outbox: every (occurrence, stage, recipient) is queued once and delivered at most once,
+however often or concurrently the checks run, and nothing is lost when a run is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pendulum
+import pytest
+from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
+from shanhai.notifications.dispatch import check_obligation, deliver_outbox, send_digest
+from sqlalchemy import func, select, update
+
+from shanhai.app import App
+from shanhai.settings import Settings
+
+# Monday 2026-11-30, 10:00 in Shanghai: a working day after the send hour.
+MONDAY = pendulum.datetime(2026, 11, 30, 10, tz="Asia/Shanghai")
+
+
+class Receiver:
+    """A real HTTP webhook on 127.0.0.1 that counts what it receives, and can fail on demand."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.status = 200
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    status = receiver.status
+                    if status == 200:
+                        receiver.bodies.append(json.loads(body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def make_app(tmp_path, database_url, channels: dict[str, int] | None = None) -> App:
+    """The document's real catalogue on a fresh database; channels maps unit codes to webhook ports."""
+    config = None
+    if channels:
+        config = tmp_path / "apprise.yaml"
+        config.write_text(
+            "urls:\n"
+            + "".join(
+                f'  - "json://127.0.0.1:{port}/hook/{code}":\n      - tag: {code}\n'
+                for code, port in channels.items()
+            ),
+            encoding="utf-8",
+        )
+    settings = Settings(
+        home=tmp_path / "home", database_url=database_url, apprise_config=config, secret_key="test"
+    )
+    return App(settings=settings)
+
+
+def count(app: App, model) -> int:
+    with app.session() as s:
+        return s.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def keys(app: App) -> list[tuple]:
+    with app.session() as s:
+        return [
+            tuple(r)
+            for r in s.execute(select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.recipient))
+        ]
+
+
+def test_it_queues_nothing_new_when_the_same_check_runs_twice(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    first = check_obligation(app, "joint-meeting", as_of=MONDAY)
+    second = check_obligation(app, "joint-meeting", as_of=MONDAY)
+    assert first.queued > 0
+    assert second.queued == 0
+    assert count(app, OutboxMessage) == first.queued
+
+
+def test_a_dry_run_stores_and_sends_nothing(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    preview = check_obligation(app, "joint-meeting", as_of=MONDAY, dry_run=True)
+    assert preview.messages, "the preview lists what would go out"
+    assert count(app, OutboxMessage) == 0
+    real = check_obligation(app, "joint-meeting", as_of=MONDAY)
+    assert [m["recipient"] for m in real.messages] == [m["recipient"] for m in preview.messages]
+
+
+def test_two_concurrent_runs_queue_each_key_once(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    app.sync(as_of=MONDAY)
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(check_obligation(make_app(tmp_path, database_url), None, as_of=MONDAY))
+        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    all_keys = keys(app)
+    assert len(all_keys) == len(set(all_keys)), "a key was queued twice"
+    planned = sum(len(m["items"]) for m in results[0].messages)
+    assert len(all_keys) == planned, "every planned item is queued exactly once across both runs"
+    assert sum(r.queued for r in results) == count(app, OutboxMessage)
+
+
+def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, receiver):
+    app = make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
+    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    pending = count(app, Delivery)
+    barrier = threading.Barrier(3)
+
+    def run():
+        barrier.wait()
+        deliver_outbox(
+            make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port}),
+            as_of=MONDAY,
+        )
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    with app.session() as s:
+        states = Counter(s.execute(select(Delivery.status)).scalars())
+    assert states["sent"] == 2, "泰顺县 and 鹿城区 each get one message"
+    assert states["local"] == pending - 2, "units without a channel keep theirs in the local outbox"
+    assert len(receiver.bodies) == 2
+    assert all("联席会议" in b["message"] for b in receiver.bodies)
+
+
+def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path, database_url, receiver):
+    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    receiver.status = 503
+    first = deliver_outbox(app, as_of=MONDAY)
+    assert (first.sent, first.retrying) == (0, 1)
+    again = deliver_outbox(app, as_of=MONDAY.add(seconds=30))
+    assert again.sent == again.retrying == 0, "backoff: not retried before the next attempt is due"
+    receiver.status = 200
+    later = deliver_outbox(app, as_of=MONDAY.add(minutes=2))
+    assert later.sent == 1
+    assert deliver_outbox(app, as_of=MONDAY.add(hours=1)).sent == 0
+    assert len(receiver.bodies) == 1
+    with app.session() as s:
+        d = s.execute(select(Delivery).where(Delivery.status == "sent")).scalar_one()
+    assert d.attempts == 2
+
+
+def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, database_url, receiver):
+    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    receiver.status = 404  # permanent: the hook is gone
+    report = deliver_outbox(app, as_of=MONDAY)
+    assert report.failed == 1
+    with app.session() as s:
+        failure = s.execute(
+            select(OutboxMessage).where(OutboxMessage.kind == "delivery_failure")
+        ).scalar_one()
+    assert failure.recipient == "市招商局（经合办）"
+    assert "泰顺县" in failure.body and "无法送达" in failure.body
+    deliver_outbox(app, as_of=MONDAY.add(hours=2))
+    with app.session() as s:
+        assert (
+            s.execute(select(func.count()).where(OutboxMessage.kind == "delivery_failure")).scalar_one() == 1
+        )
+
+
+def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
+    tmp_path, database_url, receiver
+):
+    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    with app.session() as s:  # what a worker killed between claim and send leaves behind
+        s.execute(
+            update(Delivery)
+            .where(Delivery.status == "pending")
+            .values(status="sending", claimed_at=MONDAY, attempts=1, claim_token="dead")
+        )
+    assert deliver_outbox(app, as_of=MONDAY.add(minutes=1)).failed == 0, "a live claim is respected"
+    report = deliver_outbox(app, as_of=MONDAY.add(minutes=11))
+    assert (report.sent, report.failed) == (0, 1), "it may have arrived: never sent a second time"
+    assert receiver.bodies == []
+    with app.session() as s:
+        failure = s.execute(
+            select(OutboxMessage).where(OutboxMessage.kind == "delivery_failure")
+        ).scalar_one()
+    assert "结果未知" in failure.body and failure.recipient == "市招商局（经合办）"
+
+
+def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, database_url, receiver):
+    """Kill -9 a `shanhai remind` process mid-run, run it again: every key queued once, every message sent once."""
+    env = {
+        **os.environ,
+        "SHANHAI_HOME": str(tmp_path / "home"),
+        "SHANHAI_DATABASE_URL": database_url,
+        "SHANHAI_SECRET_KEY": "test",
+    }
+    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    env["SHANHAI_APPRISE_CONFIG"] = str(app.settings.apprise_config)
+    app.sync(as_of=MONDAY)
+    receiver.status = 200
+    # slow every delivery so the kill lands while the run is busy
+    script = textwrap.dedent(f"""
+        import time, pendulum
+        import shanhai.notifications.transport as t
+        real = t.deliver
+        def slow(*a, **k):
+            real(*a, **k)
+            time.sleep(30)
+        t.deliver = slow
+        from shanhai.app import App
+        from shanhai.notifications.dispatch import check_obligation, deliver_outbox
+        as_of = pendulum.parse("{MONDAY.isoformat()}")
+        app = App()
+        check_obligation(app, None, as_of=as_of)
+        print("queued", flush=True)
+        deliver_outbox(app, as_of=as_of)
+    """)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert proc.stdout.readline().strip() == "queued"
+    deadline = pendulum.now().add(seconds=30)
+    while not receiver.bodies and pendulum.now() < deadline:
+        threading.Event().wait(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    queued_before = keys(app)
+    again = check_obligation(app, None, as_of=MONDAY)
+    assert again.queued == 0 and keys(app) == queued_before, "nothing queued twice"
+    deliver_outbox(app, as_of=MONDAY.add(minutes=11))  # past the dead worker's lease
+    with app.session() as s:
+        states = Counter(s.execute(select(Delivery.status)).scalars())
+        reported = s.execute(
+            select(func.count()).where(OutboxMessage.kind == "delivery_failure")
+        ).scalar_one()
+    assert states.get("pending", 0) == states.get("sending", 0) == 0, "nothing left hanging"
+    assert len(receiver.bodies) == 1, "the message in flight when the process died was not sent twice"
+    assert reported == 1, "its unknown outcome is reported to the coordinator: nothing lost silently"
+
+
+def test_a_weekly_digest_goes_out_once_a_week(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    first = send_digest(app, audience="coordinator", as_of=MONDAY)
+    again = send_digest(app, audience="coordinator", as_of=MONDAY.add(days=2))
+    next_week = send_digest(app, audience="coordinator", as_of=MONDAY.add(days=7))
+    assert first.queued == 1 and again.queued == 0 and next_week.queued == 1
+    with app.session() as s:
+        digest = (
+            s.execute(select(OutboxMessage).where(OutboxMessage.kind == "digest").order_by(OutboxMessage.id))
+            .scalars()
+            .first()
+        )
+    assert digest.recipient == "市招商局（经合办）"
+    assert "联席会议" in digest.body
+
