@@ -141,7 +141,9 @@ def find_occurrence(
         raise InputError("date", f"{on} 早于该期次的开始日期 {occ.period_start}")
     window_end = json.loads(occ.requirement).get("window_end")
     if window_end and on.isoformat() > window_end:
-        raise InputError("date", f"{on} 超出 {wanted} 年度期次（{occ.period_start}—{window_end}），不计入该年度")
+        raise InputError(
+            "date", f"{on} 超出 {wanted} 年度期次（{occ.period_start}—{window_end}），不计入该年度"
+        )
     return occ
 
 

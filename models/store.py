@@ -13,6 +13,7 @@ from shanhai.models.occurrences import expected_occurrences
 from shanhai.models.status import Evaluation, OccurrenceRow, RecordTotal, evaluate, local_date
 from shanhai.models.tables import (
     AuditEntry,
+    CatalogueState,
     CompletionRecord,
     InvestmentPlan,
     Obligation,
@@ -74,14 +75,24 @@ def _upsert(session: Session, model: type, key: dict[str, Any], values: dict[str
 
 
 def sync_catalogue(
-    cat: Catalogue, cal: WorkingCalendar, *, session: Session, as_of: datetime, actor: str = "system"
+    cat: Catalogue,
+    cal: WorkingCalendar,
+    *,
+    session: Session,
+    as_of: datetime,
+    actor: str = "system",
+    fingerprint: str | None = None,
 ) -> SyncReport:
-    """Store the catalogue and its occurrences; idempotent.
+    """Store the catalogue and its occurrences; idempotent. With a fingerprint of the catalogue's
+    files, an unchanged catalogue at the same horizon returns after one read.
 
     Occurrences that exist keep their history: only those whose due date is still ahead of `as_of`
     take a changed due date or requirement.
     """
     today = local_date(as_of)
+    state = session.get(CatalogueState, "catalogue")
+    if fingerprint and state and (state.fingerprint, state.through_year) == (fingerprint, today.year + 1):
+        return SyncReport(len(cat.units), 0, 0, 0, 0)
     for u in cat.units.values():
         _upsert(
             session,
@@ -181,6 +192,11 @@ def sync_catalogue(
             updated=occ_updated,
             as_of=as_of.isoformat(),
         )
+    if fingerprint:
+        if state is None:
+            state = CatalogueState(key="catalogue", fingerprint=fingerprint, through_year=today.year + 1)
+        state.fingerprint, state.through_year, state.synced_at = fingerprint, today.year + 1, utcnow()
+        session.add(state)
     session.flush()
     return SyncReport(len(cat.units), added, changed, occ_added, occ_updated)
 

@@ -179,3 +179,12 @@ class Delivery(SQLModel, table=True):
     claimed_at: datetime | None = None
     claim_token: str | None = Field(default=None, max_length=64)
     sent_at: datetime | None = None
+
+
+class CatalogueState(SQLModel, table=True):
+    """What the occurrences were last synced from, so an unchanged catalogue costs one read per run."""
+
+    key: str = Field(primary_key=True, max_length=32)
+    fingerprint: str = Field(max_length=64)
+    through_year: int
+    synced_at: datetime = Field(default_factory=utcnow)

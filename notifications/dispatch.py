@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import pendulum
 from shanhai.models.status import LABELS, OccurrenceRow, local_date, progress_text
-from shanhai.models.store import OccurrenceFilter, audit, load_evaluations, sync_catalogue
+from shanhai.models.store import OccurrenceFilter, audit, load_evaluations
 from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
 from shanhai.notifications.ladder import ReminderLadder
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
@@ -136,7 +136,7 @@ def check_obligation(
     from shanhai.db import get_engine
 
     with Session(get_engine(app.database_url), expire_on_commit=False) as session:
-        sync_catalogue(app.catalogue, app.calendar, session=session, as_of=as_of)
+        app.sync_in(session, as_of=as_of)
         pairs = load_evaluations(
             session=session,
             as_of=as_of,

@@ -65,10 +65,31 @@ class App:
         self.settings.home_dir.mkdir(parents=True, exist_ok=True)
         migrate(self.database_url)
 
-    def sync(self, *, as_of: datetime, actor: str = "system"):
-        """Migrate, then store the catalogue and the occurrences it implies up to as_of's next year."""
+    @cached_property
+    def catalogue_fingerprint(self) -> str:
+        """Every file the occurrences derive from (catalogue and holiday file), by content."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        root = self.settings.catalogue_dir
+        for path in sorted(root.glob("*.yaml")) if root.is_dir() else [root]:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()
+
+    def sync_in(self, session: Session, *, as_of: datetime, actor: str = "system"):
         from shanhai.models.store import sync_catalogue
 
+        return sync_catalogue(
+            self.catalogue,
+            self.calendar,
+            session=session,
+            as_of=as_of,
+            actor=actor,
+            fingerprint=self.catalogue_fingerprint,
+        )
+
+    def sync(self, *, as_of: datetime, actor: str = "system"):
+        """Migrate, then store the catalogue and the occurrences it implies up to as_of's next year."""
         self.migrate()
         with self.session() as session:
-            return sync_catalogue(self.catalogue, self.calendar, session=session, as_of=as_of, actor=actor)
+            return self.sync_in(session, as_of=as_of, actor=actor)

@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from shanhai.migrations import HEAD
+
 
 @cache
 def get_engine(url: str) -> Engine:
@@ -63,8 +65,19 @@ def migrate(url: str) -> None:
     """Bring the schema to the newest Alembic revision (once per process and database)."""
     with _migrate_lock:
         if url not in _migrated:
-            _upgrade(url)
+            if _current_revision(url) != HEAD:
+                _upgrade(url)
             _migrated.add(url)
+
+
+def _current_revision(url: str) -> str | None:
+    from sqlalchemy import inspect, text
+
+    engine = get_engine(url)
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _upgrade(url: str) -> None:
