@@ -27,7 +27,7 @@ from shanhai.models.store import OccurrenceFilter, audit, load_evaluations
 from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
 from shanhai.notifications.ladder import ReminderLadder
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -466,9 +466,10 @@ def _claim(session: Session, delivery_id: int, now: datetime, token: str) -> boo
     return result.rowcount == 1
 
 
-def _due_deliveries(session: Session, now: datetime, limit: int) -> list[int]:
+def _due_deliveries(session: Session, now: datetime, limit: int) -> list[tuple[int, str, str, int]]:
     q = (
-        select(Delivery.id)
+        select(Delivery.id, Delivery.channel_key, OutboxMessage.kind, OutboxMessage.id)
+        .join(OutboxMessage, OutboxMessage.id == Delivery.message_id)
         .where(
             Delivery.status.in_(("pending", "retry")),
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
@@ -476,7 +477,7 @@ def _due_deliveries(session: Session, now: datetime, limit: int) -> list[int]:
         .order_by(Delivery.id)
         .limit(limit)
     )
-    return list(session.execute(q).scalars())
+    return [tuple(r) for r in session.execute(q)]
 
 
 def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
@@ -507,9 +508,11 @@ def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
 def deliver_outbox(
     app, *, as_of: datetime | None = None, limit: int = 500, workers: int = 8, sleep=time.sleep
 ) -> DeliveryReport:
-    """Deliver every due delivery concurrently; each is claimed before it is sent and sent at most once."""
-    from shanhai.notifications.transport import RateLimiter
+    """Deliver every due delivery, channels concurrently; each delivery is claimed before it is sent.
 
+    Reminders queued for one channel by several check runs (one per obligation) go out as ONE
+    message listing all their items; digests and failure reports go out on their own.
+    """
     from shanhai.db import get_engine
 
     now = as_of or pendulum.now("UTC")
@@ -517,83 +520,126 @@ def deliver_outbox(
     engine = get_engine(app.database_url)
     with Session(engine) as session:
         abandoned = _expire_abandoned_claims(app, session, now)
-        ids = _due_deliveries(session, now, limit)
-        local = session.execute(select(Delivery.id).where(Delivery.status == "local")).all()
-    report = DeliveryReport(kept_local=len(local), failed=abandoned)
-    if not ids:
+        due = _due_deliveries(session, now, limit)
+        local = session.execute(select(func.count()).where(Delivery.status == "local")).scalar_one()
+    report = DeliveryReport(kept_local=local, failed=abandoned)
+    if not due:
         return report
+    groups: dict[tuple, list[int]] = {}
+    for delivery_id, channel_key, kind, message_id in due:
+        key = (channel_key,) if kind == "reminder" else (channel_key, message_id)
+        groups.setdefault(key, []).append(delivery_id)
     channels = {hashlib.sha256(c.url.encode()).hexdigest(): c for cs in _channels(app).values() for c in cs}
+    limiter = _rate_limiter()
+    token = secrets.token_hex(8)
+
+    def send_group(delivery_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
+        with Session(engine, expire_on_commit=False) as s:
+            claimed = [i for i in delivery_ids if _claim(s, i, now, token)]  # others belong to another worker
+            if not claimed:
+                return []
+            deliveries = [s.get(Delivery, i) for i in claimed]
+            messages = [s.get(OutboxMessage, d.message_id) for d in deliveries]
+            s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
+            return _attempt(
+                app, s, deliveries, messages, channels.get(deliveries[0].channel_key), limiter, sleep, now
+            )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(groups)))) as pool:
+        for outcomes in pool.map(send_group, groups.values()):
+            for status, detail in outcomes:
+                report.details.append(detail)
+                if status == "sent":
+                    report.sent += 1
+                elif status == "retry":
+                    report.retrying += 1
+                else:
+                    report.failed += 1
+    return report
+
+
+def _rate_limiter():
     global _LIMITER
     if _LIMITER is None:
         from shanhai.notifications.transport import RateLimiter
 
         _LIMITER = RateLimiter()
-    limiter = _LIMITER
-    token = secrets.token_hex(8)
+    return _LIMITER
 
-    def one(delivery_id: int) -> tuple[str, dict[str, Any]] | None:
-        with Session(engine, expire_on_commit=False) as s:
-            if not _claim(s, delivery_id, now, token):
-                return None  # another worker has it
-            d = s.get(Delivery, delivery_id)
-            msg = s.get(OutboxMessage, d.message_id)
-            s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
-            return _attempt(app, s, d, msg, channels.get(d.channel_key), limiter, sleep, now)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(ids)))) as pool:
-        for outcome in pool.map(one, ids):
-            if outcome is None:
-                continue
-            status, detail = outcome
-            report.details.append(detail)
-            if status == "sent":
-                report.sent += 1
-            elif status == "retry":
-                report.retrying += 1
-            else:
-                report.failed += 1
-    return report
+_STAGE_ORDER = ("before_", "due", "overdue_", "repeat_")
+
+
+def _stage_weight(stage: str) -> tuple[int, int]:
+    phase = next((i for i, p in enumerate(_STAGE_ORDER) if stage.startswith(p)), -1)
+    digits = "".join(c for c in stage if c.isdigit())
+    number = int(digits) if digits else 0
+    return (phase, -number if phase == 0 else number)  # 30 days before is earlier than 7 days before
+
+
+def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
+    """One recipient's queued reminders as one message: all items, labelled by the most advanced stage."""
+    payloads = [json.loads(m.payload) for m in messages]
+    if len(payloads) == 1:
+        return payloads[0]
+    lead = max(zip(messages, payloads, strict=True), key=lambda mp: _stage_weight(mp[0].stage))[1]
+    return {**lead, "items": [item for p in payloads for item in p["items"]]}
 
 
 def _attempt(
-    app, s: Session, d: Delivery, msg: OutboxMessage, channel, limiter, sleep, now
-) -> tuple[str, dict]:
+    app, s: Session, deliveries: list[Delivery], messages: list[OutboxMessage], channel, limiter, sleep, now
+) -> list[tuple[str, dict]]:
     from shanhai.notifications.transport import DeliveryError, body_limit, deliver
 
-    detail = {"delivery": d.id, "message": msg.id, "recipient": msg.recipient, "channel": d.channel_label}
     error: DeliveryError | None = None
     if channel is None:
         error = DeliveryError("渠道已不在配置中 channel no longer configured")
         error.permanent = True
     else:
         try:
-            title, body = render(json.loads(msg.payload), limit_bytes=body_limit(channel))
+            title, body = render(merged_payload(messages), limit_bytes=body_limit(channel))
             wait = limiter.acquire(channel)
             if wait:
                 sleep(wait)
             deliver(channel, title=title, body=body)
         except DeliveryError as exc:
             error = exc
-    if error is None:
-        d.status, d.sent_at, d.last_error = "sent", utcnow(), None
-    elif error.permanent or d.attempts >= MAX_ATTEMPTS:
-        d.status, d.last_error = "failed", str(error)[:2000]
-        _report_failure(app, s, d, msg)
-    else:
-        d.status, d.last_error = "retry", str(error)[:2000]
-        d.next_attempt_at = now + BACKOFF[min(d.attempts, len(BACKOFF)) - 1]
-    s.add(d)
-    audit(
-        session=s,
-        actor="engine",
-        action=f"delivery.{d.status}",
-        entity="delivery",
-        entity_id=str(d.id),
-        attempts=d.attempts,
-        error=d.last_error,
-    )
+    outcomes = []
+    for d, msg in zip(deliveries, messages, strict=True):
+        if error is None:
+            d.status, d.sent_at, d.last_error = "sent", utcnow(), None
+        elif error.permanent or d.attempts >= MAX_ATTEMPTS:
+            d.status, d.last_error = "failed", str(error)[:2000]
+            _report_failure(app, s, d, msg)
+        else:
+            d.status, d.last_error = "retry", str(error)[:2000]
+            d.next_attempt_at = now + BACKOFF[min(d.attempts, len(BACKOFF)) - 1]
+        s.add(d)
+        audit(
+            session=s,
+            actor="engine",
+            action=f"delivery.{d.status}",
+            entity="delivery",
+            entity_id=str(d.id),
+            attempts=d.attempts,
+            error=d.last_error,
+            sent_with=[x.id for x in deliveries],
+        )
+        outcomes.append(
+            (
+                d.status,
+                {
+                    "delivery": d.id,
+                    "message": msg.id,
+                    "recipient": msg.recipient,
+                    "channel": d.channel_label,
+                    "status": d.status,
+                    "error": d.last_error,
+                },
+            )
+        )
     s.commit()
-    return d.status, {**detail, "status": d.status, "error": d.last_error}
+    return outcomes
 
 
 def _report_failure(app, s: Session, d: Delivery, msg: OutboxMessage) -> None:

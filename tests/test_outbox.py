@@ -291,3 +291,16 @@ def test_a_weekly_digest_goes_out_once_a_week(tmp_path, database_url):
     assert digest.recipient == "市招商局（经合办）"
     assert "联席会议" in digest.body
 
+
+
+def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_path, database_url, receiver):
+    """Each obligation has its own scheduled check; the county still gets one message listing everything."""
+    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    december_first = pendulum.datetime(2026, 12, 1, 9, 30, tz="Asia/Shanghai")  # 30 days before 12-31
+    queued = [check_obligation(app, ob, as_of=december_first).queued for ob in ("joint-meeting", "high-level-visit")]
+    assert all(queued), "each run queues its own messages"
+    report = deliver_outbox(app, as_of=december_first)
+    assert report.sent == 2, "both queued messages count as sent…"
+    assert len(receiver.bodies) == 1, "…in one message to 泰顺县"
+    text = receiver.bodies[0]["message"]
+    assert "联席会议" in text and "高层互访" in text
