@@ -1,0 +1,139 @@
+"""prefect.yaml, generated from the catalogue: one check deployment per obligation plus the support flows.
+
+    python -m shanhai.cli.deployments          # rewrite prefect.yaml at the repo root
+    python -m shanhai.cli.deployments --check  # exit 1 when prefect.yaml differs from the catalogue
+
+A test compares the checked-in file with render_prefect_yaml(), so it cannot drift from the catalogue.
+No Prefect import here: rendering is plain YAML.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shanhai import REPO_ROOT
+
+WORK_POOL = "shanhai"
+TIMEZONE = "Asia/Shanghai"
+CHECK_CRON = "5 9 * * *"  # daily 09:05; the planner itself keeps quiet on non-working days
+DELIVER_CRON = "*/10 * * * *"
+WEEKLY_CRON = "30 9 * * 1"  # Monday 09:30
+MONTHLY_CRON = "30 9 1 * *"  # the 1st, 09:30
+CHECK_ENTRYPOINT = "flows/check.py:check_obligation_flow"
+PULL_STEP = "shanhai.flows.workspace.use_repo_root"
+
+HEADER = """\
+# Generated from the catalogue (calendar/*.yaml) by `python -m shanhai.cli.deployments`; do not edit by hand.
+# One deployment per obligation runs the check flow daily at 09:05 Asia/Shanghai; the outbox is delivered
+# every 10 minutes; the coordinator's digest goes out on Mondays and the supervisors' on the 1st, at 09:30.
+# Deploy from the repo root against any Prefect server once the work pool exists:
+#   prefect work-pool create shanhai --type process
+#   prefect --no-prompt deploy --all
+# Workers need this repository checked out and installed (pip install -e .): the pull step moves
+# each run into that checkout, wherever it is.
+"""
+
+
+def _schedule(cron: str) -> list[dict[str, Any]]:
+    return [{"cron": cron, "timezone": TIMEZONE}]
+
+
+def _deployment(
+    name: str, entrypoint: str, description: str, cron: str, tags: list[str], parameters: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": description,
+        "entrypoint": entrypoint,
+        "parameters": parameters,
+        "tags": tags,
+        "schedules": _schedule(cron),
+        "work_pool": {"name": WORK_POOL},
+    }
+
+
+def deployment_specs(catalogue) -> list[dict[str, Any]]:
+    """The deployments, in a stable order: obligations in catalogue order, then the support flows."""
+    out = []
+    for ob_id, ob in catalogue.obligations.items():
+        doc = catalogue.documents.get(catalogue.obligation_document.get(ob_id, ""))
+        source = f"{doc.number} {ob.clause}" if doc else ob.clause
+        out.append(
+            _deployment(
+                ob_id,
+                CHECK_ENTRYPOINT,
+                f"{ob.title}（{source}）",
+                CHECK_CRON,
+                ["shanhai", "check"],
+                {"obligation": ob_id},
+            )
+        )
+    out += [
+        _deployment(
+            "deliver-outbox",
+            "flows/deliver.py:deliver_outbox_flow",
+            "投递发件箱：待发送与待重试的消息（每 10 分钟）",
+            DELIVER_CRON,
+            ["shanhai", "delivery"],
+            {},
+        ),
+        _deployment(
+            "weekly-digest",
+            "flows/digest.py:weekly_digest_flow",
+            "每周督办摘要：发给协调方（每周一 09:30）",
+            WEEKLY_CRON,
+            ["shanhai", "digest"],
+            {},
+        ),
+        _deployment(
+            "monthly-digest",
+            "flows/digest.py:monthly_digest_flow",
+            "每月逾期通报：发给领导小组（每月 1 日 09:30）",
+            MONTHLY_CRON,
+            ["shanhai", "digest"],
+            {},
+        ),
+    ]
+    return out
+
+
+def render_prefect_yaml(catalogue) -> str:
+    doc = {
+        "name": "shanhai",
+        "prefect-version": None,
+        "build": None,
+        "push": None,
+        "pull": [{PULL_STEP: {}}],
+        "deployments": deployment_specs(catalogue),
+    }
+    body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=False)
+    return HEADER + "\n" + body
+
+
+def prefect_yaml_path() -> Path:
+    return REPO_ROOT / "prefect.yaml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from shanhai.app import App
+
+    argv = sys.argv[1:] if argv is None else argv
+    text = render_prefect_yaml(App().catalogue)
+    path = prefect_yaml_path()
+    if "--check" in argv:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} 与事项目录不一致：请运行 python -m shanhai.cli.deployments", file=sys.stderr)
+            return 1
+        print(f"{path} 与事项目录一致。")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"已写入 {path}（{text.count('entrypoint:')} 个部署）")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""Plain-Python helpers of the flows: run names, artifact keys and artifact contents.
+
+No Prefect import here, so everything is testable (and usable) without the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from shanhai.models.status import LABELS, local_date, progress_text
+
+# Names of the Completed state of a delivery run, by what it found.
+DELIVERY_STATES = (("failed", "DeliveryFailed"), ("retrying", "Retrying"), ("sent", "Sent"))
+
+STATUS_COLUMNS = (
+    ("scope", "范围"),
+    ("period", "期次"),
+    ("due", "截止日期"),
+    ("status_label", "状态"),
+    ("light", "灯"),
+    ("progress_text", "进度"),
+    ("escalation_level", "督办级别"),
+    ("pending", "待审核"),
+)
+
+
+def artifact_key(*parts: str) -> str:
+    """Prefect artifact keys take lowercase letters, digits and dashes only."""
+    key = "-".join(parts).lower()
+    key = re.sub(r"[^a-z0-9-]+", "-", key)
+    return re.sub(r"-{2,}", "-", key).strip("-") or "shanhai"
+
+
+def local_day(as_of: datetime, tz: str = "Asia/Shanghai") -> str:
+    return local_date(as_of, tz).isoformat()
+
+
+def check_run_name(obligation: str, as_of: str | None, app=None) -> str:
+    """`联席会议 · 2026-11-29`: the obligation's title and the local date it was checked for."""
+    from shanhai.app import App, parse_as_of
+
+    app = app or App()
+    try:
+        title = app.catalogue.obligations[obligation].title
+    except Exception:  # noqa: BLE001  (a name must never fail a run; the flow reports the real error)
+        title = obligation
+    try:
+        when = local_day(parse_as_of(as_of), app.settings.timezone)
+    except ValueError:
+        when = str(as_of)
+    return f"{title} · {when}"
+
+
+def dated_run_name(
+    label: str, as_of: str | None, *, with_time: bool = False, tz: str = "Asia/Shanghai"
+) -> str:
+    import pendulum
+
+    from shanhai.app import parse_as_of
+
+    try:
+        when = pendulum.instance(parse_as_of(as_of)).in_timezone(tz)
+    except ValueError:
+        return f"{label} · {as_of}"
+    return f"{label} · {when.format('YYYY-MM-DD HH:mm') if with_time else when.date().isoformat()}"
+
+
+def status_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per occurrence the check saw, with Chinese column headers."""
+    rows = []
+    for item in items:
+        view = {
+            **item,
+            "status_label": LABELS.get(item["status"], item["status"]),
+            "progress_text": progress_text(item.get("progress") or {}),
+            "pending": "是" if item.get("pending") else "",
+        }
+        rows.append({header: view.get(field) for field, header in STATUS_COLUMNS})
+    return rows
+
+
+def _md_escape(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def check_markdown(result, report=None) -> str:
+    """What a check run found and what it queued (and, when it delivered, what went out)."""
+    verb = "计划发送（预览，未写入发件箱）" if result.dry_run else "新写入发件箱"
+    lines = [
+        f"# {result.title} · {local_day(result.as_of)}",
+        "",
+        f"**结论 {result.state_name}**：{result.summary}",
+        "",
+        f"评估时点 {result.as_of.isoformat()}；{verb} {len(result.messages) if result.dry_run else result.queued} 条。",
+        "",
+    ]
+    if result.counts:
+        lines += ["| 状态 | 期次数 |", "|---|---|"]
+        lines += [f"| {LABELS.get(s, s)} | {n} |" for s, n in sorted(result.counts.items())]
+        lines.append("")
+    if result.messages:
+        lines += ["## 本次计划的消息", "", "| 收件单位 | 角色 | 阶段 | 事项 |", "|---|---|---|---|"]
+        for m in result.messages:
+            items = "；".join(
+                f"{i['scope']} {i['due']} {LABELS.get(i['status'], i['status'])}" for i in m["items"]
+            )
+            lines.append(
+                f"| {_md_escape(m['recipient'])} | {m['role']} | {_md_escape(m.get('stage_label', m['stage']))} "
+                f"| {_md_escape(items)} |"
+            )
+        lines.append("")
+    else:
+        lines += ["本次无须发送提醒或督办。", ""]
+    if report is not None:
+        lines += ["## 投递", "", report.summary, ""]
+    return "\n".join(lines)
+
+
+def delivery_state_name(report) -> str:
+    for attr, name in DELIVERY_STATES:
+        if getattr(report, attr):
+            return name
+    return "Idle"
+
+
+def delivery_markdown(report, as_of: datetime) -> str:
+    lines = [f"# 发件箱投递 · {as_of.isoformat()}", "", report.summary, ""]
+    if report.details:
+        lines += ["| 投递 | 消息 | 收件单位 | 渠道 | 结果 | 错误 |", "|---|---|---|---|---|---|"]
+        for d in report.details:
+            lines.append(
+                f"| {d.get('delivery')} | {d.get('message')} | {_md_escape(d.get('recipient'))} "
+                f"| {_md_escape(d.get('channel'))} | {d.get('status')} | {_md_escape(d.get('error') or '')} |"
+            )
+        lines.append("")
+    if report.kept_local:
+        lines += ["未配置渠道的消息只保存在本地发件箱，没有离开本机。", ""]
+    return "\n".join(lines)

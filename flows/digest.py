@@ -1,0 +1,78 @@
+"""The digest flows: weekly to the coordinator (Monday 09:30), monthly to the supervisors (1st, 09:30)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Completed, State
+from shanhai.flows.common import artifact_key, check_markdown, dated_run_name, status_rows
+
+WEEKLY = "每周督办摘要"
+MONTHLY = "每月逾期通报"
+
+
+@task(name="生成摘要 digest", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
+def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool):
+    from shanhai.notifications.dispatch import send_digest
+
+    from shanhai.app import App, parse_as_of
+
+    return send_digest(App(), audience=audience, as_of=parse_as_of(as_of), dry_run=dry_run)
+
+
+@task(
+    name="投递发件箱 deliver", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False
+)
+def deliver_task(as_of: str):
+    from shanhai.notifications.dispatch import deliver_outbox
+
+    from shanhai.app import App, parse_as_of
+
+    return deliver_outbox(App(), as_of=parse_as_of(as_of))
+
+
+def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, dry_run: bool) -> State:
+    from shanhai.app import parse_as_of
+
+    when = parse_as_of(as_of).isoformat()
+    result = digest_task(audience, when, dry_run)
+    report = deliver_task(when) if result.queued else None
+    create_table_artifact(
+        key=artifact_key("digest", audience),
+        table=status_rows(result.items),
+        description=f"{result.title} · {result.summary}",
+    )
+    create_markdown_artifact(
+        key=artifact_key("digest", audience, "summary"),
+        markdown=check_markdown(result, report),
+        description=result.title,
+    )
+    return Completed(
+        name=result.state_name,
+        message=result.summary + (f"；{report.summary}" if report else ""),
+        data={"state": result.state_name, "counts": result.counts, "queued": result.queued},
+    )
+
+
+@flow(
+    name="weekly-digest",
+    flow_run_name=lambda: dated_run_name(WEEKLY, flow_run.parameters.get("as_of")),
+    log_prints=True,
+)
+def weekly_digest_flow(as_of: str | None = None, dry_run: bool = False) -> State:
+    """每周督办摘要：发给协调方（市招商局〈经合办〉）。"""
+    return _digest("coordinator", as_of, dry_run)
+
+
+@flow(
+    name="monthly-digest",
+    flow_run_name=lambda: dated_run_name(MONTHLY, flow_run.parameters.get("as_of")),
+    log_prints=True,
+)
+def monthly_digest_flow(as_of: str | None = None, dry_run: bool = False) -> State:
+    """每月逾期通报：发给领导小组。"""
+    return _digest("supervisor", as_of, dry_run)
