@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shanhai.cli.views import status_items
@@ -74,7 +74,7 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> str:
         f"X-WR-CALNAME:{_ics_text(unit.name + ' 山海协作期限')}",
         "X-WR-TIMEZONE:Asia/Shanghai",
     ]
-    stamp = as_of.strftime("%Y%m%dT%H%M%SZ")
+    stamp = as_of.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")  # the Z means UTC: convert first
     for occ in occs:
         if occ.due.year < year - 1 or unit.name not in json.loads(occ.requirement)["responsible"]:
             continue

@@ -27,9 +27,15 @@ class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
 
 def _rows(path: Path) -> list[dict[str, str]]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
+        from zipfile import BadZipFile
 
-        ws = load_workbook(path, read_only=True, data_only=True).active
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        try:
+            ws = load_workbook(path, read_only=True, data_only=True).active
+        except (BadZipFile, InvalidFileException) as exc:
+            raise ValueError(f"不是有效的 Excel 文件（{exc}）") from exc
         values = [
             ["" if v is None else (v.date().isoformat() if isinstance(v, datetime) else str(v)) for v in row]
             for row in ws.iter_rows(values_only=True)

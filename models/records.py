@@ -108,6 +108,7 @@ def store_evidence(path: Path, *, session: Session, evidence_dir: Path, max_byte
         os.replace(tmp.name, target)
     if session.get(EvidenceFile, digest) is None:
         session.add(EvidenceFile(sha256=digest, size=size))
+        session.flush()  # before the record that refers to it: the unit of work does not order by FK
     return Evidence(digest, path.name, size)
 
 
