@@ -25,12 +25,14 @@ system-deps:
 	@bash scripts/ensure-system-deps.sh
 
 run: install
+	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/shanhai up
 
 lint: install
 	$(BIN)/ruff check .
 
 test: install system-deps lint
+	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install system-deps
