@@ -432,6 +432,12 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
             f"  事项目录：{len(catalogue.obligations)} 项职责已载入（{app.database_url}）；"
             + (f"演示历史新增 {n_demo} 条记录。" if n_demo else "演示历史此前已载入。")
         )
+        from shanhai.cli.output import board
+        from shanhai.cli.views import board_grid
+
+        _say("")
+        board(board_grid(app, as_of=when), when)
+        _say("")
 
         waited = wait_healthy(api_url, server)
         _say(f"  Prefect 服务器就绪（{waited:.0f} 秒）：{ui_url}")
