@@ -26,8 +26,7 @@ COLUMNS = [
 def export_excel(app, path: Path, *, as_of: datetime, everything: bool = False) -> int:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
-    from shanhai.cli.output import STATUS_LABEL
-    from shanhai.models.status import progress_text
+    from shanhai.models.status import LABELS, progress_text
 
     fills = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE", "grey": "D9D9D9"}
     items = status_items(app, as_of=as_of, everything=everything)
@@ -40,7 +39,7 @@ def export_excel(app, path: Path, *, as_of: datetime, everything: bool = False) 
     for it in items:
         row = {
             **it,
-            "status_label": STATUS_LABEL[it["status"]],
+            "status_label": LABELS[it["status"]],
             "progress_text": progress_text(it["progress"]),
             "pending": "是" if it["pending"] else "",
         }

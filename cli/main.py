@@ -469,14 +469,21 @@ def channels(as_json: Json = False) -> None:
     except ChannelConfigError as exc:
         fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
     units = {u.code: u.name for u in a.catalogue.units.values()}
-    items = [{"unit": units[code], "code": code, "channel": ch.masked_url, "scheme": ch.scheme}
-             for code, chs in by_unit.items() for ch in chs]
+    items = [
+        {"unit": units[code], "code": code, "channel": ch.masked_url, "scheme": ch.scheme}
+        for code, chs in by_unit.items()
+        for ch in chs
+    ]
     if as_json:
         return _emit_json(items)
     if not items:
-        typer.echo("未配置任何渠道（SHANHAI_APPRISE_CONFIG 未设置或文件不存在）：消息只保存在本地发件箱，不会离开本机。")
+        typer.echo(
+            "未配置任何渠道（SHANHAI_APPRISE_CONFIG 未设置或文件不存在）：消息只保存在本地发件箱，不会离开本机。"
+        )
         return
-    output.table(items, [("unit", "单位"), ("code", "标签"), ("scheme", "类型"), ("channel", "渠道（已遮蔽）")])
+    output.table(
+        items, [("unit", "单位"), ("code", "标签"), ("scheme", "类型"), ("channel", "渠道（已遮蔽）")]
+    )
     missing = [name for code, name in units.items() if code not in by_unit]
     if missing:
         typer.echo(f"未配置渠道的单位（消息留在本地发件箱）：{'、'.join(missing)}")

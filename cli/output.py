@@ -10,24 +10,6 @@ from typing import Any
 import typer
 
 LIGHT = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
-STATUS_LABEL = {
-    "done": "按期完成",
-    "done_late": "逾期完成",
-    "on_track": "进展正常",
-    "due_soon": "即将到期",
-    "behind_pace": "进度滞后",
-    "overdue": "已逾期",
-    "waived": "已豁免",
-}
-STATUS_LIGHT = {
-    "done": "green",
-    "done_late": "green",
-    "on_track": "green",
-    "due_soon": "yellow",
-    "behind_pace": "yellow",
-    "overdue": "red",
-    "waived": "grey",
-}
 
 
 def width(text: str) -> int:
@@ -57,11 +39,11 @@ def table(items: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
 
 
 def status_table(items: Sequence[dict[str, Any]]) -> None:
-    from shanhai.models.status import progress_text
+    from shanhai.models.status import LABELS, progress_text
 
     rows = []
     for it in items:
-        label = STATUS_LABEL[it["status"]]
+        label = LABELS[it["status"]]
         if it["status"] == "overdue" and it["escalation_level"]:
             label += f"（督办{it['escalation_level']}级）"
         if it["pending"]:
@@ -90,6 +72,7 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
 
 def board(grid: dict[str, Any], as_of: datetime) -> None:
     import pendulum
+    from shanhai.models.status import LIGHTS
 
     local = pendulum.instance(as_of).in_timezone("Asia/Shanghai")
     typer.echo(f"山海协作工程 督办总览 · {local.format('YYYY-MM-DD HH:mm')}（上海时间）")
@@ -101,18 +84,20 @@ def board(grid: dict[str, Any], as_of: datetime) -> None:
         cells = []
         for c in cols:
             st = grid["cells"].get(f"{row['obligation']}|{c}")
-            mark = LIGHT[STATUS_LIGHT[st]] if st else "·"
+            mark = LIGHT[LIGHTS[st]] if st else "·"
             cells.append(pad(mark, width(c)))
         typer.echo(pad(name, w0) + "  " + "  ".join(cells))
     typer.echo("🟢 完成/正常  🟡 即将到期/进度滞后  🔴 逾期  ⚪ 豁免  · 不适用")
 
 
 def messages(items: Sequence[dict[str, Any]], *, dry_run: bool) -> None:
+    from shanhai.models.status import LABELS
+
     head = "预览（未写入、未发送）" if dry_run else "本次写入发件箱"
     typer.echo(f"{head}：{len(items)} 条消息")
     for m in items:
         typer.echo(f"→ {m['recipient']}（{m['role']}）· {m['stage_label']} · {len(m['items'])} 项")
         for it in m["items"]:
             typer.echo(
-                f"    {it['due']}  {STATUS_LABEL.get(it['status'], it['status'])}  {it['title']}（{it['scope']}）"
+                f"    {it['due']}  {LABELS.get(it['status'], it['status'])}  {it['title']}（{it['scope']}）"
             )

@@ -80,33 +80,23 @@ def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None,
         pairs = load_evaluations(session=session, as_of=as_of, cal=app.calendar, flt=flt)
     if unit_scope:
         # a unit sees its own occurrences: its own scope, its pairings', its parks' and city duties naming it
-        pairs = [(o, e) for o, e in pairs if o.scope == unit_scope or unit_scope in o.requirement["responsible"]]
+        pairs = [
+            (o, e) for o, e in pairs if o.scope == unit_scope or unit_scope in o.requirement["responsible"]
+        ]
     return pairs
 
 
 def status_items(app, *, as_of: datetime, **flt) -> list[dict[str, Any]]:
-    cat = app.catalogue
-    items = []
-    for occ, ev in evaluations(app, as_of=as_of, **flt):
-        ob = cat.obligations.get(occ.obligation_id)
-        items.append(
-            {
-                "id": occ.id,
-                "obligation": occ.obligation_id,
-                "title": ob.title if ob else occ.obligation_id,
-                "clause": ob.clause if ob else None,
-                "scope": occ.scope,
-                "period": occ.period,
-                "due": occ.due.isoformat(),
-                "status": ev.status,
-                "light": ev.light,
-                "progress": ev.progress,
-                "escalation_level": ev.escalation_level,
-                "pending": ev.pending,
-                "satisfied_on": ev.satisfied_on.isoformat() if ev.satisfied_on else None,
-            }
-        )
-    return items
+    return [
+        ev.as_item(*title_and_clause(app.catalogue, ev.obligation_id))
+        for _, ev in evaluations(app, as_of=as_of, **flt)
+    ]
+
+
+def title_and_clause(cat: Catalogue, obligation_id: str) -> tuple[str, str | None]:
+    """An obligation's name and clause; an id no longer in the catalogue still shows (history stays)."""
+    ob = cat.obligations.get(obligation_id)
+    return (ob.title, ob.clause) if ob else (obligation_id, None)
 
 
 def board_grid(app, *, as_of: datetime) -> dict[str, Any]:

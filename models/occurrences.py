@@ -6,11 +6,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from shanhai.models.catalogue import AMOUNT_UNITS, CITY_SCOPE, PAIRING_TOKEN, Catalogue, ObligationSpec
+from shanhai.models.catalogue import (
+    AMOUNT_UNITS,
+    CITY_SCOPE,
+    FEN_PER_WAN,
+    FEN_PER_YUAN,
+    PAIRING_TOKEN,
+    Catalogue,
+    ObligationSpec,
+)
 from shanhai.models.working_days import WorkingCalendar
-
-FEN_PER_YUAN = 100
-FEN_PER_WAN = 10_000 * FEN_PER_YUAN
 
 
 @dataclass(frozen=True)

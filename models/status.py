@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pendulum
+from shanhai.models.catalogue import FEN_PER_WAN, FEN_PER_YI
 from shanhai.models.working_days import WorkingCalendar
 from shanhai.notifications.ladder import ReminderLadder, escalation_level
 
@@ -37,8 +38,6 @@ LABELS = {
     "waived": "已豁免",
 }
 COUNTING_STATES = ("submitted", "verified")  # a rejected record stops counting
-FEN_PER_YI = 100_000_000 * 100
-FEN_PER_WAN = 10_000 * 100
 
 
 @dataclass(frozen=True)
@@ -102,6 +101,24 @@ class Evaluation:
     @property
     def progress_text(self) -> str:
         return progress_text(self.progress)
+
+    def as_item(self, title: str, clause: str | None) -> dict[str, Any]:
+        """The `shanhai status --json` item (field names are a documented contract)."""
+        return {
+            "id": self.occurrence_id,
+            "obligation": self.obligation_id,
+            "title": title,
+            "clause": clause,
+            "scope": self.scope,
+            "period": self.period,
+            "due": self.due.isoformat(),
+            "status": self.status,
+            "light": self.light,
+            "progress": self.progress,
+            "escalation_level": self.escalation_level,
+            "pending": self.pending,
+            "satisfied_on": self.satisfied_on.isoformat() if self.satisfied_on else None,
+        }
 
 
 def progress_text(progress: dict[str, Any]) -> str:

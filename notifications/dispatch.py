@@ -88,22 +88,10 @@ def _summary(counts: Counter, queued: int, dry_run: bool) -> str:
     return ("，".join(parts) or "无期次") + f"；{verb} {queued} 条"
 
 
-def _status_item(app, occ: OccurrenceRow, ev) -> dict[str, Any]:
-    ob = app.catalogue.obligations.get(occ.obligation_id)
-    return {
-        "id": occ.id,
-        "obligation": occ.obligation_id,
-        "title": ob.title if ob else occ.obligation_id,
-        "clause": ob.clause if ob else None,
-        "scope": occ.scope,
-        "period": occ.period,
-        "due": occ.due.isoformat(),
-        "status": ev.status,
-        "light": ev.light,
-        "progress": ev.progress,
-        "escalation_level": ev.escalation_level,
-        "pending": ev.pending,
-    }
+def _status_item(app, ev) -> dict[str, Any]:
+    from shanhai.cli.views import title_and_clause
+
+    return ev.as_item(*title_and_clause(app.catalogue, ev.obligation_id))
 
 
 def _already_sent(session: Session, occurrence_ids: list[int]) -> set[tuple[int, str, str]]:
@@ -158,7 +146,7 @@ def check_obligation(
         shown = [
             (o, e) for o, e in pairs if e.status not in CLOSED or o.period == str(year) or o.due.year == year
         ]
-        items = [_status_item(app, o, e) for o, e in shown]
+        items = [_status_item(app, e) for _, e in shown]
         if dry_run:
             session.rollback()
         else:

@@ -27,20 +27,17 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+from shanhai.models.status import LABELS
 
 __all__ = ["RenderItem", "STATUS_LABELS", "render_message", "format_due", "format_days_left"]
+
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 
 #: Occurrence status code -> Chinese label, in order of urgency.
 STATUS_LABELS: dict[str, str] = {
-    "overdue": "已逾期",
-    "behind_pace": "进度滞后",
-    "due_soon": "即将到期",
-    "on_track": "进展正常",
-    "done_late": "逾期完成",
-    "done": "按期完成",
-    "waived": "已豁免",
+    code: LABELS[code]
+    for code in ("overdue", "behind_pace", "due_soon", "on_track", "done_late", "done", "waived")
 }
 _URGENCY = {code: rank for rank, code in enumerate(STATUS_LABELS)}
 _BY_LABEL = {label: code for code, label in STATUS_LABELS.items()}
