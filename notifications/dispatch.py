@@ -76,7 +76,9 @@ def _state_name(counts: Counter) -> str:
     for status, name in STATE_NAMES:
         if counts.get(status):
             return name
-    if counts and all(s in CLOSED for s in counts):
+    if not counts:
+        return "NoOccurrences"  # nothing has started yet (e.g. a duty whose first year is ahead)
+    if all(s in CLOSED for s in counts):
         return "AllDone"
     return "AllOnTrack"
 
@@ -85,7 +87,7 @@ def _summary(counts: Counter, queued: int, dry_run: bool) -> str:
     order = ("overdue", "behind_pace", "due_soon", "on_track", "done_late", "done", "waived")
     parts = [f"{LABELS[s]} {counts[s]} 项" for s in order if counts.get(s)]
     verb = "计划发送" if dry_run else "新入发件箱"
-    return ("，".join(parts) or "无期次") + f"；{verb} {queued} 条"
+    return ("，".join(parts) or "尚无期次") + f"；{verb} {queued} 条"
 
 
 def _status_item(app, ev) -> dict[str, Any]:
@@ -147,11 +149,14 @@ def check_obligation(
             (o, e) for o, e in pairs if e.status not in CLOSED or o.period == str(year) or o.due.year == year
         ]
         items = [_status_item(app, e) for _, e in shown]
+        history = Counter(e.status for _, e in pairs)
         if dry_run:
             session.rollback()
         else:
             session.commit()
     counts = Counter(i["status"] for i in items)
+    # an obligation whose periods are all past and closed shows none this year: judge it by its history
+    judged = counts or history
     title = app.catalogue.obligations[obligation_id].title if obligation_id else "全部事项"
     return CheckResult(
         obligation_id=obligation_id,
@@ -162,8 +167,9 @@ def check_obligation(
         counts=dict(counts),
         messages=[_message_json(m) for m in planned],
         queued=queued,
-        state_name=_state_name(counts),
-        summary=_summary(counts, len(planned) if dry_run else queued, dry_run),
+        state_name=_state_name(judged),
+        summary=("" if counts else "本年度无期次；历史期次：")
+        + _summary(judged, len(planned) if dry_run else queued, dry_run),
     )
 
 
