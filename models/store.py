@@ -18,6 +18,7 @@ from shanhai.models.tables import (
     InvestmentPlan,
     Obligation,
     Occurrence,
+    OutboxItem,
     Pairing,
     Park,
     Unit,
@@ -25,8 +26,10 @@ from shanhai.models.tables import (
     utcnow,
 )
 from shanhai.models.working_days import WorkingCalendar
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
+
+from shanhai.db import insert_ignore
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class SyncReport:
     obligations_changed: int
     occurrences_added: int
     occurrences_updated: int
+    occurrences_removed: int = 0
 
     @property
     def changed(self) -> bool:
@@ -45,6 +49,7 @@ class SyncReport:
                 self.obligations_changed,
                 self.occurrences_added,
                 self.occurrences_updated,
+                self.occurrences_removed,
             )
         )
 
@@ -89,9 +94,12 @@ def sync_catalogue(
     Occurrences that exist keep their history: only those whose due date is still ahead of `as_of`
     take a changed due date or requirement.
     """
-    today = local_date(as_of)
     state = session.get(CatalogueState, "catalogue")
+    # history ends at the latest day any run has evaluated, not at this run's as_of
+    today = max(local_date(as_of), state.high_water) if state else local_date(as_of)
     if fingerprint and state and (state.fingerprint, state.through_year) == (fingerprint, today.year + 1):
+        if local_date(as_of) > state.high_water:
+            state.high_water = local_date(as_of)
         return SyncReport(len(cat.units), 0, 0, 0, 0)
     for u in cat.units.values():
         _upsert(
@@ -159,29 +167,32 @@ def sync_catalogue(
     existing_rows = {
         (o.obligation_id, o.scope, o.period): o for o in session.execute(select(Occurrence)).scalars()
     }
-    occ_added = occ_updated = 0
     now = utcnow()
+    new_rows = []
+    occ_updated = 0
     for spec in specs:
         requirement = json.dumps(spec.requirement, ensure_ascii=False, sort_keys=True)
         row = existing_rows.get(spec.key)
         if row is None:
-            session.add(
-                Occurrence(
-                    obligation_id=spec.obligation_id,
-                    scope=spec.scope,
-                    period=spec.period,
-                    period_start=spec.period_start,
-                    due=spec.due,
-                    requirement=requirement,
-                    created_at=now,
-                    updated_at=now,
-                )
+            new_rows.append(
+                {
+                    "obligation_id": spec.obligation_id,
+                    "scope": spec.scope,
+                    "period": spec.period,
+                    "period_start": spec.period_start,
+                    "due": spec.due,
+                    "requirement": requirement,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
-            occ_added += 1
         elif row.due > today and (row.due != spec.due or row.requirement != requirement):
             row.due, row.requirement, row.updated_at = spec.due, requirement, now
             occ_updated += 1
-    if occ_added or occ_updated:
+    # concurrent first syncs (29 checks at 09:05 on Jan 1) may insert the same keys: the first wins
+    occ_added = insert_ignore(session, Occurrence, new_rows)
+    occ_removed = _remove_unimplied(session, existing_rows, {spec.key for spec in specs})
+    if occ_added or occ_updated or occ_removed:
         audit(
             session=session,
             actor=actor,
@@ -190,15 +201,30 @@ def sync_catalogue(
             entity_id="*",
             added=occ_added,
             updated=occ_updated,
+            removed=occ_removed,
             as_of=as_of.isoformat(),
         )
-    if fingerprint:
-        if state is None:
-            state = CatalogueState(key="catalogue", fingerprint=fingerprint, through_year=today.year + 1)
-        state.fingerprint, state.through_year, state.synced_at = fingerprint, today.year + 1, utcnow()
-        session.add(state)
+    if state is None:
+        insert_ignore(
+            session,
+            CatalogueState,
+            {
+                "key": "catalogue",
+                "fingerprint": fingerprint,
+                "through_year": today.year + 1,
+                "high_water": today,
+                "synced_at": now,
+            },
+        )
+    else:
+        state.fingerprint, state.through_year, state.high_water, state.synced_at = (
+            fingerprint,
+            today.year + 1,
+            today,
+            now,
+        )
     session.flush()
-    return SyncReport(len(cat.units), added, changed, occ_added, occ_updated)
+    return SyncReport(len(cat.units), added, changed, occ_added, occ_updated, occ_removed)
 
 
 @dataclass(frozen=True)
@@ -207,6 +233,23 @@ class OccurrenceFilter:
     scope: str | None = None
     year: int | None = None  # None: the as_of year plus anything still open from before
     everything: bool = False
+
+
+def _remove_unimplied(session: Session, existing: dict[tuple, Occurrence], implied: set[tuple]) -> int:
+    """Occurrences the catalogue no longer implies (a pairing ended, a duty cut short) go, unless
+    something already refers to them: a record, a waiver or a message is history and stays."""
+    candidates = [o.id for key, o in existing.items() if key not in implied]
+    if not candidates:
+        return 0
+    referenced = set()
+    for model in (CompletionRecord, Waiver, OutboxItem):
+        referenced |= set(
+            session.execute(select(model.occurrence_id).where(model.occurrence_id.in_(candidates))).scalars()
+        )
+    doomed = [i for i in candidates if i not in referenced]
+    if doomed:
+        session.execute(delete(Occurrence).where(Occurrence.id.in_(doomed)))
+    return len(doomed)
 
 
 def _occurrence_filter(f: OccurrenceFilter, today: date) -> list:

@@ -182,9 +182,12 @@ class Delivery(SQLModel, table=True):
 
 
 class CatalogueState(SQLModel, table=True):
-    """What the occurrences were last synced from, so an unchanged catalogue costs one read per run."""
+    """What the occurrences were last synced from, so an unchanged catalogue costs one read per run,
+    and the latest day any run has evaluated: before it lies history, which a later sync never rewrites
+    (a preview with an earlier as_of must not move past deadlines)."""
 
     key: str = Field(primary_key=True, max_length=32)
-    fingerprint: str = Field(max_length=64)
+    fingerprint: str | None = Field(default=None, max_length=64)
     through_year: int
+    high_water: date
     synced_at: datetime = Field(default_factory=utcnow)

@@ -28,8 +28,9 @@ from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
 from shanhai.notifications.ladder import ReminderLadder
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
+
+from shanhai.db import insert_ignore
 
 CLOSED = {"done", "done_late", "waived"}
 _LIMITER = None  # one per process, so a robot's per-minute window carries over between deliveries
@@ -108,12 +109,8 @@ def _already_sent(session: Session, occurrence_ids: list[int]) -> set[tuple[int,
 
 
 def _insert_ignore(session: Session, model, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when this call wrote the row."""
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model).values(**values)
-    # psycopg reports -1 for ON CONFLICT DO NOTHING unless asked to keep the row count
-    result = session.execute(ins.on_conflict_do_nothing(), execution_options={"preserve_rowcount": True})
-    return result.rowcount == 1
+    """True when this call wrote the row (the unique key was free)."""
+    return insert_ignore(session, model, values) == 1
 
 
 def check_obligation(

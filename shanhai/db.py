@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -43,6 +44,23 @@ def get_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def insert_ignore(session: Session, model, rows: dict[str, Any] | list[dict[str, Any]]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING (one row or many); the number of rows this call wrote."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    table = model.__table__
+    stmt = (
+        (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)  # row counts of ON CONFLICT are unreliable across drivers
+    )
+    result = session.connection().execute(stmt, rows if isinstance(rows, list) else [rows])
+    return len(result.all())
 
 
 @contextmanager

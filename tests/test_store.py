@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import (
+    PAIRINGS,
     at,
     joint_meeting,
     make_app,
@@ -261,3 +262,37 @@ def test_the_audit_log_keeps_growing(tmp_path, database_url):
         entry = s.execute(select(AuditEntry).order_by(AuditEntry.id.desc())).scalars().first()
         assert s.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == before + 1
     assert (entry.action, entry.entity, entry.entity_id) == ("record.submitted", "record", str(rid))
+
+
+def test_a_backdated_preview_never_moves_deadlines_already_past(tmp_path, database_url):
+    """History ends at the latest day any run evaluated, not at a preview's as_of."""
+    directory = tmp_path / "calendar"
+    make_catalogue(directory, [next_year_plan(valid_from=2024)])
+    app = make_app(tmp_path / "home", database_url, directory, sync_at=at(2026, 11, 29))
+    make_catalogue(directory, [next_year_plan(valid_from=2024, due="09-30")])
+    preview = make_app(tmp_path / "home", database_url, directory)
+    preview.sync(as_of=at(2024, 1, 2))  # e.g. `shanhai status --as-of 2024-01-02`
+    assert due_dates(app, "next-year-plan") == {
+        "2024": date(2024, 10, 31),
+        "2025": date(2025, 10, 31),
+        "2026": date(2026, 10, 31),  # all three were past on 2026-11-29
+        "2027": date(2027, 9, 30),  # only the future one takes the new date
+    }
+
+
+def test_ending_a_pairing_removes_its_unstarted_occurrences_but_keeps_history(tmp_path, database_url):
+    directory = tmp_path / "calendar"
+    make_catalogue(directory, [next_year_plan(valid_from=2025)])
+    app = make_app(tmp_path / "home", database_url, directory, sync_at=at(2026, 11, 29))
+    make_record(app, "next-year-plan", "泰顺-鹿城", "2025-10-15")
+    assert set(due_dates(app, "next-year-plan")) == {"2025", "2026", "2027"}
+
+    ended = [dict(PAIRINGS[0], valid_until=2024), PAIRINGS[1]]  # 泰顺-鹿城 turns out to have ended
+    make_catalogue(directory, [next_year_plan(valid_from=2025)], pairings=ended)
+    report = make_app(tmp_path / "home", database_url, directory).sync(as_of=at(2026, 11, 30))
+    assert report.changed
+    with app.session() as s:
+        left = sorted(
+            s.execute(select(Occurrence.period).where(Occurrence.scope == "泰顺-鹿城")).scalars().all()
+        )
+    assert left == ["2025"], "the 2025 occurrence has a record: history stays; 2026 and 2027 go"

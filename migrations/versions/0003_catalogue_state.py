@@ -19,8 +19,9 @@ def upgrade() -> None:
     op.create_table(
         "cataloguestate",
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("through_year", sa.Integer(), nullable=False),
+        sa.Column("high_water", sa.Date(), nullable=False),
         sa.Column("synced_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
