@@ -19,17 +19,28 @@ from shanhai import REPO_ROOT
 
 WORK_POOL = "shanhai"
 TIMEZONE = "Asia/Shanghai"
-CHECK_CRON = "5 9 * * *"  # daily 09:05; the planner itself keeps quiet on non-working days
-DELIVER_CRON = "*/10 * * * *"
-WEEKLY_CRON = "30 9 * * 1"  # Monday 09:30
-MONTHLY_CRON = "30 9 1 * *"  # the 1st, 09:30
+DELIVER_CRON = "*/10 * * * *"  # delivery itself waits for working days and the send hour
+
+
+def check_cron(send_hour: int) -> str:
+    """Daily, five minutes after the send hour (SHANHAI_SEND_HOUR): the planner sends nothing before it
+    and keeps quiet on non-working days."""
+    return f"5 {send_hour} * * *"
+
+
+def digest_cron(send_hour: int) -> str:
+    """Daily: a digest goes out once per week/month, on its first working day (holidays move it)."""
+    return f"30 {send_hour} * * *"
+
 CHECK_ENTRYPOINT = "flows/check.py:check_obligation_flow"
 PULL_STEP = "shanhai.flows.workspace.use_repo_root"
 
 HEADER = """\
 # Generated from the catalogue (calendar/*.yaml) by `python -m shanhai.cli.deployments`; do not edit by hand.
-# One deployment per obligation runs the check flow daily at 09:05 Asia/Shanghai; the outbox is delivered
-# every 10 minutes; the coordinator's digest goes out on Mondays and the supervisors' on the 1st, at 09:30.
+# One deployment per obligation runs the check flow daily five minutes past the send hour (Asia/Shanghai);
+# the outbox is delivered every 10 minutes (on working days, from the send hour); the coordinator's weekly
+# and the supervisors' monthly digest go out on the first working day of their week/month.
+# After changing the catalogue or SHANHAI_SEND_HOUR, regenerate this file.
 # Deploy from the repo root against any Prefect server once the work pool exists:
 #   prefect work-pool create shanhai --type process
 #   prefect --no-prompt deploy --all
@@ -56,7 +67,7 @@ def _deployment(
     }
 
 
-def deployment_specs(catalogue) -> list[dict[str, Any]]:
+def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
     """The deployments, in a stable order: obligations in catalogue order, then the support flows."""
     out = []
     for ob_id, ob in catalogue.obligations.items():
@@ -67,7 +78,7 @@ def deployment_specs(catalogue) -> list[dict[str, Any]]:
                 ob_id,
                 CHECK_ENTRYPOINT,
                 f"{ob.title}（{source}）",
-                CHECK_CRON,
+                check_cron(send_hour),
                 ["shanhai", "check"],
                 {"obligation": ob_id},
             )
@@ -84,16 +95,16 @@ def deployment_specs(catalogue) -> list[dict[str, Any]]:
         _deployment(
             "weekly-digest",
             "flows/digest.py:weekly_digest_flow",
-            "每周督办摘要：发给协调方（每周一 09:30）",
-            WEEKLY_CRON,
+            "每周督办摘要：发给协调方（每周第一个工作日）",
+            digest_cron(send_hour),
             ["shanhai", "digest"],
             {},
         ),
         _deployment(
             "monthly-digest",
             "flows/digest.py:monthly_digest_flow",
-            "每月逾期通报：发给领导小组（每月 1 日 09:30）",
-            MONTHLY_CRON,
+            "每月逾期通报：发给领导小组（每月第一个工作日）",
+            digest_cron(send_hour),
             ["shanhai", "digest"],
             {},
         ),
@@ -101,14 +112,14 @@ def deployment_specs(catalogue) -> list[dict[str, Any]]:
     return out
 
 
-def render_prefect_yaml(catalogue) -> str:
+def render_prefect_yaml(catalogue, send_hour: int = 9) -> str:
     doc = {
         "name": "shanhai",
         "prefect-version": None,
         "build": None,
         "push": None,
         "pull": [{PULL_STEP: {}}],
-        "deployments": deployment_specs(catalogue),
+        "deployments": deployment_specs(catalogue, send_hour),
     }
     body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=False)
     return HEADER + "\n" + body
@@ -122,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     from shanhai.app import App
 
     argv = sys.argv[1:] if argv is None else argv
-    text = render_prefect_yaml(App().catalogue)
+    app = App()
+    text = render_prefect_yaml(app.catalogue, app.settings.send_hour)
     path = prefect_yaml_path()
     if "--check" in argv:
         if not path.exists() or path.read_text(encoding="utf-8") != text:

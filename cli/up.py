@@ -340,11 +340,11 @@ def portal_target() -> list[str] | None:
 # --------------------------------------------------------------------------- the command
 
 
-def _prepare_prefect_file(catalogue, prefect_home: Path) -> Path | None:
+def _prepare_prefect_file(catalogue, prefect_home: Path, send_hour: int = 9) -> Path | None:
     """None when the checked-in prefect.yaml matches the catalogue; else a freshly rendered copy."""
     from shanhai.cli.deployments import prefect_yaml_path, render_prefect_yaml
 
-    text = render_prefect_yaml(catalogue)
+    text = render_prefect_yaml(catalogue, send_hour)
     checked_in = prefect_yaml_path()
     if checked_in.exists() and checked_in.read_text(encoding="utf-8") == text:
         return None
@@ -446,11 +446,11 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
 
         start_worker(stack, env=env, log_path=logs / "prefect-worker.log")
         _say("部署 prefect.yaml（prefect deploy --all）…")
-        prefect_file = _prepare_prefect_file(catalogue, prefect_home)
+        prefect_file = _prepare_prefect_file(catalogue, prefect_home, settings.send_hour)
         deploy_all(env=env, log_path=logs / "prefect-deploy.log", prefect_file=prefect_file)
         n_deployments = len(catalogue.obligations) + 3
         _say(
-            f"  已部署 {n_deployments} 个部署（每项职责每天 09:05 检查；发件箱每 10 分钟投递；周报、月报）。"
+            f"  已部署 {n_deployments} 个部署（每项职责每天 {settings.send_hour:02d}:05 检查；发件箱每 10 分钟投递；周报、月报）。"
         )
 
         n_runs = trigger_checks(api_url, list(catalogue.obligations), as_of)

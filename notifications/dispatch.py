@@ -11,6 +11,7 @@ to the coordinator, so nothing is lost silently and nothing goes out twice.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -66,11 +67,13 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     kept_local: int = 0
+    held: int = 0  # due, but outside working hours: they go at the next working day's send hour
     details: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
-        return f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条，仅存本地 {self.kept_local} 条"
+        text = f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条，仅存本地 {self.kept_local} 条"
+        return text + (f"；非工作时间，{self.held} 条待下一个工作日发送" if self.held else "")
 
 
 def _state_name(counts: Counter) -> str:
@@ -266,7 +269,18 @@ def render(payload: dict[str, Any], *, limit_bytes: int | None) -> tuple[str, st
     )
 
 
-def _add_deliveries(session: Session, message_id: int, channels) -> None:
+def channel_key(app, url: str) -> str:
+    """Identifies a channel without storing a reversible trace of its secrets (keyed hash)."""
+    return hmac.new(app.settings.signing_secret().encode(), url.encode(), hashlib.sha256).hexdigest()
+
+
+def in_working_hours(app, instant: datetime) -> bool:
+    """Messages leave only on working days from the send hour (SPEC §3), retries and digests too."""
+    local = pendulum.instance(instant).in_timezone("Asia/Shanghai")
+    return app.calendar.is_working_day(local.date()) and local.hour >= app.settings.send_hour
+
+
+def _add_deliveries(app, session: Session, message_id: int, channels) -> None:
     if not channels:
         # nothing configured for this unit: the message stays in the local outbox, nothing leaves the machine
         _insert_ignore(
@@ -286,7 +300,7 @@ def _add_deliveries(session: Session, message_id: int, channels) -> None:
             Delivery,
             {
                 "message_id": message_id,
-                "channel_key": hashlib.sha256(ch.url.encode()).hexdigest(),
+                "channel_key": channel_key(app, ch.url),
                 "channel_label": ch.masked_url[:255],
                 "status": "pending",
             },
@@ -338,7 +352,7 @@ def _queue(app, session: Session, planned: list[PlannedMessage], as_of: datetime
             }
             msg.title, msg.body = render(payload, limit_bytes=None)
             msg.payload = json.dumps(payload, ensure_ascii=False)
-            _add_deliveries(session, msg.id, channels.get(msg.recipient_code, []))
+            _add_deliveries(app, session, msg.id, channels.get(msg.recipient_code, []))
             queued += 1
     if queued:
         audit(
@@ -356,8 +370,10 @@ def _queue(app, session: Session, planned: list[PlannedMessage], as_of: datetime
 def send_digest(
     app, *, audience: Literal["coordinator", "supervisor"], as_of: datetime, dry_run: bool = False
 ) -> CheckResult:
-    """The weekly coordinator digest or the monthly supervisor digest: one message, once per period."""
+    """The weekly coordinator digest or the monthly supervisor digest: one message, once per period,
+    on the period's first working day at or after the send hour (the deployments run it daily)."""
     result = check_obligation(app, None, as_of=as_of, dry_run=True)
+    working = in_working_hours(app, as_of)
     local = pendulum.instance(as_of).in_timezone("Asia/Shanghai")
     wanted = {"overdue", "behind_pace", "due_soon"} if audience == "coordinator" else {"overdue"}
     items = [i for i in result.items if i["status"] in wanted]
@@ -392,7 +408,7 @@ def send_digest(
         ],
     }
     queued = 0
-    if not dry_run and items:
+    if not dry_run and items and working:
         with app.session() as session:
             title, body = render(payload, limit_bytes=None)
             if _insert_ignore(
@@ -416,7 +432,7 @@ def send_digest(
                 msg_id = session.execute(
                     select(OutboxMessage.id).where(OutboxMessage.dedup_key == f"digest:{audience}:{period}")
                 ).scalar_one()
-                _add_deliveries(session, msg_id, _channels(app).get(code, []))
+                _add_deliveries(app, session, msg_id, _channels(app).get(code, []))
                 queued = 1
     counts = Counter(i["status"] for i in items)
     message = {
@@ -424,7 +440,19 @@ def send_digest(
         "role": audience,
         "stage": f"digest_{audience}",
         "stage_label": label,
-        "items": [{k: i[k] for k in ("obligation", "title", "scope", "due", "status")} for i in items],
+        "items": [
+            {
+                "obligation": i["obligation"],
+                "title": i["title"],
+                "scope": i["scope"],
+                "due": i["due"],
+                "status": i["status"],
+                "stage": f"digest_{audience}",
+                "progress": p["progress"],
+                "working_days_left": p["working_days_left"],
+            }
+            for i, p in zip(items, payload["items"], strict=True)
+        ],
     }
     return CheckResult(
         obligation_id=None,
@@ -433,10 +461,11 @@ def send_digest(
         dry_run=dry_run,
         items=items,
         counts=dict(counts),
-        messages=[message] if items else [],
+        messages=[message] if items and working else [],
         queued=queued,
         state_name=_state_name(counts),
-        summary=_summary(counts, queued if not dry_run else int(bool(items)), dry_run),
+        summary=_summary(counts, queued if not dry_run else int(bool(items and working)), dry_run)
+        + ("" if working else "（非工作时间：摘要在下一个工作日发出）"),
     )
 
 
@@ -459,7 +488,13 @@ def _claim(session: Session, delivery_id: int, now: datetime, token: str) -> boo
 
 def _due_deliveries(session: Session, now: datetime, limit: int) -> list[tuple[int, str, str, int]]:
     q = (
-        select(Delivery.id, Delivery.channel_key, OutboxMessage.kind, OutboxMessage.id)
+        select(
+            Delivery.id,
+            Delivery.channel_key,
+            OutboxMessage.kind,
+            OutboxMessage.id,
+            OutboxMessage.recipient_code,
+        )
         .join(OutboxMessage, OutboxMessage.id == Delivery.message_id)
         .where(
             Delivery.status.in_(("pending", "retry")),
@@ -516,11 +551,15 @@ def deliver_outbox(
     report = DeliveryReport(kept_local=local, failed=abandoned)
     if not due:
         return report
+    if not in_working_hours(app, now):
+        report.held = len(due)
+        return report
     groups: dict[tuple, list[int]] = {}
-    for delivery_id, channel_key, kind, message_id in due:
-        key = (channel_key,) if kind == "reminder" else (channel_key, message_id)
+    for delivery_id, key_of_channel, kind, message_id, recipient_code in due:
+        # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
+        key = (recipient_code, key_of_channel) if kind == "reminder" else (key_of_channel, message_id)
         groups.setdefault(key, []).append(delivery_id)
-    channels = {hashlib.sha256(c.url.encode()).hexdigest(): c for cs in _channels(app).values() for c in cs}
+    channels = {channel_key(app, c.url): c for cs in _channels(app).values() for c in cs}
     limiter = _rate_limiter()
     token = secrets.token_hex(8)
 
@@ -533,7 +572,15 @@ def deliver_outbox(
             messages = [s.get(OutboxMessage, d.message_id) for d in deliveries]
             s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
             return _attempt(
-                app, s, deliveries, messages, channels.get(deliveries[0].channel_key), limiter, sleep, now
+                token,
+                app,
+                s,
+                deliveries,
+                messages,
+                channels.get(deliveries[0].channel_key),
+                limiter,
+                sleep,
+                now,
             )
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(groups)))) as pool:
@@ -578,7 +625,15 @@ def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
 
 
 def _attempt(
-    app, s: Session, deliveries: list[Delivery], messages: list[OutboxMessage], channel, limiter, sleep, now
+    token: str,
+    app,
+    s: Session,
+    deliveries: list[Delivery],
+    messages: list[OutboxMessage],
+    channel,
+    limiter,
+    sleep,
+    now,
 ) -> list[tuple[str, dict]]:
     from shanhai.notifications.transport import DeliveryError, body_limit, deliver
 
@@ -598,14 +653,27 @@ def _attempt(
     outcomes = []
     for d, msg in zip(deliveries, messages, strict=True):
         if error is None:
-            d.status, d.sent_at, d.last_error = "sent", utcnow(), None
+            values = {"status": "sent", "sent_at": utcnow(), "last_error": None}
         elif error.permanent or d.attempts >= MAX_ATTEMPTS:
-            d.status, d.last_error = "failed", str(error)[:2000]
-            _report_failure(app, s, d, msg)
+            values = {"status": "failed", "last_error": str(error)[:2000]}
         else:
-            d.status, d.last_error = "retry", str(error)[:2000]
-            d.next_attempt_at = now + BACKOFF[min(d.attempts, len(BACKOFF)) - 1]
-        s.add(d)
+            values = {
+                "status": "retry",
+                "last_error": str(error)[:2000],
+                "next_attempt_at": now + BACKOFF[min(d.attempts, len(BACKOFF)) - 1],
+            }
+        # write the outcome only while the claim is still ours (a lease expiry may have taken it)
+        held = s.execute(
+            update(Delivery)
+            .where(Delivery.id == d.id, Delivery.status == "sending", Delivery.claim_token == token)
+            .values(**values)
+        ).rowcount
+        if held != 1:
+            continue
+        for k, v in values.items():
+            setattr(d, k, v)
+        if d.status == "failed":
+            _report_failure(app, s, d, msg)
         audit(
             session=s,
             actor="engine",
@@ -672,4 +740,4 @@ def _report_failure(app, s: Session, d: Delivery, msg: OutboxMessage) -> None:
         msg_id = s.execute(
             select(OutboxMessage.id).where(OutboxMessage.dedup_key == f"failure:{d.id}")
         ).scalar_one()
-        _add_deliveries(s, msg_id, _channels(app).get(code, []))
+        _add_deliveries(app, s, msg_id, _channels(app).get(code, []))

@@ -42,12 +42,20 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     assert jm["description"].startswith("联席会议") and "三(二)" in jm["description"]
     assert jm["schedules"] == [{"cron": "5 9 * * *", "timezone": "Asia/Shanghai"}]
     assert deps["deliver-outbox"]["schedules"][0]["cron"] == "*/10 * * * *"
-    assert deps["weekly-digest"]["schedules"][0]["cron"] == "30 9 * * 1"
-    assert deps["monthly-digest"]["schedules"][0]["cron"] == "30 9 1 * *"
+    # digests run daily and send once per week/month, on its first working day
+    assert deps["weekly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
+    assert deps["monthly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
     assert all(d["schedules"][0]["timezone"] == "Asia/Shanghai" for d in deps.values())
     # no build or push; the pull step moves each run into the worker's own checkout
     assert doc["build"] is None and doc["push"] is None
     assert doc["pull"] == [{"shanhai.flows.workspace.use_repo_root": {}}]
+
+
+def test_the_checks_follow_the_configured_send_hour():
+    doc = yaml.safe_load(render_prefect_yaml(_catalogue(), send_hour=10))
+    crons = {d["name"]: d["schedules"][0]["cron"] for d in doc["deployments"]}
+    assert crons["joint-meeting"] == "5 10 * * *", "a check before the send hour would never send anything"
+    assert crons["weekly-digest"] == "30 10 * * *"
 
 
 def test_entrypoints_name_flows_that_exist():

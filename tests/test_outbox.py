@@ -292,15 +292,55 @@ def test_a_weekly_digest_goes_out_once_a_week(tmp_path, database_url):
     assert "联席会议" in digest.body
 
 
-
 def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_path, database_url, receiver):
     """Each obligation has its own scheduled check; the county still gets one message listing everything."""
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
     december_first = pendulum.datetime(2026, 12, 1, 9, 30, tz="Asia/Shanghai")  # 30 days before 12-31
-    queued = [check_obligation(app, ob, as_of=december_first).queued for ob in ("joint-meeting", "high-level-visit")]
+    queued = [
+        check_obligation(app, ob, as_of=december_first).queued for ob in ("joint-meeting", "high-level-visit")
+    ]
     assert all(queued), "each run queues its own messages"
     report = deliver_outbox(app, as_of=december_first)
     assert report.sent == 2, "both queued messages count as sent…"
     assert len(receiver.bodies) == 1, "…in one message to 泰顺县"
     text = receiver.bodies[0]["message"]
     assert "联席会议" in text and "高层互访" in text
+
+
+def test_a_digest_due_on_a_holiday_goes_out_on_the_next_working_day(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    national_day = pendulum.datetime(2026, 10, 1, 9, 30, tz="Asia/Shanghai")  # the 1st of the month, off
+    assert send_digest(app, audience="supervisor", as_of=national_day).queued == 0
+    assert (
+        send_digest(app, audience="supervisor", as_of=national_day.add(days=6)).queued == 0
+    )  # 10-07 still off
+    assert send_digest(app, audience="supervisor", as_of=national_day.add(days=7)).queued == 1  # Thu 10-08
+    assert send_digest(app, audience="supervisor", as_of=national_day.add(days=9)).queued == 0  # once a month
+
+
+def test_nothing_is_delivered_on_a_weekend_not_even_a_retry(tmp_path, database_url, receiver):
+    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    saturday = pendulum.datetime(2026, 12, 5, 10, tz="Asia/Shanghai")
+    held = deliver_outbox(app, as_of=saturday)
+    assert (held.sent, held.held) == (0, 1) and receiver.bodies == []
+    assert "非工作时间" in held.summary
+    assert deliver_outbox(app, as_of=saturday.add(days=2)).sent == 1  # Monday 10:00
+    assert len(receiver.bodies) == 1
+
+
+def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, database_url, receiver):
+    config = tmp_path / "apprise.yaml"
+    config.write_text(
+        f'urls:\n  - "json://127.0.0.1:{receiver.port}/shared":\n      - tag: taishun, lucheng\n',
+        encoding="utf-8",
+    )
+    app = App(
+        settings=Settings(
+            home=tmp_path / "home", database_url=database_url, apprise_config=config, secret_key="test"
+        )
+    )
+    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    assert deliver_outbox(app, as_of=MONDAY).sent == 2
+    heads = sorted(b["message"].split("：", 1)[0] for b in receiver.bodies)
+    assert heads == ["泰顺县", "鹿城区"], "each message is addressed to its own unit"
