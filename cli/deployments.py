@@ -32,6 +32,7 @@ def digest_cron(send_hour: int) -> str:
     """Daily: a digest goes out once per week/month, on its first working day (holidays move it)."""
     return f"30 {send_hour} * * *"
 
+
 CHECK_ENTRYPOINT = "flows/check.py:check_obligation_flow"
 PULL_STEP = "shanhai.flows.workspace.use_repo_root"
 

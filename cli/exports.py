@@ -62,7 +62,9 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> str:
     unit = app.catalogue.unit(unit_name)
     if unit is None:
         raise ValueError(f"未知的单位“{unit_name}”")
-    year = as_of.year
+    from shanhai.models.status import local_date
+
+    year = local_date(as_of).year
     with app.session() as session:
         occs = session.execute(select(Occurrence).order_by(Occurrence.due)).scalars().all()
     lines = [

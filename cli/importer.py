@@ -25,7 +25,8 @@ class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
         super().__init__("\n".join(f"{path}: {p}" for p in problems))
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line in the file, row) for every non-blank data row: errors name the line a person sees."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from zipfile import BadZipFile
 
@@ -60,8 +61,8 @@ def _rows(path: Path) -> list[dict[str, str]]:
             ],
         )
     return [
-        {mapping[i]: v.strip() for i, v in enumerate(row) if i in mapping}
-        for row in values[1:]
+        (line, {mapping[i]: v.strip() for i, v in enumerate(row) if i in mapping})
+        for line, row in enumerate(values[1:], start=2)
         if any(c.strip() for c in row)
     ]
 
@@ -77,7 +78,7 @@ def import_file(app, path: Path, *, as_of: datetime) -> int:
         raise ImportError_(path, [f"无法读取：{exc}"]) from exc
     problems: list[str] = []
     with app.session() as session:
-        for n, row in enumerate(rows, start=2):
+        for n, row in rows:
             try:
                 try:
                     on = date.fromisoformat(row.get("date", ""))

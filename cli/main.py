@@ -85,12 +85,18 @@ def init(as_of: AsOf = None) -> None:
 
 @catalogue_app.command("validate")
 def catalogue_validate(
-    path: Annotated[Path, typer.Argument(help="目录文件或 calendar/ 目录")] = Path("calendar"),
+    path: Annotated[
+        Path | None, typer.Argument(help="目录文件或目录；默认 SHANHAI_CATALOGUE_DIR（calendar/）")
+    ] = None,
 ) -> None:
     """校验事项目录，逐条报告文件、行号与字段。 Validate; exit 1 on any error."""
     from shanhai.models.catalogue import CatalogueError, load_catalogue
     from shanhai.models.working_days import HolidayFileError, load_holiday_file
 
+    if path is None:
+        from shanhai.settings import get_settings
+
+        path = get_settings().catalogue_dir
     try:
         cat = load_catalogue(path)
         holidays = path / "holidays.yaml" if path.is_dir() else path.parent / "holidays.yaml"
@@ -374,7 +380,8 @@ def remind(
     a = _app()
     try:
         result = check_obligation(a, obligation, as_of=when, dry_run=dry_run)
-        report = None if dry_run else deliver_outbox(a, as_of=when)
+        # as_of chooses what to plan; what leaves the machine follows the real clock (working hours)
+        report = None if dry_run else deliver_outbox(a)
     except ChannelConfigError as exc:
         fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
     except ValueError as exc:
@@ -392,10 +399,14 @@ def remind(
 @app.command()
 def deliver(as_of: AsOf = None) -> None:
     """投递发件箱中待发送或待重试的消息。 Deliver the outbox."""
+    from shanhai.notifications.channels import ChannelConfigError
     from shanhai.notifications.dispatch import deliver_outbox
 
     a = _app()
-    report = deliver_outbox(a, as_of=_as_of(as_of) if as_of else None)
+    try:
+        report = deliver_outbox(a, as_of=_as_of(as_of) if as_of else None)
+    except ChannelConfigError as exc:
+        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
     typer.echo(report.summary)
 
 
@@ -409,11 +420,15 @@ def digest(
     as_json: Json = False,
 ) -> None:
     """生成督办摘要：协调方每周一次，领导小组每月一次。 Queue a digest."""
+    from shanhai.notifications.channels import ChannelConfigError
     from shanhai.notifications.dispatch import send_digest
 
     if audience not in ("coordinator", "supervisor"):
         fail(f"audience：应为 coordinator 或 supervisor，而不是 '{audience}'")
-    result = send_digest(_app(), audience=audience, as_of=_as_of(as_of), dry_run=dry_run)  # type: ignore[arg-type]
+    try:
+        result = send_digest(_app(), audience=audience, as_of=_as_of(as_of), dry_run=dry_run)  # type: ignore[arg-type]
+    except ChannelConfigError as exc:
+        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
     if as_json:
         return _emit_json(result.messages)
     output.messages(result.messages, dry_run=dry_run)

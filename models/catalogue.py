@@ -20,6 +20,19 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 PAIRING_TOKEN = "结对双方"  # both units of the occurrence's pairing (park: its pairing; city: all pairs)
 CITY_SCOPE = "全市"
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+def is_month_day(text: object) -> bool:
+    """A quoted "MM-DD" that exists in every year (so not 02-30, nor 02-29)."""
+    if not isinstance(text, str) or not MONTH_DAY.match(text):
+        return False
+    try:
+        date(2001, int(text[:2]), int(text[3:]))
+    except ValueError:
+        return False
+    return True
+
+
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 
 Kind = Literal[
@@ -56,8 +69,8 @@ class PaceMilestone(_Strict):
     @field_validator("by")
     @classmethod
     def _month_day(cls, v: str) -> str:
-        if not MONTH_DAY.match(v):
-            raise ValueError(f"'{v}' is not a MM-DD date")
+        if not is_month_day(v):
+            raise ValueError(f"'{v}' is not a MM-DD date that exists every year")
         return v
 
     @model_validator(mode="after")
@@ -101,7 +114,7 @@ class ObligationSpec(_Strict):
         if self.valid_until is not None and self.valid_until < self.valid_from:
             raise ValueError("valid_until is before valid_from")
         if k in RECURRING_KINDS:
-            if not isinstance(self.due, str) or not MONTH_DAY.match(self.due):
+            if not is_month_day(self.due):
                 raise ValueError(f'due: {k} needs a quoted "MM-DD" due date, got {self.due!r}')
         elif k in ("one_off", "cumulative_quantity") and not isinstance(self.due, date):
             raise ValueError(f"due: {k} needs an ISO date (YYYY-MM-DD), got {self.due!r}")

@@ -96,7 +96,11 @@ def store_evidence(path: Path, *, session: Session, evidence_dir: Path, max_byte
             raise InputError("evidence", f"不是文件：{path}")
         if size > max_bytes:
             raise InputError("evidence", f"文件过大：{size} 字节，上限 {max_bytes} 字节（{path}）")
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)  # a file that grew since stat() still cannot pass the limit
+        if len(data) > max_bytes:
+            raise InputError("evidence", f"文件过大：超过上限 {max_bytes} 字节（{path}）")
+        size = len(data)
     except OSError as exc:
         raise InputError("evidence", f"无法读取证明材料 {path}：{exc.strerror or exc}") from exc
     digest = hashlib.sha256(data).hexdigest()
@@ -118,10 +122,18 @@ def find_occurrence(
     ob = cat.obligations.get(obligation_id)
     if ob is None:
         raise InputError("obligation", f"未知的事项编号“{obligation_id}”（用 shanhai obligations 查看）")
-    year = int(period[:4]) if period else on.year
+    if period is not None and not re.fullmatch(r"\d{4}", period.strip()):
+        raise InputError("period", f"归属年度应为四位年份（如 2025），而不是“{period}”")
+    period = period.strip() if period else None
+    year = int(period) if period else on.year
     scope_name = resolve_scope(cat, ob.scope, scope, year)
     if ob.kind in ("one_off", "cumulative_quantity"):
         wanted = ob.due_date().isoformat()
+        # late completion counts (done_late) while the duty is in force; after it, nothing does
+        if ob.valid_until is not None and on.year > ob.valid_until:
+            raise InputError(
+                "date", f"{on} 不在事项“{ob.title}”的有效期内（{ob.valid_from}—{ob.valid_until}）"
+            )
     else:
         wanted = period or str(on.year)
         if not (ob.valid_from <= int(wanted) <= (ob.valid_until or 9999)):

@@ -44,13 +44,22 @@ class Settings(BaseSettings):
         """The configured secret, or one generated once and kept under home (never in the repo)."""
         if self.secret_key:
             return self.secret_key
-        path = self.home_dir / "secret_key"
-        if not path.exists():
-            import secrets
+        import os
+        import secrets
+        import time
 
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+        path = self.home_dir / "secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: one process creates it, private from the first byte; the others read that one
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):  # the creator may not have written it yet
+                if text := path.read_text().strip():
+                    return text
+                time.sleep(0.02)
+            raise RuntimeError(f"{path} is empty: remove it or set SHANHAI_SECRET_KEY") from None
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(32))
         return path.read_text().strip()
 
 

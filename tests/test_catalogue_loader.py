@@ -284,3 +284,13 @@ def test_validate_names_a_missing_path(tmp_path):
     result = run_cli(["catalogue", "validate", missing], home=tmp_path / "home")
     assert result.exit_code == 1
     assert str(missing) in result.stderr
+
+
+@pytest.mark.parametrize("due", ["02-30", "02-29", "04-31"])
+def test_a_due_date_that_does_not_exist_every_year_is_refused_with_its_line(tmp_path, due):
+    directory = make_catalogue(tmp_path / "calendar", [joint_meeting(due=due)])
+    with pytest.raises(CatalogueError) as err:
+        load_catalogue(directory)
+    text = (directory / "policy.yaml").read_text(encoding="utf-8")
+    problem = err.value.problems[0]
+    assert problem.field.endswith("due") and problem.line == line_of(text, "due:")

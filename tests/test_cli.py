@@ -568,3 +568,30 @@ def test_import_names_an_unreadable_file(sh, tmp_path, problem):
     if problem == "missing-column":
         assert "scope" in result.stderr
     assert_nothing_stored(sh)
+
+
+def test_import_names_the_line_a_person_sees_even_after_blank_lines(sh, tmp_path):
+    rows = [GOOD_ROWS[0], ["", "", "", "", "", "", ""], ["joint-meeting", "泰顺-火星", "2026-02-01", "", "", "", ""]]
+    result = sh("import", write_csv(tmp_path / "records.csv", rows), *AS_OF)
+    assert result.exit_code == 1
+    assert "第4行 scope" in result.stderr, "header on line 1, a good row, a blank line, the bad row on line 4"
+    assert_nothing_stored(sh)
+
+
+@pytest.mark.parametrize("period", ["abc", "20255", "2025-1"])
+def test_record_names_a_bad_period(sh, period):
+    result = sh("record", "joint-meeting", "--scope", PAIR, "--date", "2026-01-20", "--period", period, *AS_OF)
+    assert result.exit_code == 1
+    assert "--period" in result.stderr and period in result.stderr
+    assert_nothing_stored(sh)
+
+
+def test_a_one_off_cannot_be_recorded_after_its_validity(cli):
+    # the document's park-management duty was due 2018-07-31 and is in force for 2018 only:
+    # a late record in 2018 counts (done_late), one in 2026 is outside the duty's validity
+    late = cli("record", "park-management", "--scope", "泰顺园", "--date", "2018-09-03", *AS_OF)
+    assert late.exit_code == 0, late.output
+    result = cli("record", "park-management", "--scope", "泰顺园", "--date", "2026-01-20", *AS_OF)
+    assert result.exit_code == 1
+    assert "--date" in result.stderr and "有效期" in result.stderr
+    assert len(records(cli.database_url)) == 1
