@@ -12,7 +12,12 @@ from typing import Any
 from shanhai.models.status import LABELS, local_date, progress_text
 
 # Names of the Completed state of a delivery run, by what it found.
-DELIVERY_STATES = (("failed", "DeliveryFailed"), ("retrying", "Retrying"), ("sent", "Sent"))
+DELIVERY_STATES = (
+    ("failed", "DeliveryFailed"),
+    ("retrying", "Retrying"),
+    ("sent", "Sent"),
+    ("held", "Held"),  # due, but outside working hours: they leave at the next working day's send hour
+)
 
 STATUS_COLUMNS = (
     ("scope", "范围"),

@@ -1,4 +1,6 @@
-"""The digest flows: weekly to the coordinator (Monday 09:30), monthly to the supervisors (1st, 09:30)."""
+"""The digest flows: weekly to the coordinator, monthly to the supervisors.
+
+Scheduled daily; each digest goes out once per week/month, on its first working day from the send hour."""
 
 from __future__ import annotations
 
