@@ -219,10 +219,6 @@ def _unit_code(app, name: str) -> str:
 
 def configured_channels(app):
     """Unit code -> channels, validated (raises ChannelConfigError naming the unit)."""
-    return _channels(app)
-
-
-def _channels(app):
     from shanhai.notifications.channels import load_channels
 
     known = {u.code: u.name for u in app.catalogue.units.values()}
@@ -307,8 +303,20 @@ def _add_deliveries(app, session: Session, message_id: int, channels) -> None:
         )
 
 
+def _queue_once(app, session: Session, values: dict[str, Any]) -> bool:
+    """A message under its dedup key (a digest's period, a failure's delivery), with its deliveries;
+    False when it was queued before."""
+    if not _insert_ignore(session, OutboxMessage, values):
+        return False
+    msg_id = session.execute(
+        select(OutboxMessage.id).where(OutboxMessage.dedup_key == values["dedup_key"])
+    ).scalar_one()
+    _add_deliveries(app, session, msg_id, configured_channels(app).get(values["recipient_code"], []))
+    return True
+
+
 def _queue(app, session: Session, planned: list[PlannedMessage], as_of: datetime) -> int:
-    channels = _channels(app) if planned else {}
+    channels = configured_channels(app) if planned else {}
     queued = 0
     for m in planned:
         with session.begin_nested() as savepoint:
@@ -411,9 +419,9 @@ def send_digest(
     if not dry_run and items and working:
         with app.session() as session:
             title, body = render(payload, limit_bytes=None)
-            if _insert_ignore(
+            if _queue_once(
+                app,
                 session,
-                OutboxMessage,
                 {
                     "kind": "digest",
                     "dedup_key": f"digest:{audience}:{period}",
@@ -429,10 +437,6 @@ def send_digest(
                     "created_at": utcnow(),
                 },
             ):
-                msg_id = session.execute(
-                    select(OutboxMessage.id).where(OutboxMessage.dedup_key == f"digest:{audience}:{period}")
-                ).scalar_one()
-                _add_deliveries(app, session, msg_id, _channels(app).get(code, []))
                 queued = 1
     counts = Counter(i["status"] for i in items)
     message = {
@@ -559,7 +563,7 @@ def deliver_outbox(
         # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
         key = (recipient_code, key_of_channel) if kind == "reminder" else (key_of_channel, message_id)
         groups.setdefault(key, []).append(delivery_id)
-    channels = {channel_key(app, c.url): c for cs in _channels(app).values() for c in cs}
+    channels = {channel_key(app, c.url): c for cs in configured_channels(app).values() for c in cs}
     limiter = _rate_limiter()
     token = secrets.token_hex(8)
 
@@ -719,9 +723,9 @@ def _report_failure(app, s: Session, d: Delivery, msg: OutboxMessage) -> None:
         f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
         f"已尝试 {d.attempts} 次：{d.last_error}"
     )
-    if _insert_ignore(
+    _queue_once(
+        app,
         s,
-        OutboxMessage,
         {
             "kind": "delivery_failure",
             "dedup_key": f"failure:{d.id}",
@@ -736,8 +740,4 @@ def _report_failure(app, s: Session, d: Delivery, msg: OutboxMessage) -> None:
             "planned_at": utcnow(),
             "created_at": utcnow(),
         },
-    ):
-        msg_id = s.execute(
-            select(OutboxMessage.id).where(OutboxMessage.dedup_key == f"failure:{d.id}")
-        ).scalar_one()
-        _add_deliveries(app, s, msg_id, _channels(app).get(code, []))
+    )
