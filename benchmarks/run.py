@@ -59,7 +59,7 @@ def machine() -> dict:
 
 
 def province_app(root: Path, database_url: str | None):
-    from shanhai.models.status import local_date
+    from shanhai.models.localtime import local_date
 
     from shanhai.app import App
     from shanhai.settings import Settings

@@ -133,7 +133,7 @@ def evaluate_only(app, as_of: datetime, repeat: int = 5) -> float:
 
 
 def run_sweep(app, as_of: datetime, *, label: str, with_check: bool = True, repeat: int = 5) -> dict:
-    from shanhai.models.status import local_date
+    from shanhai.models.localtime import local_date
 
     from shanhai.db import get_engine
 

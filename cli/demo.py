@@ -6,7 +6,7 @@ import json
 import random
 from datetime import date, datetime, timedelta
 
-from shanhai.models.status import local_date
+from shanhai.models.localtime import local_date
 from shanhai.models.store import audit
 from shanhai.models.tables import AuditEntry, CompletionRecord, Occurrence, Waiver
 from sqlalchemy import select

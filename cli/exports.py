@@ -62,7 +62,7 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> str:
     unit = app.catalogue.unit(unit_name)
     if unit is None:
         raise ValueError(f"未知的单位“{unit_name}”")
-    from shanhai.models.status import local_date
+    from shanhai.models.localtime import local_date
 
     year = local_date(as_of).year
     with app.session() as session:

@@ -68,7 +68,9 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
 
 
 def import_file(app, path: Path, *, as_of: datetime) -> int:
-    from shanhai.models.records import InputError, parse_amount, record_completion
+    from shanhai.models.amounts import parse_amount
+    from shanhai.models.errors import InputError
+    from shanhai.models.records import record_completion
 
     try:
         rows = _rows(path)

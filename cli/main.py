@@ -213,7 +213,9 @@ def record(
     as_json: Json = False,
 ) -> None:
     """登记一条完成记录（待协调方核验）。 Record a completion."""
-    from shanhai.models.records import InputError, parse_amount, record_completion
+    from shanhai.models.amounts import parse_amount
+    from shanhai.models.errors import InputError
+    from shanhai.models.records import record_completion
 
     when = _as_of(as_of)
     try:
@@ -286,7 +288,8 @@ def reject(
 
 
 def _review(record_id: int, verdict: str, note: str | None, actor: str) -> None:
-    from shanhai.models.records import InputError, review_record
+    from shanhai.models.errors import InputError
+    from shanhai.models.records import review_record
 
     a = _app()
     a.migrate()
@@ -305,7 +308,8 @@ def waive(
     actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
 ) -> None:
     """豁免一个期次（协调方，须说明理由）。 Waive an occurrence."""
-    from shanhai.models.records import InputError, waive_occurrence
+    from shanhai.models.errors import InputError
+    from shanhai.models.records import waive_occurrence
 
     a = _app()
     a.migrate()

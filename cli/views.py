@@ -50,20 +50,16 @@ def plan_items(cat: Catalogue) -> list[dict[str, Any]]:
     ]
 
 
-def _scope_filter(app, scope: str | None) -> str | None:
-    """Accept a pairing, unit (name, alias or short), park (name or short) or 全市; return the stored name."""
+def _scope_filter(app, scope: str | None):
+    """The typed scope as a ScopeRef (pairing, park, unit or 全市), or None for no filter."""
+    from shanhai.models.scopes import parse_scope_name
+
     if scope is None:
         return None
-    cat = app.catalogue
-    if scope in cat.pairings or scope in ("全市",):
-        return scope
-    for park in cat.parks.values():
-        if scope in (park.name, park.short):
-            return park.name
-    unit = cat.unit(scope)
-    if unit is not None:
-        return unit.name
-    raise ValueError(f"--scope：未知的范围“{scope}”（可用结对如 泰顺-鹿城、单位名、园区名或 全市）")
+    ref = parse_scope_name(app.catalogue, scope)
+    if ref is None:
+        raise ValueError(f"--scope：未知的范围“{scope}”（可用结对如 泰顺-鹿城、单位名、园区名或 全市）")
+    return ref
 
 
 def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None, everything=False):
@@ -71,10 +67,13 @@ def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None,
 
     if obligation is not None and obligation not in app.catalogue.obligations:
         raise ValueError(f"--obligation：未知的事项编号“{obligation}”")
-    name = _scope_filter(app, scope)
-    unit_scope = name if name and app.catalogue.unit(name) and name not in app.catalogue.pairings else None
+    ref = _scope_filter(app, scope)
+    unit_scope = ref.name if ref is not None and ref.kind == "unit" else None
     flt = OccurrenceFilter(
-        obligation=obligation, scope=None if unit_scope else name, year=year, everything=everything
+        obligation=obligation,
+        scope=ref.name if ref is not None and not unit_scope else None,
+        year=year,
+        everything=everything,
     )
     with app.session() as session:
         pairs = load_evaluations(session=session, as_of=as_of, cal=app.calendar, flt=flt)

@@ -9,7 +9,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from shanhai.models.status import LABELS, local_date, progress_text
+from shanhai.models.localtime import local_date
+from shanhai.models.status import LABELS, progress_text
 
 # Names of the Completed state of a delivery run, by what it found.
 DELIVERY_STATES = (
@@ -38,8 +39,8 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"-{2,}", "-", key).strip("-") or "shanhai"
 
 
-def local_day(as_of: datetime, tz: str = "Asia/Shanghai") -> str:
-    return local_date(as_of, tz).isoformat()
+def local_day(as_of: datetime) -> str:
+    return local_date(as_of).isoformat()
 
 
 def check_run_name(obligation: str, as_of: str | None, app=None) -> str:
@@ -52,7 +53,7 @@ def check_run_name(obligation: str, as_of: str | None, app=None) -> str:
     except Exception:  # noqa: BLE001  (a name must never fail a run; the flow reports the real error)
         title = obligation
     try:
-        when = local_day(parse_as_of(as_of), app.settings.timezone)
+        when = local_day(parse_as_of(as_of))
     except ValueError:
         when = str(as_of)
     return f"{title} · {when}"

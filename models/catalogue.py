@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from shanhai.models.yaml_source import Problem, Source, YamlFileError, dotted, read_yaml, validate
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 PAIRING_TOKEN = "结对双方"  # both units of the occurrence's pairing (park: its pairing; city: all pairs)
 CITY_SCOPE = "全市"
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
@@ -208,59 +208,8 @@ class CatalogueFile(_Strict):
         return self
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}"
-
-
-class CatalogueError(ValueError):
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
-
-
-@dataclass
-class _Source:
-    file: str
-    lines: dict[tuple, int]
-
-    def line(self, loc: tuple) -> int | None:
-        # the deepest located ancestor of the failing field
-        for n in range(len(loc), -1, -1):
-            if loc[:n] in self.lines:
-                return self.lines[loc[:n]]
-        return None
-
-
-def _node_lines(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
-    out = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            out[(*path, key.value)] = key.start_mark.line + 1
-            out.update(
-                {k: v for k, v in _node_lines(value, (*path, key.value)).items() if k != (*path, key.value)}
-            )
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out.update(_node_lines(item, (*path, i)))
-    return out
-
-
-def _dotted(loc: tuple) -> str:
-    parts: list[str] = []
-    for p in loc:
-        if isinstance(p, int):
-            parts[-1:] = [f"{parts[-1]}[{p}]"] if parts else [f"[{p}]"]
-        else:
-            parts.append(str(p))
-    return ".".join(parts) or "(file)"
+class CatalogueError(YamlFileError):
+    """The catalogue has problems (each with file, line and field); nothing from it is used."""
 
 
 @dataclass
@@ -291,71 +240,17 @@ class Catalogue:
         return json.dumps(spec.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
 
 
-def _impossible_date(node: yaml.Node | None, path: tuple = ()) -> tuple[tuple, int, str] | None:
-    """Where a scalar that YAML resolves as a timestamp fails to construct: (path, line, text)."""
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            try:
-                yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
-            except ValueError:
-                return path, node.start_mark.line + 1, node.value
+def _read(path: Path, problems: list[Problem]) -> tuple[CatalogueFile, Source] | None:
+    source = read_yaml(path, problems)
+    if source is None:
         return None
-    if isinstance(node, yaml.SequenceNode):
-        children = [((*path, i), item) for i, item in enumerate(node.value)]
-    elif isinstance(node, yaml.MappingNode):
-        children = [((*path, key.value), value) for key, value in node.value]
-    else:
+    if source.data is None:
+        source.data = {}
+    if not isinstance(source.data, dict):
+        problems.append(Problem(source.file, 1, "(file)", "a catalogue file must be a mapping"))
         return None
-    for child_path, child in children:
-        if found := _impossible_date(child, child_path):
-            return found
-    return None
-
-
-def _read(path: Path, problems: list[Problem]) -> tuple[CatalogueFile, _Source] | None:
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(name, None, "(file)", f"unreadable: {exc}"))
-        return None
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        # "while parsing a flow sequence" alone does not say what is wrong: keep the problem too
-        parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
-        message = ": ".join(p for p in parts if p) or str(exc).splitlines()[0]
-        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", message))
-        return None
-    except ValueError as exc:  # a scalar YAML reads as a date that is no date (2026-02-30)
-        loc, line, value = _impossible_date(node) or ((), None, None)
-        message = f"'{value}' is not a valid date ({exc})" if value else str(exc)
-        problems.append(Problem(name, line, _dotted(loc), message))
-        return None
-    source = _Source(name, _node_lines(node) if node is not None else {})
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        problems.append(Problem(name, 1, "(file)", "a catalogue file must be a mapping"))
-        return None
-    try:
-        return CatalogueFile.model_validate(data), source
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(
-                p
-                for p in err["loc"]
-                if not (isinstance(p, str) and p.startswith(("function-", "literal[", "list[")))
-            )
-            msg = err["msg"].removeprefix("Value error, ")
-            # model-level rules name their field as "field: message"
-            head, sep, rest = msg.partition(": ")
-            if sep and re.fullmatch(r"[a-z_]+", head):
-                loc, msg = (*loc, head), rest
-            problems.append(Problem(name, source.line(loc), _dotted(loc), msg))
-        return None
+    parsed = validate(CatalogueFile, source, problems)
+    return (parsed, source) if parsed is not None else None
 
 
 def load_catalogue(path: Path) -> Catalogue:
@@ -385,11 +280,11 @@ def _declares_units(p: Path) -> bool:
     return isinstance(data, dict) and bool({"units", "pairings", "parks", "roles"} & data.keys())
 
 
-def _assemble(parsed: list[tuple[CatalogueFile, _Source]]) -> Catalogue:
+def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
     problems: list[Problem] = []
 
-    def bad(src: _Source, loc: tuple, message: str) -> None:
-        problems.append(Problem(src.file, src.line(loc), _dotted(loc), message))
+    def bad(src: Source, loc: tuple, message: str) -> None:
+        problems.append(Problem(src.file, src.line(loc), dotted(loc), message))
 
     units: dict[str, UnitSpec] = {}
     aliases: dict[str, str] = {}
@@ -400,9 +295,9 @@ def _assemble(parsed: list[tuple[CatalogueFile, _Source]]) -> Catalogue:
     documents: dict[str, DocumentSpec] = {}
     obligations: dict[str, ObligationSpec] = {}
     obligation_document: dict[str, str] = {}
-    where: dict[str, tuple[_Source, tuple]] = {}
-    plans: list[tuple[PlanRow, _Source, tuple]] = []
-    stated: list[tuple[Plans, _Source]] = []
+    where: dict[str, tuple[Source, tuple]] = {}
+    plans: list[tuple[PlanRow, Source, tuple]] = []
+    stated: list[tuple[Plans, Source]] = []
 
     for cf, src in parsed:
         for i, u in enumerate(cf.units):
@@ -444,7 +339,7 @@ def _assemble(parsed: list[tuple[CatalogueFile, _Source]]) -> Catalogue:
             stated.append((cf.plans, src))
             plans += [(row, src, ("plans", "rows", i)) for i, row in enumerate(cf.plans.rows)]
 
-    anchor = parsed[0][1] if parsed else _Source("(catalogue)", {})
+    anchor = parsed[0][1] if parsed else Source("(catalogue)", None)
     if not units:
         bad(anchor, (), "no units declared (units.yaml)")
     if roles is None:

@@ -2,118 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import tempfile
-from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from shanhai.models.catalogue import CITY_SCOPE, Catalogue
+from shanhai.models.catalogue import Catalogue
+from shanhai.models.errors import InputError
+from shanhai.models.evidence import store_evidence
+from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import scopes_for
-from shanhai.models.status import local_date
+from shanhai.models.scopes import resolve_scope
 from shanhai.models.store import audit
-from shanhai.models.tables import CompletionRecord, EvidenceFile, Occurrence, Waiver, utcnow
+from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, utcnow
 from sqlalchemy import select
 from sqlmodel import Session
-
-
-class InputError(ValueError):
-    """Bad input: names the field and says what is wrong; nothing was stored."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
-
-
-_AMOUNT = re.compile(r"^\s*(?P<num>[+-]?[\d,]*\.?\d+)\s*(?P<unit>亿元|亿|万元|万|元)?\s*$")
-_UNIT_YUAN = {"亿元": 100_000_000, "亿": 100_000_000, "万元": 10_000, "万": 10_000, "元": 1, None: 1}
-
-
-def parse_amount(text: str, *, field: str = "amount") -> int:
-    """An amount in 元 unless it carries a unit ('500万', '2.5亿'); returns fen."""
-    m = _AMOUNT.match(str(text))
-    if not m:
-        raise InputError(field, f"无法识别的金额 '{text}'（例：1200000、500万、2.5亿）")
-    try:
-        value = Decimal(m["num"].replace(",", "")) * _UNIT_YUAN[m["unit"]] * 100
-    except InvalidOperation as exc:
-        raise InputError(field, f"无法识别的金额 '{text}'") from exc
-    if value < 0:
-        raise InputError(field, f"金额不能为负数：{text}")
-    if value != value.to_integral_value():
-        raise InputError(field, f"金额精确到分：{text}")
-    return int(value)
-
-
-def resolve_scope(cat: Catalogue, scope_kind: str, name: str, year: int) -> str:
-    """A pairing as 附件1 writes it, a unit's name, a park's name or short name, or 全市."""
-    name = name.strip()
-    if scope_kind == "city":
-        if name not in (CITY_SCOPE, "city"):
-            raise InputError("scope", f"该事项为全市事项，范围应为“{CITY_SCOPE}”，而不是“{name}”")
-        return CITY_SCOPE
-    if scope_kind == "pairing":
-        if name in cat.pairings:
-            return name
-        unit = cat.unit(name)
-        if unit:
-            mine = [p.name for p in cat.pairings_in(year) if unit.name in (p.county, p.partner)]
-            if len(mine) == 1:
-                return mine[0]
-            if mine:
-                raise InputError(
-                    "scope", f"{unit.name}在{year}年有多个结对关系（{'、'.join(mine)}），请写明结对名称"
-                )
-        raise InputError("scope", f"未知的结对“{name}”（可选：{'、'.join(cat.pairings)}）")
-    if scope_kind == "park":
-        for park in cat.parks.values():
-            if name in (park.name, park.short):
-                return park.name
-        raise InputError("scope", f"未知的产业园“{name}”（可选：{'、'.join(cat.parks)}）")
-    unit = cat.unit(name)
-    if unit is None:
-        raise InputError("scope", f"未知的县（市、区）“{name}”")
-    return unit.name
-
-
-@dataclass(frozen=True)
-class Evidence:
-    sha256: str
-    name: str
-    size: int
-
-
-def store_evidence(path: Path, *, session: Session, evidence_dir: Path, max_bytes: int) -> Evidence:
-    """Keep the file once under its content hash (atomic rename); the row joins the caller's transaction."""
-    try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise InputError("evidence", f"不是文件：{path}")
-        if size > max_bytes:
-            raise InputError("evidence", f"文件过大：{size} 字节，上限 {max_bytes} 字节（{path}）")
-        with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)  # a file that grew since stat() still cannot pass the limit
-        if len(data) > max_bytes:
-            raise InputError("evidence", f"文件过大：超过上限 {max_bytes} 字节（{path}）")
-        size = len(data)
-    except OSError as exc:
-        raise InputError("evidence", f"无法读取证明材料 {path}：{exc.strerror or exc}") from exc
-    digest = hashlib.sha256(data).hexdigest()
-    target = evidence_dir / digest[:2] / digest
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, target)
-    if session.get(EvidenceFile, digest) is None:
-        session.add(EvidenceFile(sha256=digest, size=size))
-        session.flush()  # before the record that refers to it: the unit of work does not order by FK
-    return Evidence(digest, path.name, size)
 
 
 def find_occurrence(

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import pendulum
 from shanhai.models.catalogue import FEN_PER_WAN, FEN_PER_YI
+from shanhai.models.localtime import local_date
 from shanhai.models.working_days import WorkingCalendar
 from shanhai.notifications.ladder import ReminderLadder, escalation_level
 
@@ -202,12 +202,6 @@ def _pace_met(tally: _Tally, req: dict[str, Any], milestone: dict[str, Any]) -> 
     return _measure(tally, req) >= milestone["share"] * full
 
 
-def local_date(as_of: datetime, tz: str = "Asia/Shanghai") -> date:
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
-    return pendulum.instance(as_of).in_timezone(tz).date()
-
-
 def evaluate(
     occurrences: Iterable[OccurrenceRow],
     totals: Iterable[RecordTotal],
@@ -215,9 +209,8 @@ def evaluate(
     *,
     as_of: datetime,
     cal: WorkingCalendar,
-    tz: str = "Asia/Shanghai",
 ) -> list[Evaluation]:
-    today = local_date(as_of, tz)
+    today = local_date(as_of)
     by_occurrence: dict[int, list[RecordTotal]] = defaultdict(list)
     for t in totals:
         if t.state in COUNTING_STATES and t.on <= today:

@@ -9,8 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from shanhai.models.catalogue import Catalogue
+from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import expected_occurrences
-from shanhai.models.status import Evaluation, OccurrenceRow, RecordTotal, evaluate, local_date
+from shanhai.models.status import Evaluation, OccurrenceRow, RecordTotal, evaluate
 from shanhai.models.tables import (
     AuditEntry,
     CatalogueState,

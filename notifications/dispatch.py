@@ -23,7 +23,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import pendulum
-from shanhai.models.status import LABELS, OccurrenceRow, local_date, progress_text
+from shanhai.models.localtime import local_date
+from shanhai.models.status import LABELS, OccurrenceRow, progress_text
 from shanhai.models.store import OccurrenceFilter, audit, load_evaluations
 from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
 from shanhai.notifications.ladder import ReminderLadder

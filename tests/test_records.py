@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from shanhai.models.amounts import parse_amount
 from shanhai.models.catalogue import load_catalogue
-from shanhai.models.records import InputError, parse_amount, resolve_scope
+from shanhai.models.errors import InputError
+from shanhai.models.scopes import resolve_scope
 from shanhai.models.tables import AuditEntry, CompletionRecord, EvidenceFile, Waiver
 from sqlalchemy import select
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from shanhai.models.records import InputError
+from shanhai.models.errors import InputError
 from shanhai.models.store import sync_catalogue
 from shanhai.models.tables import (
     AuditEntry,
