@@ -21,12 +21,12 @@ def write_apprise_config(path: Path, codes: list[str], port: int) -> Path:
 
 
 def run_fanout(root: Path, database_url: str | None, as_of: datetime, *, label: str) -> dict:
-    from shanhai.models.tables import Delivery
-    from shanhai.notifications.dispatch import check_obligation, deliver_outbox
     from sqlalchemy import func, select
 
     from benchmarks.fixtures import CALENDAR, SlowWebhook
     from shanhai.app import App
+    from shanhai.models.tables import Delivery
+    from shanhai.notifications.dispatch import check_obligation, deliver_outbox
     from shanhai.settings import Settings
 
     hook = SlowWebhook(DELAY)

@@ -65,8 +65,9 @@ def insert_records(app, *, today: date, per_occurrence: int = 2, seed: int = 202
     A realistic mix: mostly verified, some still submitted, a few rejected; amounts for amount
     targets, categories where the requirement has shares or a 附件1 plan.
     """
-    from shanhai.models.tables import CompletionRecord, Occurrence
     from sqlalchemy import insert, select
+
+    from shanhai.models.tables import CompletionRecord, Occurrence
 
     rng = random.Random(seed)
     categories = {

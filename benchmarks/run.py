@@ -59,9 +59,8 @@ def machine() -> dict:
 
 
 def province_app(root: Path, database_url: str | None):
-    from shanhai.models.localtime import local_date
-
     from shanhai.app import App
+    from shanhai.models.localtime import local_date
     from shanhai.settings import Settings
 
     catalogue = root / "catalogue"

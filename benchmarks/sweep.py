@@ -51,10 +51,10 @@ def bare_read(engine, today: date) -> tuple[int, int]:
 
 
 def sweep(app, as_of: datetime) -> int:
-    from shanhai.models.store import OccurrenceFilter, load_evaluations
     from sqlmodel import Session
 
     from shanhai.db import get_engine
+    from shanhai.models.store import OccurrenceFilter, load_evaluations
 
     with Session(get_engine(app.database_url)) as session:
         pairs = load_evaluations(
@@ -133,9 +133,8 @@ def evaluate_only(app, as_of: datetime, repeat: int = 5) -> float:
 
 
 def run_sweep(app, as_of: datetime, *, label: str, with_check: bool = True, repeat: int = 5) -> dict:
-    from shanhai.models.localtime import local_date
-
     from shanhai.db import get_engine
+    from shanhai.models.localtime import local_date
 
     today = local_date(as_of)
     engine = get_engine(app.database_url)

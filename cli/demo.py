@@ -6,10 +6,11 @@ import json
 import random
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import select
+
 from shanhai.models.localtime import local_date
 from shanhai.models.store import audit
 from shanhai.models.tables import AuditEntry, CompletionRecord, Occurrence, Waiver
-from sqlalchemy import select
 
 DEMO_ACTOR = "demo"
 

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shanhai.cli.views import status_items
+from shanhai.models.queries import status_items
 
 COLUMNS = [
     ("id", "期次#"),
@@ -26,6 +26,7 @@ COLUMNS = [
 def export_excel(app, path: Path, *, as_of: datetime, everything: bool = False) -> int:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
+
     from shanhai.models.status import LABELS, progress_text
 
     fills = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE", "grey": "D9D9D9"}
@@ -56,8 +57,9 @@ def _ics_text(s: str) -> str:
 
 
 def unit_calendar(app, unit_name: str, *, as_of: datetime) -> str:
-    from shanhai.models.tables import Occurrence
     from sqlalchemy import select
+
+    from shanhai.models.tables import Occurrence
 
     unit = app.catalogue.unit(unit_name)
     if unit is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from shanhai.cli import output
 
 app = typer.Typer(
@@ -45,10 +46,9 @@ def _as_of(text: str | None):
 
 
 def _app():
+    from shanhai.app import App
     from shanhai.models.catalogue import CatalogueError
     from shanhai.models.working_days import HolidayFileError
-
-    from shanhai.app import App
 
     a = App()
     try:
@@ -114,7 +114,7 @@ def catalogue_validate(
 @app.command()
 def obligations(as_json: Json = False) -> None:
     """列出事项目录中的全部事项。 List obligations."""
-    from shanhai.cli.views import obligation_items
+    from shanhai.models.queries import obligation_items
 
     items = obligation_items(_app().catalogue)
     if as_json:
@@ -139,7 +139,7 @@ def obligations(as_json: Json = False) -> None:
 @app.command()
 def plans(as_json: Json = False) -> None:
     """附件1 生态旅游文化产业园投资计划（万元）。 List the 附件1 plan rows."""
-    from shanhai.cli.views import plan_items
+    from shanhai.models.queries import plan_items
 
     items = plan_items(_app().catalogue)
     if as_json:
@@ -169,7 +169,7 @@ def status(
     as_json: Json = False,
 ) -> None:
     """各期次在某一时点的状态（红黄绿灯）。 Status of every occurrence at a date."""
-    from shanhai.cli.views import status_items
+    from shanhai.models.queries import status_items
 
     when = _as_of(as_of)
     a = _ready(when)
@@ -187,7 +187,7 @@ def status(
 @app.command()
 def board(as_of: AsOf = None) -> None:
     """总览：结对 × 事项 红黄绿灯。 The board: pairings x obligations."""
-    from shanhai.cli.views import board_grid
+    from shanhai.models.queries import board_grid
 
     when = _as_of(as_of)
     a = _ready(when)
@@ -446,7 +446,7 @@ def outbox(
     as_json: Json = False,
 ) -> None:
     """发件箱：已写入的消息及其投递状态。 List stored messages with delivery state."""
-    from shanhai.cli.views import outbox_items
+    from shanhai.models.queries import outbox_items
 
     a = _app()
     a.migrate()

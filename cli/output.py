@@ -72,6 +72,7 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
 
 def board(grid: dict[str, Any], as_of: datetime) -> None:
     import pendulum
+
     from shanhai.models.status import LIGHTS
 
     local = pendulum.instance(as_of).in_timezone("Asia/Shanghai")

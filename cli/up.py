@@ -433,7 +433,7 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
             + (f"演示历史新增 {n_demo} 条记录。" if n_demo else "演示历史此前已载入。")
         )
         from shanhai.cli.output import board
-        from shanhai.cli.views import board_grid
+        from shanhai.models.queries import board_grid
 
         _say("")
         board(board_grid(app, as_of=when), when)

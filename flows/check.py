@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
+
 from shanhai.flows.common import artifact_key, check_markdown, check_run_name, status_rows
 
 
@@ -23,9 +24,8 @@ def _run_name() -> str:
 @task(name="检查事项 check", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
 def check_task(obligation: str, as_of: str | None, dry_run: bool):
     """Sync, evaluate every occurrence of the obligation in bulk, plan and queue (idempotent)."""
-    from shanhai.notifications.dispatch import check_obligation
-
     from shanhai.app import App, parse_as_of
+    from shanhai.notifications.dispatch import check_obligation
 
     return check_obligation(App(), obligation, as_of=parse_as_of(as_of), dry_run=dry_run)
 

@@ -7,6 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
+
 from shanhai.flows.common import dated_run_name, delivery_markdown, delivery_state_name
 
 
@@ -18,9 +19,8 @@ def _run_name() -> str:
     name="投递发件箱 deliver", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False
 )
 def deliver_task(as_of: str):
-    from shanhai.notifications.dispatch import deliver_outbox
-
     from shanhai.app import App, parse_as_of
+    from shanhai.notifications.dispatch import deliver_outbox
 
     return deliver_outbox(App(), as_of=parse_as_of(as_of))
 

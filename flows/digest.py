@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
+
 from shanhai.flows.common import artifact_key, check_markdown, dated_run_name, status_rows
 
 WEEKLY = "每周督办摘要"
@@ -19,9 +20,8 @@ MONTHLY = "每月逾期通报"
 
 @task(name="生成摘要 digest", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
 def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool):
-    from shanhai.notifications.dispatch import send_digest
-
     from shanhai.app import App, parse_as_of
+    from shanhai.notifications.dispatch import send_digest
 
     return send_digest(App(), audience=audience, as_of=parse_as_of(as_of), dry_run=dry_run)
 
@@ -30,9 +30,8 @@ def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_
     name="投递发件箱 deliver", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False
 )
 def deliver_task(as_of: str):
-    from shanhai.notifications.dispatch import deliver_outbox
-
     from shanhai.app import App, parse_as_of
+    from shanhai.notifications.dispatch import deliver_outbox
 
     return deliver_outbox(App(), as_of=parse_as_of(as_of))
 

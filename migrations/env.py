@@ -1,8 +1,9 @@
 """Alembic environment: the engine comes from shanhai.db.migrate (or SHANHAI_DATABASE_URL)."""
 
-import shanhai.models.tables  # noqa: F401  (registers the tables)
 from alembic import context
 from sqlmodel import SQLModel
+
+import shanhai.models.tables  # noqa: F401  (registers the tables)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from shanhai.models.yaml_source import Problem, Source, YamlFileError, dotted, read_yaml, validate
 
 PAIRING_TOKEN = "结对双方"  # both units of the occurrence's pairing (park: its pairing; city: all pairs)
@@ -385,7 +386,7 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
                     bad(src, (*loc, "scopes", j), f"unknown {ob.scope} '{scope_name}'")
             if ob.reminders is not None:
                 try:
-                    from shanhai.notifications.ladder import ReminderLadder
+                    from shanhai.models.ladder import ReminderLadder
 
                     ReminderLadder.from_mapping(ob.reminders)
                 except ValueError as exc:

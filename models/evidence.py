@@ -8,9 +8,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlmodel import Session
+
 from shanhai.models.errors import InputError
 from shanhai.models.tables import EvidenceFile
-from sqlmodel import Session
 
 
 @dataclass(frozen=True)

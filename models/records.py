@@ -7,6 +7,9 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlmodel import Session
+
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.errors import InputError
 from shanhai.models.evidence import store_evidence
@@ -15,8 +18,6 @@ from shanhai.models.occurrences import scopes_for
 from shanhai.models.scopes import resolve_scope
 from shanhai.models.store import audit
 from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, utcnow
-from sqlalchemy import select
-from sqlmodel import Session
 
 
 def find_occurrence(

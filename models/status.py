@@ -14,9 +14,9 @@ from datetime import date, datetime
 from typing import Any
 
 from shanhai.models.catalogue import FEN_PER_WAN, FEN_PER_YI
+from shanhai.models.ladder import ReminderLadder, escalation_level
 from shanhai.models.localtime import local_date
 from shanhai.models.working_days import WorkingCalendar
-from shanhai.notifications.ladder import ReminderLadder, escalation_level
 
 STATUSES = ("done", "done_late", "on_track", "due_soon", "behind_pace", "overdue", "waived")
 LIGHTS = {

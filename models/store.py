@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from shanhai.db import insert_ignore
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import expected_occurrences
@@ -27,10 +31,6 @@ from shanhai.models.tables import (
     utcnow,
 )
 from shanhai.models.working_days import WorkingCalendar
-from sqlalchemy import delete, func, select
-from sqlmodel import Session
-
-from shanhai.db import insert_ignore
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,16 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import pendulum
-from shanhai.models.localtime import local_date
-from shanhai.models.status import LABELS, OccurrenceRow, progress_text
-from shanhai.models.store import OccurrenceFilter, audit, load_evaluations
-from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
-from shanhai.notifications.ladder import ReminderLadder
-from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
 from sqlalchemy import func, or_, select, update
 from sqlmodel import Session
 
 from shanhai.db import insert_ignore
+from shanhai.models.ladder import ReminderLadder
+from shanhai.models.localtime import local_date
+from shanhai.models.status import LABELS, OccurrenceRow, progress_text
+from shanhai.models.store import OccurrenceFilter, audit, load_evaluations
+from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
+from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
 
 CLOSED = {"done", "done_late", "waived"}
 _LIMITER = None  # one per process, so a robot's per-minute window carries over between deliveries
@@ -96,7 +96,7 @@ def _summary(counts: Counter, queued: int, dry_run: bool) -> str:
 
 
 def _status_item(app, ev) -> dict[str, Any]:
-    from shanhai.cli.views import title_and_clause
+    from shanhai.models.queries import title_and_clause
 
     return ev.as_item(*title_and_clause(app.catalogue, ev.obligation_id))
 

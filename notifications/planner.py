@@ -27,7 +27,7 @@ from datetime import date, datetime
 
 import pendulum
 
-from .ladder import (
+from shanhai.models.ladder import (
     COORDINATOR,
     DEFAULT_LADDER,
     RESPONSIBLE,

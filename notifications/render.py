@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+
 from shanhai.models.status import LABELS
 
 __all__ = ["RenderItem", "STATUS_LABELS", "render_message", "format_due", "format_days_left"]

@@ -343,8 +343,9 @@ def review(app, record_id: int, verdict: str, note: str | None = None) -> None:
 
 
 def occurrence_id(app, obligation: str, scope: str, period: str) -> int:
-    from shanhai.models.tables import Occurrence
     from sqlalchemy import select
+
+    from shanhai.models.tables import Occurrence
 
     with app.session() as session:
         return session.execute(
@@ -391,8 +392,9 @@ def count_rows(database_url: str, model) -> int:
 def run_cli(args: Sequence[str], *, home: Path, database_url: str | None = None,
             catalogue_dir: Path = REAL_CATALOGUE, env: dict[str, str] | None = None):
     """Run ``shanhai ARGS`` in-process; returns click's Result (exit_code, stdout, stderr, output)."""
-    from shanhai.cli.main import app
     from typer.testing import CliRunner
+
+    from shanhai.cli.main import app
 
     full_env = {
         "SHANHAI_HOME": str(home),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from shanhai.models.catalogue import CatalogueError, load_catalogue
 
+from shanhai.models.catalogue import CatalogueError, load_catalogue
 from tests.conftest import (
     REAL_CATALOGUE,
     joint_meeting,

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from shanhai.notifications.channels import Channel, ChannelConfigError, load_channels
 
 UNITS = {"yongjia": "永嘉县", "ouhai": "瓯海区", "zhaoshang": "市招商局（经合办）"}

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from shanhai.models.tables import AuditEntry, CompletionRecord, EvidenceFile, Obligation, Occurrence, Waiver
 from sqlalchemy import select
 
+from shanhai.models.tables import AuditEntry, CompletionRecord, EvidenceFile, Obligation, Occurrence, Waiver
 from tests.conftest import (
     count_rows,
     industrial_investment,

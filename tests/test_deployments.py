@@ -9,10 +9,10 @@ import sys
 import time
 
 import yaml
-from shanhai.cli.deployments import deployment_specs, render_prefect_yaml
-from shanhai.flows.common import artifact_key, check_run_name, dated_run_name, status_rows
 
 from shanhai import REPO_ROOT
+from shanhai.cli.deployments import deployment_specs, render_prefect_yaml
+from shanhai.flows.common import artifact_key, check_run_name, dated_run_name, status_rows
 from tests.conftest import REAL_CATALOGUE, make_app
 
 

@@ -83,6 +83,7 @@ def test_deployed_check_runs_on_a_process_worker(prefect_server, tmp_path):
         FlowRunFilter,
         FlowRunFilterId,
     )
+
     from shanhai.cli.deployments import deployment_specs
     from shanhai.cli.up import Stack, deploy_all, ensure_work_pool, start_worker
 

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from shanhai.notifications.links import LinkError, sign_report_link, verify_report_token
 
 SHANGHAI = timezone(timedelta(hours=8))

@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-import shanhai.migrations as migrations
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
+import shanhai.migrations as migrations
 from shanhai.db import migrate
 
 

@@ -15,11 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pendulum
 import pytest
-from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
-from shanhai.notifications.dispatch import check_obligation, deliver_outbox, send_digest
 from sqlalchemy import func, select, update
 
 from shanhai.app import App
+from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
+from shanhai.notifications.dispatch import check_obligation, deliver_outbox, send_digest
 from shanhai.settings import Settings
 
 # Monday 2026-11-30, 10:00 in Shanghai: a working day after the send hour.

@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shanhai.models.working_days import WorkingCalendar
-from shanhai.notifications import ladder as ladder_module
-from shanhai.notifications import planner as planner_module
-from shanhai.notifications.ladder import (
+
+from shanhai.models import ladder as ladder_module
+from shanhai.models.ladder import (
     DEFAULT_LADDER,
     ReminderLadder,
     Stage,
@@ -29,6 +28,8 @@ from shanhai.notifications.ladder import (
     escalation_level,
     stages,
 )
+from shanhai.models.working_days import WorkingCalendar
+from shanhai.notifications import planner as planner_module
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
 
 SH = ZoneInfo("Asia/Shanghai")

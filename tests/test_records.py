@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
+
 from shanhai.models.amounts import parse_amount
 from shanhai.models.catalogue import load_catalogue
 from shanhai.models.errors import InputError
 from shanhai.models.scopes import resolve_scope
 from shanhai.models.tables import AuditEntry, CompletionRecord, EvidenceFile, Waiver
-from sqlalchemy import select
-
 from tests.conftest import (
     at,
     count_rows,

@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 import pytest
+
 from shanhai.notifications.render import (
     STATUS_LABELS,
     RenderItem,

@@ -13,11 +13,11 @@ import pendulum
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from shanhai.models.catalogue import load_catalogue
 from shanhai.models.occurrences import expected_occurrences
 from shanhai.models.status import LIGHTS, STATUSES, OccurrenceRow, RecordTotal, evaluate
 from shanhai.models.working_days import default_calendar
-
 from tests.conftest import (
     at,
     industrial_investment,

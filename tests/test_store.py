@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
 from shanhai.models.errors import InputError
 from shanhai.models.store import sync_catalogue
 from shanhai.models.tables import (
@@ -18,9 +21,6 @@ from shanhai.models.tables import (
     Park,
     Unit,
 )
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError
-
 from tests.conftest import (
     PAIRINGS,
     at,

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
+
 from shanhai.notifications.channels import Channel
 from shanhai.notifications.transport import (
     PermanentDeliveryError,

@@ -12,6 +12,7 @@ import chinese_calendar
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from shanhai.models import working_days as wd
 from shanhai.models.working_days import (
     HolidayFileError,

@@ -135,8 +135,9 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
     import json
 
     import pendulum
-    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
     from sqlalchemy import func, select
+
+    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
 
     with app.session() as session:
         q = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
