@@ -26,7 +26,8 @@ def run_fanout(root: Path, database_url: str | None, as_of: datetime, *, label: 
     from benchmarks.fixtures import CALENDAR, SlowWebhook
     from shanhai.app import App
     from shanhai.models.tables import Delivery
-    from shanhai.notifications.dispatch import check_obligation, deliver_outbox
+    from shanhai.notifications.checking import check_obligation
+    from shanhai.notifications.delivery import deliver_outbox
     from shanhai.settings import Settings
 
     hook = SlowWebhook(DELAY)
@@ -48,7 +49,7 @@ def run_fanout(root: Path, database_url: str | None, as_of: datetime, *, label: 
         with app.session() as s:
             pending = s.execute(select(func.count()).where(Delivery.status == "pending")).scalar_one()
         t = time.perf_counter()
-        report = deliver_outbox(app, as_of=as_of)
+        report = deliver_outbox(app, clock=lambda: as_of)
         seconds = time.perf_counter() - t
         bound = report.sent * DELAY
         return {

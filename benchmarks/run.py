@@ -274,7 +274,7 @@ def main() -> int:
                 results["notes"].append(
                     f"fan-out on {f['backend']}: check_obligation queued nothing (planned messages were "
                     f"not written to the outbox), so nothing was delivered; INSERT … ON CONFLICT DO NOTHING "
-                    f"reports rowcount {rowcount} here (notifications/dispatch.py:_insert_ignore expects 1)"
+                    f"reports rowcount {rowcount} here (shanhai.db.insert_ignore counts returned keys)"
                 )
             elif f["receiver_max_in_flight"] <= 1 and f["sent"] > 1:
                 results["notes"].append(

@@ -65,7 +65,7 @@ def sweep(app, as_of: datetime) -> int:
 
 
 def check(app, as_of: datetime) -> int:
-    from shanhai.notifications.dispatch import check_obligation
+    from shanhai.notifications.checking import check_obligation
 
     result = check_obligation(app, None, as_of=as_of, dry_run=True)
     return len(result.messages)

@@ -33,8 +33,9 @@ def digest_cron(send_hour: int) -> str:
     return f"30 {send_hour} * * *"
 
 
-CHECK_ENTRYPOINT = "flows/check.py:check_obligation_flow"
-PULL_STEP = "shanhai.flows.workspace.use_repo_root"
+# Module entrypoints: a worker imports the installed package (never a flow file as a stray top-level
+# module), wherever its checkout lives; hence no pull step.
+CHECK_ENTRYPOINT = "shanhai.flows.check:check_obligation_flow"
 
 HEADER = """\
 # Generated from the catalogue (calendar/*.yaml) by `python -m shanhai.cli.deployments`; do not edit by hand.
@@ -45,8 +46,8 @@ HEADER = """\
 # Deploy from the repo root against any Prefect server once the work pool exists:
 #   prefect work-pool create shanhai --type process
 #   prefect --no-prompt deploy --all
-# Workers need this repository checked out and installed (pip install -e .): the pull step moves
-# each run into that checkout, wherever it is.
+# Workers need this repository installed (pip install -e .); entrypoints name modules of the
+# installed package, so a run needs no working directory.
 """
 
 
@@ -87,7 +88,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
     out += [
         _deployment(
             "deliver-outbox",
-            "flows/deliver.py:deliver_outbox_flow",
+            "shanhai.flows.deliver:deliver_outbox_flow",
             "投递发件箱：待发送与待重试的消息（每 10 分钟）",
             DELIVER_CRON,
             ["shanhai", "delivery"],
@@ -95,7 +96,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
         ),
         _deployment(
             "weekly-digest",
-            "flows/digest.py:weekly_digest_flow",
+            "shanhai.flows.digest:weekly_digest_flow",
             "每周督办摘要：发给协调方（每周第一个工作日）",
             digest_cron(send_hour),
             ["shanhai", "digest"],
@@ -103,7 +104,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
         ),
         _deployment(
             "monthly-digest",
-            "flows/digest.py:monthly_digest_flow",
+            "shanhai.flows.digest:monthly_digest_flow",
             "每月逾期通报：发给领导小组（每月第一个工作日）",
             digest_cron(send_hour),
             ["shanhai", "digest"],
@@ -119,7 +120,7 @@ def render_prefect_yaml(catalogue, send_hour: int = 9) -> str:
         "prefect-version": None,
         "build": None,
         "push": None,
-        "pull": [{PULL_STEP: {}}],
+        "pull": [],
         "deployments": deployment_specs(catalogue, send_hour),
     }
     body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=1000, default_flow_style=False)

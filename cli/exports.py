@@ -27,7 +27,8 @@ def export_excel(app, path: Path, *, as_of: datetime, everything: bool = False) 
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
-    from shanhai.models.status import LABELS, progress_text
+    from shanhai.models.progress import progress_text
+    from shanhai.models.statuses import label_of
 
     fills = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE", "grey": "D9D9D9"}
     items = status_items(app, as_of=as_of, everything=everything)
@@ -40,7 +41,7 @@ def export_excel(app, path: Path, *, as_of: datetime, everything: bool = False) 
     for it in items:
         row = {
             **it,
-            "status_label": LABELS[it["status"]],
+            "status_label": label_of(it["status"]),
             "progress_text": progress_text(it["progress"]),
             "pending": "是" if it["pending"] else "",
         }

@@ -378,7 +378,8 @@ def remind(
 ) -> None:
     """计算此刻应发的提醒与督办，写入发件箱并投递（与 Prefect 流程相同）。 Plan and send reminders."""
     from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import check_obligation, deliver_outbox
+    from shanhai.notifications.checking import check_obligation
+    from shanhai.notifications.delivery import deliver_outbox
 
     when = _as_of(as_of)
     a = _app()
@@ -401,14 +402,14 @@ def remind(
 
 
 @app.command()
-def deliver(as_of: AsOf = None) -> None:
-    """投递发件箱中待发送或待重试的消息。 Deliver the outbox."""
+def deliver() -> None:
+    """投递发件箱中待发送或待重试的消息（按真实时钟：仅工作日发送时段）。 Deliver the outbox."""
     from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import deliver_outbox
+    from shanhai.notifications.delivery import deliver_outbox
 
     a = _app()
     try:
-        report = deliver_outbox(a, as_of=_as_of(as_of) if as_of else None)
+        report = deliver_outbox(a)
     except ChannelConfigError as exc:
         fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
     typer.echo(report.summary)
@@ -425,7 +426,7 @@ def digest(
 ) -> None:
     """生成督办摘要：协调方每周一次，领导小组每月一次。 Queue a digest."""
     from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import send_digest
+    from shanhai.notifications.digests import send_digest
 
     if audience not in ("coordinator", "supervisor"):
         fail(f"audience：应为 coordinator 或 supervisor，而不是 '{audience}'")
@@ -480,7 +481,7 @@ def outbox(
 def channels(as_json: Json = False) -> None:
     """检查并列出各单位的消息渠道（SHANHAI_APPRISE_CONFIG，密钥已遮蔽）。 Validate and list channels."""
     from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import configured_channels
+    from shanhai.notifications.outbox import configured_channels
 
     a = _app()
     try:

@@ -39,11 +39,12 @@ def table(items: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
 
 
 def status_table(items: Sequence[dict[str, Any]]) -> None:
-    from shanhai.models.status import LABELS, progress_text
+    from shanhai.models.progress import progress_text
+    from shanhai.models.statuses import label_of
 
     rows = []
     for it in items:
-        label = LABELS[it["status"]]
+        label = label_of(it["status"])
         if it["status"] == "overdue" and it["escalation_level"]:
             label += f"（督办{it['escalation_level']}级）"
         if it["pending"]:
@@ -73,7 +74,7 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
 def board(grid: dict[str, Any], as_of: datetime) -> None:
     import pendulum
 
-    from shanhai.models.status import LIGHTS
+    from shanhai.models.statuses import LIGHT_LABELS, Light, Status
 
     local = pendulum.instance(as_of).in_timezone("Asia/Shanghai")
     typer.echo(f"山海协作工程 督办总览 · {local.format('YYYY-MM-DD HH:mm')}（上海时间）")
@@ -85,14 +86,14 @@ def board(grid: dict[str, Any], as_of: datetime) -> None:
         cells = []
         for c in cols:
             st = grid["cells"].get(f"{row['obligation']}|{c}")
-            mark = LIGHT[LIGHTS[st]] if st else "·"
+            mark = LIGHT[Status(st).light] if st else "·"
             cells.append(pad(mark, width(c)))
         typer.echo(pad(name, w0) + "  " + "  ".join(cells))
-    typer.echo("🟢 完成/正常  🟡 即将到期/进度滞后  🔴 逾期  ⚪ 豁免  · 不适用")
+    typer.echo("  ".join(f"{LIGHT[light]} {LIGHT_LABELS[light]}" for light in Light) + "  · 不适用")
 
 
 def messages(items: Sequence[dict[str, Any]], *, dry_run: bool) -> None:
-    from shanhai.models.status import LABELS
+    from shanhai.models.statuses import label_of
 
     head = "预览（未写入、未发送）" if dry_run else "本次写入发件箱"
     typer.echo(f"{head}：{len(items)} 条消息")
@@ -100,5 +101,5 @@ def messages(items: Sequence[dict[str, Any]], *, dry_run: bool) -> None:
         typer.echo(f"→ {m['recipient']}（{m['role']}）· {m['stage_label']} · {len(m['items'])} 项")
         for it in m["items"]:
             typer.echo(
-                f"    {it['due']}  {LABELS.get(it['status'], it['status'])}  {it['title']}（{it['scope']}）"
+                f"    {it['due']}  {label_of(it['status'])}  {it['title']}（{it['scope']}）"
             )

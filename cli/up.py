@@ -314,7 +314,7 @@ def trigger_checks(api_url: str, obligation_ids: list[str], as_of: str | None = 
             return created
         when = datetime.now(UTC) + timedelta(minutes=2)
         client.create_flow_run_from_deployment(
-            deliver.id, parameters=params, tags=["shanhai-up"], state=Scheduled(scheduled_time=when)
+            deliver.id, tags=["shanhai-up"], state=Scheduled(scheduled_time=when)
         )
     return created
 

@@ -25,7 +25,7 @@ def _run_name() -> str:
 def check_task(obligation: str, as_of: str | None, dry_run: bool):
     """Sync, evaluate every occurrence of the obligation in bulk, plan and queue (idempotent)."""
     from shanhai.app import App, parse_as_of
-    from shanhai.notifications.dispatch import check_obligation
+    from shanhai.notifications.checking import check_obligation
 
     return check_obligation(App(), obligation, as_of=parse_as_of(as_of), dry_run=dry_run)
 

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from shanhai.models.localtime import local_date
-from shanhai.models.status import LABELS, progress_text
+from shanhai.models.progress import progress_text
+from shanhai.models.statuses import label_of
 
 # Names of the Completed state of a delivery run, by what it found.
 DELIVERY_STATES = (
@@ -79,7 +80,7 @@ def status_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in items:
         view = {
             **item,
-            "status_label": LABELS.get(item["status"], item["status"]),
+            "status_label": label_of(item["status"]),
             "progress_text": progress_text(item.get("progress") or {}),
             "pending": "是" if item.get("pending") else "",
         }
@@ -104,13 +105,13 @@ def check_markdown(result, report=None) -> str:
     ]
     if result.counts:
         lines += ["| 状态 | 期次数 |", "|---|---|"]
-        lines += [f"| {LABELS.get(s, s)} | {n} |" for s, n in sorted(result.counts.items())]
+        lines += [f"| {label_of(s)} | {n} |" for s, n in sorted(result.counts.items())]
         lines.append("")
     if result.messages:
         lines += ["## 本次计划的消息", "", "| 收件单位 | 角色 | 阶段 | 事项 |", "|---|---|---|---|"]
         for m in result.messages:
             items = "；".join(
-                f"{i['scope']} {i['due']} {LABELS.get(i['status'], i['status'])}" for i in m["items"]
+                f"{i['scope']} {i['due']} {label_of(i['status'])}" for i in m["items"]
             )
             lines.append(
                 f"| {_md_escape(m['recipient'])} | {m['role']} | {_md_escape(m.get('stage_label', m['stage']))} "

@@ -1,39 +1,38 @@
-"""The delivery flow: every 10 minutes, deliver what is due in the outbox (retries with backoff)."""
+"""The delivery flow: every 10 minutes, deliver what is due in the outbox (retries with backoff).
+
+Delivery follows the real clock: nothing leaves outside working days and hours, and a claim is stamped
+with the time it was made."""
 
 from __future__ import annotations
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from shanhai.flows.common import dated_run_name, delivery_markdown, delivery_state_name
 
-
-def _run_name() -> str:
-    return dated_run_name("发件箱投递", flow_run.parameters.get("as_of"), with_time=True)
+DELIVERY = "发件箱投递"
 
 
 @task(
     name="投递发件箱 deliver", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False
 )
-def deliver_task(as_of: str):
-    from shanhai.app import App, parse_as_of
-    from shanhai.notifications.dispatch import deliver_outbox
+def deliver_task():
+    from shanhai.app import App
+    from shanhai.notifications.delivery import deliver_outbox
 
-    return deliver_outbox(App(), as_of=parse_as_of(as_of))
+    return deliver_outbox(App())
 
 
-@flow(name="deliver-outbox", flow_run_name=_run_name, log_prints=True)
-def deliver_outbox_flow(as_of: str | None = None) -> State:
+@flow(name="deliver-outbox", flow_run_name=lambda: dated_run_name(DELIVERY, None, with_time=True), log_prints=True)
+def deliver_outbox_flow() -> State:
     """投递发件箱中待发送或待重试的消息。"""
     from shanhai.app import parse_as_of
 
-    when = parse_as_of(as_of)
-    report = deliver_task(when.isoformat())
+    report = deliver_task()
     create_markdown_artifact(
-        key="outbox-delivery", markdown=delivery_markdown(report, when), description=report.summary
+        key="outbox-delivery", markdown=delivery_markdown(report, parse_as_of(None)), description=report.summary
     )
     return Completed(
         name=delivery_state_name(report),

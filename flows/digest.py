@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from shanhai.flows.common import artifact_key, check_markdown, dated_run_name, status_rows
+from shanhai.flows.deliver import deliver_task
 
 WEEKLY = "每周督办摘要"
 MONTHLY = "每月逾期通报"
@@ -21,19 +22,9 @@ MONTHLY = "每月逾期通报"
 @task(name="生成摘要 digest", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
 def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool):
     from shanhai.app import App, parse_as_of
-    from shanhai.notifications.dispatch import send_digest
+    from shanhai.notifications.digests import send_digest
 
     return send_digest(App(), audience=audience, as_of=parse_as_of(as_of), dry_run=dry_run)
-
-
-@task(
-    name="投递发件箱 deliver", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False
-)
-def deliver_task(as_of: str):
-    from shanhai.app import App, parse_as_of
-    from shanhai.notifications.dispatch import deliver_outbox
-
-    return deliver_outbox(App(), as_of=parse_as_of(as_of))
 
 
 def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, dry_run: bool) -> State:
@@ -41,7 +32,7 @@ def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, d
 
     when = parse_as_of(as_of).isoformat()
     result = digest_task(audience, when, dry_run)
-    report = deliver_task(when) if result.queued else None
+    report = deliver_task() if result.queued else None
     create_table_artifact(
         key=artifact_key("digest", audience),
         table=status_rows(result.items),

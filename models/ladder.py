@@ -1,7 +1,7 @@
-"""The reminder ladder: which reminder stage goes out on which working day (SPEC section 5).
+"""The reminder ladder: which reminder stage goes out on which working day.
 
-Pure date logic: no clock, no I/O.  Every function takes the due date, a working-day
-calendar (anything with the :class:`WorkingDays` methods, normally
+Pure date logic: no clock, no I/O. Every function takes the due date, a working-day calendar
+(anything with the :class:`WorkingDays` methods, normally
 :class:`shanhai.models.working_days.WorkingCalendar`) and, where relevant, ``today``.
 
 The default ladder, for an occurrence due on ``due``:
@@ -19,18 +19,19 @@ overdue_5wd   ``add_working_days(due, 5)``               supervisor
 repeat_k      last overdue stage's day + 7k calendar     responsible + coordinator + supervisor
 ============  =========================================  ================================
 
-Rules decided here (beyond the SPEC's wording):
+Rules decided here:
 
 * Nothing goes out on a non-working day: a stage whose nominal day is not a working day
-  goes out on the next working day.  Repeats are anchored on the last overdue stage's
-  day (``anchor + k * repeat_every_days``), so holidays never make them drift.
+  goes out on the next working day (:func:`may_send` says whether messages may leave at an
+  instant).  Repeats are anchored on the last overdue stage's day (``anchor + k *
+  repeat_every_days``), so holidays never make them drift.
 * Before-stages are ranked by their nominal day for this due date (calendar-day and
   working-day lead times interleave correctly even for unusual ladders; on a tie the
   calendar-day stage ranks first).
 * A stage that the move off a non-working day lands on or after the day of a *later*
   stage is superseded and dropped (e.g. due on Saturday 2026-10-31: the ``due`` stage would
   move to Monday 11-02, which is already ``overdue_1wd``; or ``before_7d`` falling inside
-  a long holiday).  So along :func:`stages` both rank and day strictly increase.
+  a long holiday).  So along :meth:`Schedule.stages` both rank and day strictly increase.
 * Ranks are spaced by phase so that they also compare sensibly across ladders:
   before-stages ``0..99``, ``due`` 100, the i-th overdue stage ``200 + i``, ``repeat_k``
   ``300 + k``.
@@ -42,32 +43,48 @@ Rules decided here (beyond the SPEC's wording):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from datetime import date, timedelta
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from shanhai.models.localtime import to_local
 
 __all__ = [
-    "AUDIENCES",
     "DEFAULT_LADDER",
+    "Audience",
+    "LadderOverride",
     "ReminderLadder",
     "Schedule",
     "Stage",
+    "StagePhase",
     "WorkingDays",
     "current_stage",
     "escalation_level",
-    "schedule",
+    "may_send",
     "stages",
 ]
 
-RESPONSIBLE = "responsible"
-COORDINATOR = "coordinator"
-SUPERVISOR = "supervisor"
-AUDIENCES = frozenset({RESPONSIBLE, COORDINATOR, SUPERVISOR})
 
-_TO_RESPONSIBLE = frozenset({RESPONSIBLE})
-_TO_FIRST_OVERDUE = frozenset({RESPONSIBLE, COORDINATOR})
-_TO_SUPERVISOR = frozenset({SUPERVISOR})
-_TO_ALL = AUDIENCES
+class Audience(StrEnum):
+    RESPONSIBLE = "responsible"
+    COORDINATOR = "coordinator"
+    SUPERVISOR = "supervisor"
+
+
+class StagePhase(StrEnum):
+    BEFORE = "before"
+    DUE = "due"
+    OVERDUE = "overdue"
+    REPEAT = "repeat"
+
+
+_TO_RESPONSIBLE = frozenset({Audience.RESPONSIBLE})
+_TO_FIRST_OVERDUE = frozenset({Audience.RESPONSIBLE, Audience.COORDINATOR})
+_TO_SUPERVISOR = frozenset({Audience.SUPERVISOR})
+_TO_ALL = frozenset(Audience)
 
 _RANK_DUE = 100
 _RANK_OVERDUE = 200
@@ -76,7 +93,7 @@ _MAX_STAGES_PER_PHASE = 99
 
 
 class WorkingDays(Protocol):
-    """The part of :class:`~shanhai.models.working_days.WorkingCalendar` the ladder uses."""
+    """The part of :class:`~shanhai.models.working_days.WorkingCalendar` the ladder and planner use."""
 
     def is_working_day(self, d: date) -> bool: ...
 
@@ -84,30 +101,57 @@ class WorkingDays(Protocol):
 
     def add_working_days(self, d: date, n: int) -> date: ...
 
+    def working_days_between(self, start: date, end: date) -> int: ...
+
+
+def may_send(as_of: datetime, cal: WorkingDays, send_hour: int) -> bool:
+    """Messages leave only on working days (Asia/Shanghai) from the send hour on: reminders,
+    retries and digests alike."""
+    local = to_local(as_of)
+    return local.hour >= send_hour and cal.is_working_day(local.date())
+
 
 # --------------------------------------------------------------------------- the ladder
 
+Days = tuple[Annotated[StrictInt, Field(ge=1)], ...]
 
-def _positive_ints(name: str, value: object) -> tuple[int, ...]:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"reminder ladder: {name!r} must be a list of positive integers, got {value!r}")
-    items = tuple(value)  # type: ignore[arg-type]
-    for item in items:
-        if not isinstance(item, int) or isinstance(item, bool) or item < 1:
-            raise ValueError(
-                f"reminder ladder: {name!r} must be a list of positive integers, got {list(items)!r} "
-                f"(bad entry {item!r})"
-            )
-    if len(set(items)) != len(items):
-        raise ValueError(f"reminder ladder: {name!r} lists a value more than once: {list(items)!r}")
-    return items
+
+class LadderOverride(BaseModel):
+    """A catalogue's ``reminders:`` override; the keys given replace the defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    before_calendar_days: Days | None = None
+    before_working_days: Days | None = None
+    on_due_date: StrictBool | None = None
+    overdue_working_days: Days | None = Field(default=None, max_length=_MAX_STAGES_PER_PHASE)
+    repeat_every_days: Annotated[StrictInt, Field(ge=0)] | None = None  # 0 disables repeats
+
+    @field_validator("before_calendar_days", "before_working_days", "overdue_working_days", mode="before")
+    @classmethod
+    def _list_of_days(cls, value: Any) -> Any:
+        if value is None:
+            return ()
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+            raise ValueError("must be a list of whole numbers of days, e.g. [30, 7]")
+        if len(set(value)) != len(value):
+            raise ValueError(f"lists a value more than once: {list(value)}")
+        return value
+
+    def ladder(self) -> ReminderLadder:
+        given = self.model_dump(exclude_none=True)
+        if not given:
+            return DEFAULT_LADDER
+        ladder = ReminderLadder(**given)
+        if len(ladder.before_calendar_days) + len(ladder.before_working_days) > _MAX_STAGES_PER_PHASE:
+            raise ValueError(f"at most {_MAX_STAGES_PER_PHASE} before-stages in all")
+        return ladder
 
 
 @dataclass(frozen=True)
 class ReminderLadder:
-    """When reminders go out, relative to the due date.  Validated and normalised on
-    construction (lead times sorted farthest first, overdue steps nearest first), so two
-    equal ladders compare and hash equal."""
+    """When reminders go out, relative to the due date. Normalised on construction (lead times
+    farthest first, overdue steps nearest first), so two equal ladders compare and hash equal."""
 
     before_calendar_days: tuple[int, ...] = (30, 7)
     before_working_days: tuple[int, ...] = (3, 1)
@@ -116,54 +160,17 @@ class ReminderLadder:
     repeat_every_days: int = 7  # then every N calendar days until resolved (0: never)
 
     def __post_init__(self) -> None:
-        cal = _positive_ints("before_calendar_days", self.before_calendar_days)
-        work = _positive_ints("before_working_days", self.before_working_days)
-        over = _positive_ints("overdue_working_days", self.overdue_working_days)
-        if len(cal) + len(work) > _MAX_STAGES_PER_PHASE:
-            raise ValueError(
-                f"reminder ladder: at most {_MAX_STAGES_PER_PHASE} before-stages in "
-                "'before_calendar_days' and 'before_working_days' together"
-            )
-        if len(over) > _MAX_STAGES_PER_PHASE:
-            raise ValueError(f"reminder ladder: at most {_MAX_STAGES_PER_PHASE} 'overdue_working_days'")
-        if not isinstance(self.on_due_date, bool):
-            raise ValueError(
-                f"reminder ladder: 'on_due_date' must be true or false, got {self.on_due_date!r}"
-            )
-        repeat = self.repeat_every_days
-        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
-            raise ValueError(
-                f"reminder ladder: 'repeat_every_days' must be a whole number of days >= 0 "
-                f"(0 disables repeats), got {repeat!r}"
-            )
-        object.__setattr__(self, "before_calendar_days", tuple(sorted(cal, reverse=True)))
-        object.__setattr__(self, "before_working_days", tuple(sorted(work, reverse=True)))
-        object.__setattr__(self, "overdue_working_days", tuple(sorted(over)))
+        object.__setattr__(self, "before_calendar_days", tuple(sorted(self.before_calendar_days, reverse=True)))
+        object.__setattr__(self, "before_working_days", tuple(sorted(self.before_working_days, reverse=True)))
+        object.__setattr__(self, "overdue_working_days", tuple(sorted(self.overdue_working_days)))
 
     @classmethod
-    def from_mapping(cls, data: Mapping | None) -> ReminderLadder:
-        """A ladder from a catalogue override: the given keys replace the defaults.
-
-        ``None`` or ``{}`` means the default ladder.  An unknown key or a bad value raises
-        :class:`ValueError` naming the key.
-        """
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> ReminderLadder:
+        """A ladder from a catalogue override (``None`` or ``{}``: the default). A bad key or value
+        raises a ValueError (pydantic's) naming it."""
         if data is None:
             return DEFAULT_LADDER
-        if not isinstance(data, Mapping):
-            raise ValueError(f"reminder ladder: expected a mapping of settings, got {type(data).__name__}")
-        known = [f.name for f in fields(cls)]
-        for key in data:
-            if key not in known:
-                raise ValueError(f"reminder ladder: unknown key {key!r} (expected one of {', '.join(known)})")
-        values = dict(data)
-        for key in ("before_calendar_days", "before_working_days", "overdue_working_days"):
-            if key in values:
-                if values[key] is None:
-                    values[key] = ()
-                values[key] = _positive_ints(key, values[key])
-        if not values:
-            return DEFAULT_LADDER
-        return cls(**values)
+        return LadderOverride.model_validate(data).ladder()
 
 
 DEFAULT_LADDER = ReminderLadder()
@@ -175,11 +182,15 @@ class Stage:
     name: str  # stable ascii key: before_30d, before_3wd, due, overdue_1wd, repeat_1, ...
     label: str  # Chinese label: 到期前30天, 到期前3个工作日, 到期当日, 逾期1个工作日, 逾期第1周复报
     on: date  # the working day it goes out
-    audience: frozenset[str]  # subset of {"responsible", "coordinator", "supervisor"}
+    audience: frozenset[Audience]
 
     @property
-    def is_overdue(self) -> bool:
-        return self.rank > _RANK_OVERDUE
+    def phase(self) -> StagePhase:
+        if self.rank >= _RANK_REPEAT:
+            return StagePhase.REPEAT
+        if self.rank > _RANK_OVERDUE:
+            return StagePhase.OVERDUE
+        return StagePhase.DUE if self.rank == _RANK_DUE else StagePhase.BEFORE
 
 
 # --------------------------------------------------------------------------- the schedule
@@ -323,10 +334,6 @@ class Schedule:
         if stage.rank > _RANK_REPEAT:
             return self.n_overdue + stage.rank - _RANK_REPEAT
         return stage.rank - _RANK_OVERDUE
-
-
-def schedule(due: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER) -> Schedule:
-    return Schedule(due, cal, ladder)
 
 
 def stages(

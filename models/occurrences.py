@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from shanhai.models.catalogue import (
     AMOUNT_UNITS,
@@ -15,7 +14,10 @@ from shanhai.models.catalogue import (
     Catalogue,
     ObligationSpec,
 )
+from shanhai.models.requirement import PaceStep, Requirement
 from shanhai.models.working_days import WorkingCalendar
+
+COUNTED_PER_YEAR = frozenset({"annual_count", "annual_quantity", "plan_vs_actual"})
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class OccurrenceSpec:
     period: str
     period_start: date
     due: date
-    requirement: dict[str, Any]
+    requirement: Requirement
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -72,39 +74,39 @@ def responsible_units(cat: Catalogue, ob: ObligationSpec, scope: str, year: int)
     return list(dict.fromkeys(cat.aliases.get(n, n) for n in out))
 
 
-def _requirement(cat: Catalogue, ob: ObligationSpec, scope: str, year: int, due: date) -> dict[str, Any]:
-    req: dict[str, Any] = {
-        "kind": ob.kind,
-        "min_count": ob.min_count if ob.min_count is not None else (1 if ob.target is None else None),
-        "target": ob.target.model_dump() if ob.target else None,
-        "shares": [s.model_dump() for s in ob.shares or []],
-        "responsible": responsible_units(cat, ob, scope, year),
-        "ladder": ob.reminders,
-        "window_end": None,
-        "pace": [],
-        "plan": None,
-    }
+def _requirement(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> Requirement:
+    target_fen = target_quantity = None
     if ob.target is not None and ob.target.unit in AMOUNT_UNITS:
-        req["target_fen"] = round(ob.target.value * AMOUNT_UNITS[ob.target.unit] * FEN_PER_YUAN)
+        target_fen = round(ob.target.value * AMOUNT_UNITS[ob.target.unit] * FEN_PER_YUAN)
     elif ob.target is not None:
-        req["target_quantity"] = ob.target.value
-    if ob.kind in ("annual_count", "annual_quantity", "plan_vs_actual"):
-        # counts and sums are per calendar year: what happens after 12-31 belongs to the next year
-        req["window_end"] = date(year, 12, 31).isoformat()
+        target_quantity = ob.target.value
+    pace: list[PaceStep] = []
     if ob.pace == "monthly":
-        req["pace"] = [
-            {"by": _month_end(year, m).isoformat(), "share": round(m / 12, 6)} for m in range(1, 12)
-        ]
+        pace = [PaceStep(by=_month_end(year, m), share=round(m / 12, 6)) for m in range(1, 12)]
     elif ob.pace:
-        req["pace"] = [
-            {"by": date(year, *map(int, p.by.split("-"))).isoformat(), "count": p.count, "share": p.share}
-            for p in ob.pace
+        pace = [
+            PaceStep(by=date(year, *map(int, p.by.split("-"))), count=p.count, share=p.share) for p in ob.pace
         ]
+    plan = None
+    min_count = ob.min_count if ob.min_count is not None else (1 if ob.target is None else None)
     if ob.kind == "plan_vs_actual":
         rows = [r for r in cat.plans if r.park == scope and r.year == year]
-        req["plan"] = {r.kind: r.planned_completion * FEN_PER_WAN for r in rows}
-        req["min_count"] = None
-    return req
+        plan = {r.kind: r.planned_completion * FEN_PER_WAN for r in rows}
+        min_count = None
+    return Requirement(
+        kind=ob.kind,
+        min_count=min_count,
+        target=ob.target,
+        target_fen=target_fen,
+        target_quantity=target_quantity,
+        shares=tuple(ob.shares or ()),
+        responsible=tuple(responsible_units(cat, ob, scope, year)),
+        ladder=ob.reminders,
+        # counts and sums are per calendar year: what happens after 12-31 belongs to the next year
+        window_end=date(year, 12, 31) if ob.kind in COUNTED_PER_YEAR else None,
+        pace=tuple(pace),
+        plan=plan,
+    )
 
 
 def _month_end(year: int, month: int) -> date:
@@ -124,7 +126,7 @@ def expected_occurrences(cat: Catalogue, cal: WorkingCalendar, *, through_year: 
             start = date(ob.valid_from, 1, 1)
             effective = cal.roll(due, ob.roll)
             for scope in scopes_for(cat, ob, year):
-                req = _requirement(cat, ob, scope, year, effective)
+                req = _requirement(cat, ob, scope, year)
                 out.append(OccurrenceSpec(ob.id, scope, due.isoformat(), start, effective, req))
             continue
         last = through_year if ob.valid_until is None else min(ob.valid_until, through_year)
@@ -135,6 +137,6 @@ def expected_occurrences(cat: Catalogue, cal: WorkingCalendar, *, through_year: 
                     r.park == scope and r.year == year for r in cat.plans
                 ):
                     continue
-                req = _requirement(cat, ob, scope, year, effective)
+                req = _requirement(cat, ob, scope, year)
                 out.append(OccurrenceSpec(ob.id, scope, str(year), date(year, 1, 1), effective, req))
     return out

@@ -6,8 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shanhai.models.catalogue import PAIRING_TOKEN, Catalogue
-
-KIND_LABELS = {"government": "政府性", "attraction": "招商"}
+from shanhai.models.statuses import Status
 
 
 def obligation_items(cat: Catalogue) -> list[dict[str, Any]]:
@@ -80,7 +79,7 @@ def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None,
     if unit_scope:
         # a unit sees its own occurrences: its own scope, its pairings', its parks' and city duties naming it
         pairs = [
-            (o, e) for o, e in pairs if o.scope == unit_scope or unit_scope in o.requirement["responsible"]
+            (o, e) for o, e in pairs if o.scope == unit_scope or unit_scope in o.requirement.responsible
         ]
     return pairs
 
@@ -100,23 +99,14 @@ def title_and_clause(cat: Catalogue, obligation_id: str) -> tuple[str, str | Non
 
 def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
     """Rows: obligations; columns: the pairings in force plus 全市 and the parks; cells: the worst status."""
-    from shanhai.models.status import STATUSES
-
-    severity = {
-        s: i
-        for i, s in enumerate(
-            ("done", "done_late", "waived", "on_track", "due_soon", "behind_pace", "overdue")
-        )
-    }
-    assert set(severity) == set(STATUSES)
     cat = app.catalogue
-    cells: dict[tuple[str, str], str] = {}
+    cells: dict[tuple[str, str], Status] = {}
     scopes: list[str] = []
     for occ, ev in evaluations(app, as_of=as_of):
         key = (occ.obligation_id, occ.scope)
         if occ.scope not in scopes:
             scopes.append(occ.scope)
-        if key not in cells or severity[ev.status] > severity[cells[key]]:
+        if key not in cells or ev.status.urgency < cells[key].urgency:
             cells[key] = ev.status
     pairing_cols = [p for p in cat.pairings if p in scopes]
     other_cols = [s for s in scopes if s not in pairing_cols]
@@ -127,7 +117,7 @@ def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
             {"obligation": r, "title": cat.obligations[r].title, "clause": cat.obligations[r].clause}
             for r in rows
         ],
-        "cells": {f"{o}|{s}": st for (o, s), st in cells.items()},
+        "cells": {f"{o}|{s}": str(st) for (o, s), st in cells.items()},
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from shanhai.models.errors import InputError
 from shanhai.models.evidence import store_evidence
 from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import scopes_for
+from shanhai.models.requirement import parse_requirement
 from shanhai.models.scopes import resolve_scope
 from shanhai.models.store import audit
 from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, utcnow
@@ -56,8 +56,8 @@ def find_occurrence(
         )
     if on < occ.period_start:
         raise InputError("date", f"{on} 早于该期次的开始日期 {occ.period_start}")
-    window_end = json.loads(occ.requirement).get("window_end")
-    if window_end and on.isoformat() > window_end:
+    window_end = parse_requirement(occ.requirement).window_end
+    if window_end and on > window_end:
         raise InputError(
             "date", f"{on} 超出 {wanted} 年度期次（{occ.period_start}—{window_end}），不计入该年度"
         )

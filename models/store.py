@@ -15,7 +15,10 @@ from shanhai.db import insert_ignore
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import expected_occurrences
-from shanhai.models.status import Evaluation, OccurrenceRow, RecordTotal, evaluate
+from shanhai.models.progress import RecordTotal
+from shanhai.models.requirement import parse_requirement
+from shanhai.models.status import Evaluation, OccurrenceRow, evaluate
+from shanhai.models.statuses import RecordState, Status
 from shanhai.models.tables import (
     AuditEntry,
     CatalogueState,
@@ -172,7 +175,7 @@ def sync_catalogue(
     new_rows = []
     occ_updated = 0
     for spec in specs:
-        requirement = json.dumps(spec.requirement, ensure_ascii=False, sort_keys=True)
+        requirement = spec.requirement.to_json()
         row = existing_rows.get(spec.key)
         if row is None:
             new_rows.append(
@@ -292,7 +295,7 @@ def load_evaluations(
             func.sum(CompletionRecord.count),
             func.coalesce(func.sum(CompletionRecord.amount_fen), 0),
         )
-        .where(CompletionRecord.occurrence_id.in_(ids), CompletionRecord.state != "rejected")
+        .where(CompletionRecord.occurrence_id.in_(ids), CompletionRecord.state != RecordState.REJECTED)
         .group_by(
             CompletionRecord.occurrence_id,
             CompletionRecord.date,
@@ -302,11 +305,8 @@ def load_evaluations(
     )
     totals = [RecordTotal(o, d, c, s, int(n), int(a)) for o, d, c, s, n, a in session.execute(totals_q)]
     waived = set(session.execute(select(Waiver.occurrence_id).where(Waiver.occurrence_id.in_(ids))).scalars())
-    parsed: dict[
-        str, dict[str, Any]
-    ] = {}  # requirements repeat across scopes and years: parse each text once
     rows = [
-        OccurrenceRow(i, ob, sc, pe, ps, du, parsed.get(req) or parsed.setdefault(req, json.loads(req)))
+        OccurrenceRow(i, ob, sc, pe, ps, du, parse_requirement(req))
         for i, ob, sc, pe, ps, du, req in session.execute(occ_q)
     ]
     pairs = list(zip(rows, evaluate(rows, totals, waived, as_of=as_of, cal=cal), strict=True))
@@ -316,5 +316,5 @@ def load_evaluations(
     return [
         (o, e)
         for o, e in pairs
-        if (o.period == str(year) or o.due.year == year) or (flt.year is None and e.status == "overdue")
+        if (o.period == str(year) or o.due.year == year) or (flt.year is None and e.status is Status.OVERDUE)
     ]

@@ -6,7 +6,8 @@ no I/O.  Delivering, retrying and recording are someone else's job.
 
 Rules:
 
-* Nothing is planned on a non-working day (Asia/Shanghai) or before ``send_hour`` local time.
+* Nothing is planned when messages may not leave (``may_send``: a non-working day, or before
+  ``send_hour`` on Shanghai's clock).
 * Satisfied occurrences (done, done_late, waived) get nothing.
 * Each open occurrence gets only its most advanced stage that has gone out by today:
   after downtime, earlier unsent stages are superseded, never sent as a burst.
@@ -24,34 +25,32 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-
-import pendulum
+from enum import StrEnum
 
 from shanhai.models.ladder import (
-    COORDINATOR,
     DEFAULT_LADDER,
-    RESPONSIBLE,
-    SUPERVISOR,
+    Audience,
     ReminderLadder,
     Schedule,
     Stage,
     WorkingDays,
+    may_send,
 )
+from shanhai.models.localtime import local_date
+from shanhai.models.statuses import Status
 
-__all__ = [
-    "ROLE_ORDER",
-    "SATISFIED_STATUSES",
-    "PlanItem",
-    "PlannedItem",
-    "PlannedMessage",
-    "plan",
-]
+__all__ = ["PlanItem", "PlannedItem", "PlannedMessage", "Role", "plan"]
 
-SATISFIED_STATUSES = frozenset({"done", "done_late", "waived"})
-ROLE_COUNTY = "county"
-ROLE_COORDINATOR = "coordinator"
-ROLE_SUPERVISOR = "supervisor"
-ROLE_ORDER = {ROLE_COUNTY: 0, ROLE_COORDINATOR: 1, ROLE_SUPERVISOR: 2}
+
+class Role(StrEnum):
+    """Why a recipient gets a message; declared in message order."""
+
+    COUNTY = "county"
+    COORDINATOR = "coordinator"
+    SUPERVISOR = "supervisor"
+
+
+ROLE_ORDER = {role: i for i, role in enumerate(Role)}
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,13 @@ class PlanItem:
     clause: str  # 三(二)
     scope: str  # 泰顺-鹿城 | 永嘉县 | a park name | 全市
     due: date  # effective due date (already rolled)
-    status: str  # done | done_late | on_track | due_soon | behind_pace | overdue | waived
+    status: Status
     responsible: tuple[str, ...]  # unit names (both sides of a pairing), already resolved
     progress: str  # "1/2", "12.5/40 亿元"
     ladder: ReminderLadder = DEFAULT_LADDER
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class PlannedItem:
     clause: str
     scope: str
     due: date
-    status: str
+    status: Status
     progress: str
     stage: Stage
     working_days_left: int  # cal.working_days_between(today, due); negative when overdue
@@ -90,21 +92,13 @@ class PlannedItem:
 @dataclass(frozen=True)
 class PlannedMessage:
     recipient: str  # unit name
-    role: str  # "county" | "coordinator" | "supervisor"
+    role: Role
     stage: Stage  # the most advanced stage among its items
     items: tuple[PlannedItem, ...] = field(default=())  # sorted by due, obligation, scope
 
     def keys(self) -> list[tuple[int, str, str]]:
         """The outbox's unique keys: (occurrence_id, stage name, recipient) per item."""
         return [(item.occurrence_id, item.stage.name, self.recipient) for item in self.items]
-
-
-def _local_now(as_of: datetime, tz: str) -> pendulum.DateTime:
-    if not isinstance(as_of, datetime):
-        raise TypeError(f"as_of must be an aware datetime, got {type(as_of).__name__} {as_of!r}")
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise ValueError(f"as_of must be timezone-aware, got naive {as_of.isoformat()}")
-    return pendulum.instance(as_of).in_timezone(tz)
 
 
 def plan(
@@ -116,15 +110,13 @@ def plan(
     supervisor: str,
     already_sent: Collection[tuple[int, str, str]],
     send_hour: int = 9,
-    tz: str = "Asia/Shanghai",
 ) -> list[PlannedMessage]:
     """The messages due at ``as_of``, one per recipient, in a deterministic order
     (role: county, coordinator, supervisor; then recipient)."""
     if not 0 <= send_hour <= 23:
         raise ValueError(f"send_hour must be 0..23, got {send_hour!r}")
-    local = _local_now(as_of, tz)
-    today = date(local.year, local.month, local.day)
-    if local.hour < send_hour or not cal.is_working_day(today):
+    today = local_date(as_of)
+    if not may_send(as_of, cal, send_hour):
         return []
 
     # Outbox history: (occurrence, recipient) -> stage names already sent.  O(len(already_sent)).
@@ -136,18 +128,18 @@ def plan(
     schedules: dict[tuple[date, ReminderLadder], tuple[Schedule, Stage | None]] = {}
     days_left: dict[date, int] = {}
 
-    def role_of(recipient: str, default: str) -> str:
+    def role_of(recipient: str, default: Role) -> Role:
         if recipient == coordinator:
-            return ROLE_COORDINATOR
+            return Role.COORDINATOR
         if recipient == supervisor:
-            return ROLE_SUPERVISOR
+            return Role.SUPERVISOR
         return default
 
     # recipient -> (role, {occurrence_id: PlannedItem})
-    inbox: dict[str, tuple[str, dict[int, PlannedItem]]] = {}
+    inbox: dict[str, tuple[Role, dict[int, PlannedItem]]] = {}
 
     for item in items:
-        if item.status in SATISFIED_STATUSES:
+        if item.status.is_resolved:
             continue
         key = (item.due, item.ladder)
         cached = schedules.get(key)
@@ -159,13 +151,13 @@ def plan(
         if stage is None:
             continue
 
-        recipients: list[tuple[str, str]] = []
-        if RESPONSIBLE in stage.audience:
-            recipients.extend((unit, ROLE_COUNTY) for unit in item.responsible)
-        if COORDINATOR in stage.audience:
-            recipients.append((coordinator, ROLE_COORDINATOR))
-        if SUPERVISOR in stage.audience:
-            recipients.append((supervisor, ROLE_SUPERVISOR))
+        recipients: list[tuple[str, Role]] = []
+        if Audience.RESPONSIBLE in stage.audience:
+            recipients.extend((unit, Role.COUNTY) for unit in item.responsible)
+        if Audience.COORDINATOR in stage.audience:
+            recipients.append((coordinator, Role.COORDINATOR))
+        if Audience.SUPERVISOR in stage.audience:
+            recipients.append((supervisor, Role.SUPERVISOR))
 
         planned: PlannedItem | None = None
         for recipient, default_role in recipients:

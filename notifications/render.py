@@ -28,43 +28,20 @@ from pathlib import Path
 
 import jinja2
 
-from shanhai.models.status import LABELS
+from shanhai.models.localtime import format_day
+from shanhai.models.statuses import Status
+from shanhai.notifications.planner import Role
 
-__all__ = ["RenderItem", "STATUS_LABELS", "render_message", "format_due", "format_days_left"]
+__all__ = ["RenderItem", "format_days_left", "render_message"]
 
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 
-#: Occurrence status code -> Chinese label, in order of urgency.
-STATUS_LABELS: dict[str, str] = {
-    code: LABELS[code]
-    for code in ("overdue", "behind_pace", "due_soon", "on_track", "done_late", "done", "waived")
-}
-_URGENCY = {code: rank for rank, code in enumerate(STATUS_LABELS)}
-_BY_LABEL = {label: code for code, label in STATUS_LABELS.items()}
-_CLOSED = frozenset({"done", "done_late", "waived"})
-_WEEKDAYS = "一二三四五六日"
-
-_ROLES = {
-    "unit": "unit",
-    "county": "unit",
-    "partner": "unit",
-    "department": "unit",
-    "承办单位": "unit",
-    "责任单位": "unit",
-    "coordinator": "coordinator",
-    "协调": "coordinator",
-    "督办": "coordinator",
-    "协调/督办": "coordinator",
-    "supervisor": "supervisor",
-    "领导小组": "supervisor",
-}
 # role -> (lead sentence, follow-up note)
-_INTROS: dict[str | None, tuple[str, str]] = {
-    "unit": ("以下事项请按时办理", "完成后请点击该项的“填报”链接上报完成情况并上传佐证材料。"),
-    "coordinator": ("以下事项请跟踪督办", ""),
-    "supervisor": ("以下事项请督促相关单位办理", ""),
-    None: ("以下事项请关注", ""),
+_INTROS: dict[Role, tuple[str, str]] = {
+    Role.COUNTY: ("以下事项请按时办理", "完成后请点击该项的“填报”链接上报完成情况并上传佐证材料。"),
+    Role.COORDINATOR: ("以下事项请跟踪督办", ""),
+    Role.SUPERVISOR: ("以下事项请督促相关单位办理", ""),
 }
 
 
@@ -74,29 +51,16 @@ class RenderItem:
     clause: str
     scope: str
     due: date
-    status: str  # a status code (``overdue`` …) or its Chinese label (``已逾期`` …)
+    status: Status
     progress: str
     working_days_left: int  # negative: working days overdue
     stage_label: str
     link: str
 
 
-def format_due(d: date) -> str:
-    """``2026-10-31（周六）``."""
-    return f"{d.isoformat()}（周{_WEEKDAYS[d.weekday()]}）"
-
-
 def format_days_left(n: int) -> str:
     """``剩余3个工作日`` / ``已逾期2个工作日``."""
     return f"剩余{n}个工作日" if n >= 0 else f"已逾期{-n}个工作日"
-
-
-def _status_code(status: str) -> str:
-    if status in STATUS_LABELS:
-        return status
-    if status in _BY_LABEL:
-        return _BY_LABEL[status]
-    raise ValueError(f"unknown occurrence status {status!r} (expected one of {', '.join(STATUS_LABELS)})")
 
 
 @cache
@@ -109,12 +73,12 @@ def _env() -> jinja2.Environment:
         keep_trailing_newline=False,
         autoescape=False,  # plain text for chat robots and text/plain mail
     )
-    env.filters["cn_date"] = format_due
+    env.filters["cn_date"] = format_day
     return env
 
 
-def _render_item(number: int, item: RenderItem, code: str, stage_label: str) -> str:
-    days_suffix = "" if code in _CLOSED else f"，{format_days_left(item.working_days_left)}"
+def _render_item(number: int, item: RenderItem, code: Status, stage_label: str) -> str:
+    days_suffix = "" if code.is_resolved else f"，{format_days_left(item.working_days_left)}"
     stage_suffix = (
         f"　阶段：{item.stage_label}" if item.stage_label and item.stage_label != stage_label else ""
     )
@@ -124,7 +88,7 @@ def _render_item(number: int, item: RenderItem, code: str, stage_label: str) -> 
         .render(
             number=number,
             item=item,
-            status_label=STATUS_LABELS[code],
+            status_label=code.label,
             days_suffix=days_suffix,
             stage_suffix=stage_suffix,
             stage_label=stage_label,
@@ -147,24 +111,24 @@ def render_message(
     limit_bytes: int | None,
 ) -> tuple[str, str]:
     """Return ``(title, body)`` in Chinese for one recipient's items."""
-    codes = [_status_code(item.status) for item in items]
+    codes = [Status(item.status) for item in items]
     title = _env().get_template("title.txt.j2").render(stage_label=stage_label).strip()
     message = _env().get_template("message.txt.j2")
     common = {
         "recipient": recipient,
-        "intro": _INTROS[_ROLES.get(role.strip())][0],
-        "note": _INTROS[_ROLES.get(role.strip())][1],
+        "intro": _INTROS[Role(role)][0],
+        "note": _INTROS[Role(role)][1],
         "total": len(items),
         "board_link": board_link,
     }
 
     def body(blocks: list[str], *, summary: bool, remaining: int) -> str:
-        counts = sorted(Counter(codes).items(), key=lambda kv: _URGENCY[kv[0]])
+        counts = sorted(Counter(codes).items(), key=lambda kv: kv[0].urgency)
         return message.render(
             **common,
             blocks=blocks,
             summary=summary,
-            counts=[(STATUS_LABELS[c], n) for c, n in counts],
+            counts=[(c.label, n) for c, n in counts],
             remaining=remaining,
         ).rstrip("\n")
 
@@ -180,7 +144,7 @@ def render_message(
         return title, full
 
     # Summary: most urgent first (stable), whole items only.
-    order = sorted(range(len(items)), key=lambda i: _URGENCY[codes[i]])
+    order = sorted(range(len(items)), key=lambda i: codes[i].urgency)
     blocks: list[str] = []
     best = body([], summary=True, remaining=len(items))
     if _size(best) > limit_bytes:

@@ -3,7 +3,6 @@ process handling. No Prefect server here (the end-to-end test is tests/test_flow
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     assert len(deps) == len(doc["deployments"])  # unique names
     assert set(deps) == set(cat.obligations) | {"deliver-outbox", "weekly-digest", "monthly-digest"}
     jm = deps["joint-meeting"]
-    assert jm["entrypoint"] == "flows/check.py:check_obligation_flow"
+    assert jm["entrypoint"] == "shanhai.flows.check:check_obligation_flow"
     assert jm["parameters"] == {"obligation": "joint-meeting"}
     assert jm["work_pool"] == {"name": "shanhai"}
     assert jm["description"].startswith("联席会议") and "三(二)" in jm["description"]
@@ -46,9 +45,9 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     assert deps["weekly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
     assert deps["monthly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
     assert all(d["schedules"][0]["timezone"] == "Asia/Shanghai" for d in deps.values())
-    # no build or push; the pull step moves each run into the worker's own checkout
+    # no build, push or pull: the worker imports the installed package by module name
     assert doc["build"] is None and doc["push"] is None
-    assert doc["pull"] == [{"shanhai.flows.workspace.use_repo_root": {}}]
+    assert doc["pull"] == []
 
 
 def test_the_checks_follow_the_configured_send_hour():
@@ -58,11 +57,21 @@ def test_the_checks_follow_the_configured_send_hour():
     assert crons["weekly-digest"] == "30 10 * * *"
 
 
-def test_entrypoints_name_flows_that_exist():
-    for spec in deployment_specs(_catalogue()):
-        path, func = spec["entrypoint"].split(":")
-        source = (REPO_ROOT / path).read_text(encoding="utf-8")
-        assert re.search(rf"^def {func}\(", source, re.M), spec["entrypoint"]
+def test_entrypoints_name_flows_of_the_package_by_module():
+    code = (
+        "import sys; from prefect.flows import load_flow_from_entrypoint;"
+        "[print(load_flow_from_entrypoint(e).name) for e in sys.argv[1:]];"
+        "print(sorted(m for m in sys.modules if m in ('check', 'deliver', 'digest')))"
+    )
+    entrypoints = sorted({spec["entrypoint"] for spec in deployment_specs(_catalogue())})
+    assert all(":" in e and not e.endswith(".py") and "/" not in e for e in entrypoints)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *entrypoints], capture_output=True, text=True, timeout=120, cwd=REPO_ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    names = done.stdout.split()
+    assert sorted(names[:-1]) == ["check-obligation", "deliver-outbox", "monthly-digest", "weekly-digest"]
+    assert names[-1] == "[]", "no flow file is loaded as a stray top-level module"
 
 
 def test_the_plain_cli_modules_do_not_import_prefect():

@@ -19,7 +19,9 @@ from sqlalchemy import func, select, update
 
 from shanhai.app import App
 from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
-from shanhai.notifications.dispatch import check_obligation, deliver_outbox, send_digest
+from shanhai.notifications.checking import check_obligation
+from shanhai.notifications.delivery import deliver_outbox
+from shanhai.notifications.digests import send_digest
 from shanhai.settings import Settings
 
 # Monday 2026-11-30, 10:00 in Shanghai: a working day after the send hour.
@@ -149,7 +151,7 @@ def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, re
         barrier.wait()
         deliver_outbox(
             make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port}),
-            as_of=MONDAY,
+            clock=lambda: MONDAY,
         )
 
     threads = [threading.Thread(target=run) for _ in range(3)]
@@ -169,14 +171,14 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
     check_obligation(app, "joint-meeting", as_of=MONDAY)
     receiver.status = 503
-    first = deliver_outbox(app, as_of=MONDAY)
+    first = deliver_outbox(app, clock=lambda: MONDAY)
     assert (first.sent, first.retrying) == (0, 1)
-    again = deliver_outbox(app, as_of=MONDAY.add(seconds=30))
+    again = deliver_outbox(app, clock=lambda: MONDAY.add(seconds=30))
     assert again.sent == again.retrying == 0, "backoff: not retried before the next attempt is due"
     receiver.status = 200
-    later = deliver_outbox(app, as_of=MONDAY.add(minutes=2))
+    later = deliver_outbox(app, clock=lambda: MONDAY.add(minutes=2))
     assert later.sent == 1
-    assert deliver_outbox(app, as_of=MONDAY.add(hours=1)).sent == 0
+    assert deliver_outbox(app, clock=lambda: MONDAY.add(hours=1)).sent == 0
     assert len(receiver.bodies) == 1
     with app.session() as s:
         d = s.execute(select(Delivery).where(Delivery.status == "sent")).scalar_one()
@@ -187,7 +189,7 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
     check_obligation(app, "joint-meeting", as_of=MONDAY)
     receiver.status = 404  # permanent: the hook is gone
-    report = deliver_outbox(app, as_of=MONDAY)
+    report = deliver_outbox(app, clock=lambda: MONDAY)
     assert report.failed == 1
     with app.session() as s:
         failure = s.execute(
@@ -195,7 +197,7 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
         ).scalar_one()
     assert failure.recipient == "市招商局（经合办）"
     assert "泰顺县" in failure.body and "无法送达" in failure.body
-    deliver_outbox(app, as_of=MONDAY.add(hours=2))
+    deliver_outbox(app, clock=lambda: MONDAY.add(hours=2))
     with app.session() as s:
         assert (
             s.execute(select(func.count()).where(OutboxMessage.kind == "delivery_failure")).scalar_one() == 1
@@ -213,8 +215,8 @@ def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
             .where(Delivery.status == "pending")
             .values(status="sending", claimed_at=MONDAY, attempts=1, claim_token="dead")
         )
-    assert deliver_outbox(app, as_of=MONDAY.add(minutes=1)).failed == 0, "a live claim is respected"
-    report = deliver_outbox(app, as_of=MONDAY.add(minutes=11))
+    assert deliver_outbox(app, clock=lambda: MONDAY.add(minutes=1)).failed == 0, "a live claim is respected"
+    report = deliver_outbox(app, clock=lambda: MONDAY.add(minutes=11))
     assert (report.sent, report.failed) == (0, 1), "it may have arrived: never sent a second time"
     assert receiver.bodies == []
     with app.session() as s:
@@ -246,12 +248,13 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
             time.sleep(30)
         t.deliver = slow
         from shanhai.app import App
-        from shanhai.notifications.dispatch import check_obligation, deliver_outbox
+        from shanhai.notifications.checking import check_obligation
+        from shanhai.notifications.delivery import deliver_outbox
         as_of = pendulum.parse("{MONDAY.isoformat()}")
         app = App()
         check_obligation(app, None, as_of=as_of)
         print("queued", flush=True)
-        deliver_outbox(app, as_of=as_of)
+        deliver_outbox(app, clock=lambda: as_of)
     """)
     proc = subprocess.Popen(
         [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -265,7 +268,7 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
     queued_before = keys(app)
     again = check_obligation(app, None, as_of=MONDAY)
     assert again.queued == 0 and keys(app) == queued_before, "nothing queued twice"
-    deliver_outbox(app, as_of=MONDAY.add(minutes=11))  # past the dead worker's lease
+    deliver_outbox(app, clock=lambda: MONDAY.add(minutes=11))  # past the dead worker's lease
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
         reported = s.execute(
@@ -300,7 +303,7 @@ def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_
         check_obligation(app, ob, as_of=december_first).queued for ob in ("joint-meeting", "high-level-visit")
     ]
     assert all(queued), "each run queues its own messages"
-    report = deliver_outbox(app, as_of=december_first)
+    report = deliver_outbox(app, clock=lambda: december_first)
     assert report.sent == 2, "both queued messages count as sent…"
     assert len(receiver.bodies) == 1, "…in one message to 泰顺县"
     text = receiver.bodies[0]["message"]
@@ -322,10 +325,10 @@ def test_nothing_is_delivered_on_a_weekend_not_even_a_retry(tmp_path, database_u
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
     check_obligation(app, "joint-meeting", as_of=MONDAY)
     saturday = pendulum.datetime(2026, 12, 5, 10, tz="Asia/Shanghai")
-    held = deliver_outbox(app, as_of=saturday)
+    held = deliver_outbox(app, clock=lambda: saturday)
     assert (held.sent, held.held) == (0, 1) and receiver.bodies == []
     assert "非工作时间" in held.summary
-    assert deliver_outbox(app, as_of=saturday.add(days=2)).sent == 1  # Monday 10:00
+    assert deliver_outbox(app, clock=lambda: saturday.add(days=2)).sent == 1  # Monday 10:00
     assert len(receiver.bodies) == 1
 
 
@@ -341,6 +344,6 @@ def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, databas
         )
     )
     check_obligation(app, "joint-meeting", as_of=MONDAY)
-    assert deliver_outbox(app, as_of=MONDAY).sent == 2
+    assert deliver_outbox(app, clock=lambda: MONDAY).sent == 2
     heads = sorted(b["message"].split("：", 1)[0] for b in receiver.bodies)
     assert heads == ["泰顺县", "鹿城区"], "each message is addressed to its own unit"

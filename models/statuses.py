@@ -1,0 +1,91 @@
+"""The statuses of an occurrence and their traffic lights: one owner for codes, labels and order."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Light(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    GREY = "grey"
+
+
+class Status(StrEnum):
+    """Declared most urgent first: listings, message summaries and the board's worst cell use this order."""
+
+    OVERDUE = "overdue"
+    BEHIND_PACE = "behind_pace"
+    DUE_SOON = "due_soon"
+    ON_TRACK = "on_track"
+    WAIVED = "waived"
+    DONE_LATE = "done_late"
+    DONE = "done"
+
+    @property
+    def light(self) -> Light:
+        return _LIGHTS[self]
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def urgency(self) -> int:
+        """0 for the most urgent."""
+        return _ORDER[self]
+
+    @property
+    def is_resolved(self) -> bool:
+        """Satisfied or waived: the engine chases only the others."""
+        return self in RESOLVED
+
+
+_LIGHTS = {
+    Status.DONE: Light.GREEN,
+    Status.DONE_LATE: Light.GREEN,
+    Status.ON_TRACK: Light.GREEN,
+    Status.DUE_SOON: Light.YELLOW,
+    Status.BEHIND_PACE: Light.YELLOW,
+    Status.OVERDUE: Light.RED,
+    Status.WAIVED: Light.GREY,
+}
+_LABELS = {
+    Status.DONE: "按期完成",
+    Status.DONE_LATE: "逾期完成",
+    Status.ON_TRACK: "进展正常",
+    Status.DUE_SOON: "即将到期",
+    Status.BEHIND_PACE: "进度滞后",
+    Status.OVERDUE: "已逾期",
+    Status.WAIVED: "已豁免",
+}
+_ORDER = {s: i for i, s in enumerate(Status)}
+RESOLVED = frozenset({Status.DONE, Status.DONE_LATE, Status.WAIVED})
+LIGHT_LABELS = {
+    Light.GREEN: "完成/正常",
+    Light.YELLOW: "即将到期/进度滞后",
+    Light.RED: "逾期",
+    Light.GREY: "豁免",
+}
+
+
+def label_of(status: str) -> str:
+    """The Chinese label of a status code (an unknown code is shown as it is)."""
+    try:
+        return Status(status).label
+    except ValueError:
+        return status
+
+
+class RecordState(StrEnum):
+    """A completion record's review: submitted -> verified | rejected, nothing else."""
+
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+    @property
+    def counts(self) -> bool:
+        """A submitted record counts at once (shown as pending); a rejected one stops counting."""
+        return self is not RecordState.REJECTED

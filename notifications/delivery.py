@@ -1,0 +1,370 @@
+"""Delivering the outbox: claim, send, record the outcome.
+
+Each delivery is claimed with a conditional UPDATE and its row count checked (the Healthchecks way),
+so it is sent at most once however many workers run. A claim left behind by a killed process may or
+may not have reached the channel; after CLAIM_LEASE it is not re-sent blindly but marked failed
+("result unknown") and reported to the coordinator: nothing is lost silently, nothing goes out twice.
+
+Claims are stamped with the real clock, never with a previewed ``as_of``, so workers agree on leases.
+Robots that limit messages per minute (DingTalk and WeCom: 20 a minute) are held to it across
+processes: the limit is read from the outbox's own claim times for that channel, checked and claimed in
+one transaction (serialised per channel on PostgreSQL by an advisory lock).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, text, update
+from sqlmodel import Session
+
+from shanhai.models.ladder import may_send
+from shanhai.models.store import audit
+from shanhai.models.tables import Delivery, OutboxMessage, utcnow
+from shanhai.notifications.outbox import channel_key, configured_channels, queue_once, render, unit_code
+
+CLAIM_LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 6
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=4),
+)
+MAX_RATE_WAIT = 70.0  # seconds a run waits for a robot's per-minute budget; beyond it the next run sends
+
+
+def real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    kept_local: int = 0
+    held: int = 0  # due, but outside working hours: they go at the next working day's send hour
+    deferred: int = 0  # a robot's per-minute budget was spent: the next run sends them
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        text = f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条，仅存本地 {self.kept_local} 条"
+        if self.deferred:
+            text += f"；机器人每分钟限额已满，{self.deferred} 条下一轮发送"
+        return text + (f"；非工作时间，{self.held} 条待下一个工作日发送" if self.held else "")
+
+
+def _due_deliveries(session: Session, now: datetime, limit: int) -> list[tuple[int, str, str, int, str]]:
+    """(delivery id, channel key, message kind, message id, recipient code) of what may be sent now."""
+    q = (
+        select(
+            Delivery.id,
+            Delivery.channel_key,
+            OutboxMessage.kind,
+            OutboxMessage.id,
+            OutboxMessage.recipient_code,
+        )
+        .join(OutboxMessage, OutboxMessage.id == Delivery.message_id)  # type: ignore[arg-type]
+        .where(
+            Delivery.status.in_(("pending", "retry")),  # type: ignore[attr-defined]
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),  # type: ignore[union-attr,operator]
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [(d, k, kind, m, code) for d, k, kind, m, code in session.execute(q)]
+
+
+def _rate_wait(session: Session, key: str, windows: tuple[tuple[int, float], ...], now: datetime) -> float:
+    """Seconds until this channel may take one more message, from the claims already made on it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+    longest = max(span for _, span in windows)
+    # one claim token is one message on the wire (a unit's merged reminders share it)
+    rows = session.execute(
+        select(func.min(Delivery.claimed_at))
+        .where(Delivery.channel_key == key, Delivery.claimed_at >= now - timedelta(seconds=longest))  # type: ignore[operator]
+        .group_by(Delivery.claim_token)
+    ).scalars()
+    sent = sorted(_aware(t) for t in rows if t is not None)
+    wait = 0.0
+    for count, span in windows:
+        recent = [t for t in sent if t > now - timedelta(seconds=span)]
+        if len(recent) >= count:
+            wait = max(wait, (recent[-count] + timedelta(seconds=span) - now).total_seconds())
+    return wait
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _claim_group(
+    session: Session,
+    delivery_ids: list[int],
+    *,
+    due_at: datetime,
+    now: datetime,
+    token: str,
+    rate: tuple[str, tuple[tuple[int, float], ...]] | None,
+) -> tuple[list[int], float]:
+    """Claim what is still unclaimed of one group, in one transaction: (claimed ids, seconds to wait
+    first when the channel's per-minute budget is spent, in which case nothing is claimed)."""
+    try:
+        if rate:
+            wait = _rate_wait(session, *rate, now)
+            if wait > 0:
+                session.rollback()
+                return [], wait
+        claimed = []
+        for delivery_id in delivery_ids:
+            result = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery_id,  # type: ignore[arg-type]
+                    Delivery.status.in_(("pending", "retry")),  # type: ignore[attr-defined]
+                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= due_at),  # type: ignore[union-attr,operator]
+                )
+                .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(delivery_id)  # the others belong to another worker
+        session.commit()
+        return claimed, 0.0
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
+    """Claims older than the lease belong to a worker that died mid-send: report, don't resend."""
+    stale = session.execute(
+        select(Delivery.id, Delivery.claim_token).where(
+            Delivery.status == "sending", Delivery.claimed_at < now - CLAIM_LEASE  # type: ignore[operator]
+        )
+    ).all()
+    expired = 0
+    for delivery_id, token in stale:
+        won = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.claim_token == token)  # type: ignore[arg-type]
+            .values(
+                status="failed",
+                last_error="投递中断，结果未知（可能已送达），未自动重发 interrupted, outcome unknown",
+            )
+        ).rowcount  # type: ignore[attr-defined]
+        if won == 1:
+            d = session.get(Delivery, delivery_id)
+            assert d is not None
+            report_failure(app, session, d, session.get(OutboxMessage, d.message_id))
+            expired += 1
+        session.commit()
+    return expired
+
+
+def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
+    """One recipient's queued reminders as one message: all items, labelled by the most advanced stage."""
+    payloads = [json.loads(m.payload) for m in messages]
+    if len(payloads) == 1:
+        return payloads[0]
+    lead = max(payloads, key=lambda p: p.get("stage_rank", -1))
+    return {**lead, "items": [item for p in payloads for item in p["items"]]}
+
+
+def deliver_outbox(
+    app,
+    *,
+    limit: int = 500,
+    workers: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = real_now,
+) -> DeliveryReport:
+    """Deliver every due delivery, channels concurrently; each delivery is claimed before it is sent.
+    Delivery follows the real clock (``clock`` is for tests): a preview never sends or stamps anything.
+
+    Reminders queued for one channel by several check runs (one per obligation) go out as ONE
+    message listing all their items; digests and failure reports go out on their own.
+    """
+    from shanhai.db import get_engine
+    from shanhai.notifications.transport import DEFAULT_RATE_LIMITS
+
+    due_at = clock()
+    app.migrate()
+    engine = get_engine(app.database_url)
+    with Session(engine) as session:
+        abandoned = _expire_abandoned_claims(app, session, clock())
+        due = _due_deliveries(session, due_at, limit)
+        local = session.execute(select(func.count()).where(Delivery.status == "local")).scalar_one()
+    report = DeliveryReport(kept_local=local, failed=abandoned)
+    if not due:
+        return report
+    if not may_send(due_at, app.calendar, app.settings.send_hour):
+        report.held = len(due)
+        return report
+    groups: dict[tuple, list[int]] = {}
+    for delivery_id, key_of_channel, kind, message_id, recipient_code in due:
+        # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
+        key = (recipient_code, key_of_channel) if kind == "reminder" else (key_of_channel, message_id)
+        groups.setdefault(key, []).append(delivery_id)
+    channels = {channel_key(app, c.url): c for cs in configured_channels(app).values() for c in cs}
+
+    def send_group(delivery_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
+        token = secrets.token_hex(8)
+        with Session(engine, expire_on_commit=False) as s:
+            key = s.execute(select(Delivery.channel_key).where(Delivery.id == delivery_ids[0])).scalar_one()  # type: ignore[arg-type]
+            s.rollback()
+            channel = channels.get(key)
+            windows = DEFAULT_RATE_LIMITS.get(channel.scheme) if channel else None
+            waited = 0.0
+            while True:
+                claimed, wait = _claim_group(
+                    s, delivery_ids, due_at=due_at, now=clock(), token=token,
+                    rate=(key, tuple(windows)) if windows else None,
+                )
+                if not wait:
+                    break
+                if waited + wait > MAX_RATE_WAIT:
+                    return [("deferred", {"deliveries": delivery_ids})]
+                sleep(wait)
+                waited += wait
+            if not claimed:
+                return []
+            deliveries = [s.get(Delivery, i) for i in claimed]
+            messages = [s.get(OutboxMessage, d.message_id) for d in deliveries if d is not None]
+            s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
+            return _attempt(token, app, s, deliveries, messages, channel, clock)  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(groups)))) as pool:
+        for outcomes in pool.map(send_group, groups.values()):
+            for status, detail in outcomes:
+                if status == "deferred":
+                    report.deferred += len(detail["deliveries"])
+                    continue
+                report.details.append(detail)
+                if status == "sent":
+                    report.sent += 1
+                elif status == "retry":
+                    report.retrying += 1
+                else:
+                    report.failed += 1
+    return report
+
+
+def _attempt(
+    token: str,
+    app,
+    s: Session,
+    deliveries: list[Delivery],
+    messages: list[OutboxMessage],
+    channel,
+    clock: Callable[[], datetime],
+) -> list[tuple[str, dict]]:
+    from shanhai.notifications.transport import DeliveryError, PermanentDeliveryError, body_limit, deliver
+
+    error: DeliveryError | None = None
+    if channel is None:
+        error = PermanentDeliveryError("渠道已不在配置中 channel no longer configured")
+    else:
+        try:
+            title, body = render(merged_payload(messages), limit_bytes=body_limit(channel))
+            deliver(channel, title=title, body=body)
+        except DeliveryError as exc:
+            error = exc
+    finished = clock()
+    outcomes = []
+    for d, msg in zip(deliveries, messages, strict=True):
+        values: dict[str, Any]
+        if error is None:
+            values = {"status": "sent", "sent_at": finished, "last_error": None}
+        elif error.permanent or d.attempts >= MAX_ATTEMPTS:
+            values = {"status": "failed", "last_error": str(error)[:2000]}
+        else:
+            values = {
+                "status": "retry",
+                "last_error": str(error)[:2000],
+                "next_attempt_at": finished + BACKOFF[min(d.attempts, len(BACKOFF)) - 1],
+            }
+        # write the outcome only while the claim is still ours (a lease expiry may have taken it)
+        held = s.execute(
+            update(Delivery)
+            .where(Delivery.id == d.id, Delivery.status == "sending", Delivery.claim_token == token)  # type: ignore[arg-type]
+            .values(**values)
+        ).rowcount  # type: ignore[attr-defined]
+        if held != 1:
+            continue
+        for k, v in values.items():
+            setattr(d, k, v)
+        if d.status == "failed":
+            report_failure(app, s, d, msg)
+        audit(
+            session=s,
+            actor="engine",
+            action=f"delivery.{d.status}",
+            entity="delivery",
+            entity_id=str(d.id),
+            attempts=d.attempts,
+            error=d.last_error,
+            sent_with=[x.id for x in deliveries],
+        )
+        outcomes.append(
+            (
+                d.status,
+                {
+                    "delivery": d.id,
+                    "message": msg.id,
+                    "recipient": msg.recipient,
+                    "channel": d.channel_label,
+                    "status": d.status,
+                    "error": d.last_error,
+                },
+            )
+        )
+    s.commit()
+    return outcomes
+
+
+def report_failure(app, s: Session, d: Delivery, msg: OutboxMessage | None) -> None:
+    """A message that cannot be delivered is itself reported to the coordinator (never recursively)."""
+    if msg is None or msg.kind == "delivery_failure":
+        return
+    coordinator = app.catalogue.roles.coordinator
+    label = "消息无法送达"
+    payload = {
+        "recipient": coordinator,
+        "role": "coordinator",
+        "stage_label": label,
+        "board_link": f"{app.settings.portal_url}/outbox",
+        "items": json.loads(msg.payload).get("items", []),
+    }
+    body = (
+        f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
+        f"已尝试 {d.attempts} 次：{d.last_error}"
+    )
+    queue_once(
+        app,
+        s,
+        {
+            "kind": "delivery_failure",
+            "dedup_key": f"failure:{d.id}",
+            "recipient": coordinator,
+            "recipient_code": unit_code(app, coordinator),
+            "role": "coordinator",
+            "stage": "delivery_failure",
+            "stage_label": label,
+            "title": f"【山海协作】{label}",
+            "body": body,
+            "payload": json.dumps(payload, ensure_ascii=False),
+            "planned_at": utcnow(),
+            "created_at": utcnow(),
+        },
+    )

@@ -1,0 +1,122 @@
+"""Digests: weekly to the coordinator, monthly to the supervisors.
+
+Each is one message, queued once per period (a dedup key), on the period's first working day at or after
+the send hour; the deployments run daily and the later runs of a period find it queued.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import date, datetime
+from typing import Any, Literal
+
+from shanhai.models.ladder import may_send
+from shanhai.models.localtime import to_local
+from shanhai.models.progress import progress_text
+from shanhai.models.statuses import Status
+from shanhai.models.tables import utcnow
+from shanhai.notifications.checking import CheckResult, check_obligation, state_name, summary
+from shanhai.notifications.outbox import queue_once, render, unit_code
+
+Audience = Literal["coordinator", "supervisor"]
+_WANTED = {
+    "coordinator": {Status.OVERDUE, Status.BEHIND_PACE, Status.DUE_SOON},
+    "supervisor": {Status.OVERDUE},
+}
+
+
+def digest_period(audience: Audience, as_of: datetime) -> str:
+    """``2026-W48`` for the weekly digest, ``2026-11`` for the monthly one."""
+    local = to_local(as_of)
+    if audience == "coordinator":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return local.strftime("%Y-%m")
+
+
+def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = False) -> CheckResult:
+    """The weekly coordinator digest or the monthly supervisor digest."""
+    result = check_obligation(app, None, as_of=as_of, dry_run=True)
+    working = may_send(as_of, app.calendar, app.settings.send_hour)
+    today = to_local(as_of).date()
+    items = [i for i in result.items if Status(i["status"]) in _WANTED[audience]]
+    period = digest_period(audience, as_of)
+    recipient = getattr(app.catalogue.roles, audience)
+    label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{period}）"
+    payload: dict[str, Any] = {
+        "recipient": recipient,
+        "role": audience,
+        "stage_label": label,
+        "board_link": f"{app.settings.portal_url}/",
+        "items": [
+            {
+                "title": i["title"],
+                "clause": i["clause"] or "",
+                "scope": i["scope"],
+                "due": i["due"],
+                "status": i["status"],
+                "progress": progress_text(i["progress"]),
+                "working_days_left": app.calendar.working_days_between(today, date.fromisoformat(i["due"])),
+                "stage_label": label,
+                "link": f"{app.settings.portal_url}/occurrences/{i['id']}",
+            }
+            for i in items
+        ],
+    }
+    queued = 0
+    if not dry_run and items and working:
+        with app.session() as session:
+            title, body = render(payload, limit_bytes=None)
+            if queue_once(
+                app,
+                session,
+                {
+                    "kind": "digest",
+                    "dedup_key": f"digest:{audience}:{period}",
+                    "recipient": recipient,
+                    "recipient_code": unit_code(app, recipient),
+                    "role": audience,
+                    "stage": f"digest_{audience}",
+                    "stage_label": label,
+                    "title": title,
+                    "body": body,
+                    "payload": json.dumps(payload, ensure_ascii=False),
+                    "planned_at": as_of,
+                    "created_at": utcnow(),
+                },
+            ):
+                queued = 1
+    counts = Counter(Status(i["status"]) for i in items)
+    message = {
+        "recipient": recipient,
+        "role": audience,
+        "stage": f"digest_{audience}",
+        "stage_label": label,
+        "items": [
+            {
+                "obligation": i["obligation"],
+                "title": i["title"],
+                "scope": i["scope"],
+                "due": i["due"],
+                "status": i["status"],
+                "stage": f"digest_{audience}",
+                "progress": p["progress"],
+                "working_days_left": p["working_days_left"],
+            }
+            for i, p in zip(items, payload["items"], strict=True)
+        ],
+    }
+    return CheckResult(
+        obligation_id=None,
+        title=label,
+        as_of=as_of,
+        dry_run=dry_run,
+        items=items,
+        counts={str(s): n for s, n in counts.items()},
+        messages=[message] if items and working else [],
+        queued=queued,
+        state_name=state_name(counts),
+        summary=summary(counts, queued if not dry_run else int(bool(items and working)), dry_run)
+        + ("" if working else "（非工作时间：摘要在下一个工作日发出）"),
+    )
