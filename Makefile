@@ -28,8 +28,11 @@ run: install
 	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/shanhai up
 
+# ruff (style, imports, A005), import-linter (the layers), mypy (types) over the package
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install system-deps lint
 	@mkdir -p $(PREFECT_HOME)

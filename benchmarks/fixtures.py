@@ -3,7 +3,6 @@ cluster and a slow local webhook receiver. Everything lives in temporary directo
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -67,6 +66,7 @@ def insert_records(app, *, today: date, per_occurrence: int = 2, seed: int = 202
     """
     from sqlalchemy import insert, select
 
+    from shanhai.models.requirement import parse_requirement
     from shanhai.models.tables import CompletionRecord, Occurrence
 
     rng = random.Random(seed)
@@ -89,17 +89,17 @@ def insert_records(app, *, today: date, per_occurrence: int = 2, seed: int = 202
             .order_by(Occurrence.id)
         ).all()
         for occ_id, ob_id, start, due, requirement in occs:
-            req = json.loads(requirement)
-            end = min(today, date.fromisoformat(req["window_end"]) if req.get("window_end") else due)
+            req = parse_requirement(requirement)
+            end = min(today, req.window_end or due)
             span = max(0, (end - start).days)
             for _ in range(per_occurrence):
                 category, amount = None, None
-                if req.get("plan"):
-                    category = rng.choice(sorted(req["plan"]))
-                    amount = req["plan"][category] // per_occurrence + rng.randint(-(10**6), 10**6)
-                elif req.get("target_fen"):
-                    amount = req["target_fen"] // per_occurrence + rng.randint(-(10**7), 10**7)
-                if categories.get(ob_id) and not req.get("plan"):
+                if req.plan:
+                    category = rng.choice(sorted(req.plan))
+                    amount = req.plan[category] // per_occurrence + rng.randint(-(10**6), 10**6)
+                elif req.target_fen:
+                    amount = req.target_fen // per_occurrence + rng.randint(-(10**7), 10**7)
+                if categories.get(ob_id) and not req.plan:
                     category = rng.choice(categories[ob_id])
                 roll = rng.random()
                 state = "verified" if roll < 0.75 else ("submitted" if roll < 0.93 else "rejected")

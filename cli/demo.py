@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from shanhai.models.localtime import local_date
+from shanhai.models.requirement import Requirement, parse_requirement
 from shanhai.models.store import audit
 from shanhai.models.tables import AuditEntry, CompletionRecord, Occurrence, Waiver
 
@@ -22,9 +23,9 @@ def _day_between(rng: random.Random, start: date, end: date) -> date:
 
 
 def _plan_records(
-    occ: Occurrence, req: dict, today: date, rng: random.Random, out_waive: list[int]
+    occ: Occurrence, req: Requirement, today: date, rng: random.Random, out_waive: list[int]
 ) -> list[dict]:
-    window_end = date.fromisoformat(req["window_end"]) if req.get("window_end") else None
+    window_end = req.window_end
     last = min(today, window_end) if window_end else today
     if occ.period_start > last:
         return []
@@ -38,7 +39,7 @@ def _plan_records(
         can_catch_up = window_end is None or window_end > occ.due
         if can_catch_up and rng.random() < 0.6:
             missed, late = False, True
-        elif rng.random() < 0.7:
+        elif rng.random() < 0.7 and occ.id is not None:
             out_waive.append(occ.id)
     elapsed = (
         1.0 if past else max(0.0, (today - occ.period_start).days / max(1, (occ.due - occ.period_start).days))
@@ -58,27 +59,25 @@ def _plan_records(
         return _day_between(rng, occ.period_start, before_due)
 
     out: list[dict] = []
-    if req.get("plan"):
-        for kind, fen in req["plan"].items():
+    if req.plan:
+        for kind, fen in req.plan.items():
             factor = 0.8 if missed else rng.uniform(1.0, 1.15)
             amount = int(fen * factor * (elapsed if not past else 1)) // 100 * 100
             if amount:
                 out.append({"date": when(0, 1), "amount_fen": amount, "category": kind, "count": 1})
         return out
-    if "target_fen" in req or "target_quantity" in req:
-        n = max(req.get("min_count") or 0, rng.randint(4, 8))
-        goal = (req.get("target_fen") or req.get("target_quantity")) * (
-            0.7 if missed else rng.uniform(1.0, 1.2)
-        )
+    if req.full_measure:
+        n = max(req.min_count or 0, rng.randint(4, 8))
+        goal = req.full_measure * (0.7 if missed else rng.uniform(1.0, 1.2))
         goal *= elapsed if not past else 1
         n_done = max(1, round(n * (0.7 if missed else 1.0) * (elapsed if not past else 1)))
-        if req.get("min_count"):
-            n_done = max(n_done, req["min_count"]) if not missed and past else n_done
-        share_cat = req["shares"][0]["category"] if req.get("shares") else None
+        if req.min_count:
+            n_done = max(n_done, req.min_count) if not missed and past else n_done
+        share_cat = req.shares[0].category if req.shares else None
         for i in range(n_done):
             part = goal / n_done
             rec = {"date": when(i, n_done), "count": 1, "amount_fen": None, "category": None}
-            if "target_fen" in req:
+            if req.measures_money:
                 rec["amount_fen"] = int(part) // 100 * 100
             else:
                 rec["count"] = max(1, round(part))
@@ -86,7 +85,7 @@ def _plan_records(
                 rec["category"] = share_cat
             out.append(rec)
         return out
-    need = req.get("min_count") or 1
+    need = req.min_count or 1
     done = need - 1 if missed else need
     if not past:
         done = min(need, int(need * elapsed + rng.random()))
@@ -97,12 +96,14 @@ def load_demo_history(app, *, as_of: datetime, seed: int = 26) -> int:
     """Insert the demo records once (a marker in the audit log makes it idempotent)."""
     today = local_date(as_of)
     with app.session() as session:
-        marker = session.execute(select(AuditEntry.id).where(AuditEntry.action == "demo.loaded")).first()
+        marker = session.execute(
+            select(col(AuditEntry.id)).where(col(AuditEntry.action) == "demo.loaded")
+        ).first()
         if marker:
             return 0
         occs = (
             session.execute(
-                select(Occurrence).where(Occurrence.period_start <= today).order_by(Occurrence.id)
+                select(Occurrence).where(col(Occurrence.period_start) <= today).order_by(col(Occurrence.id))
             )
             .scalars()
             .all()
@@ -111,7 +112,7 @@ def load_demo_history(app, *, as_of: datetime, seed: int = 26) -> int:
         waive: list[int] = []
         for occ in occs:
             rng = random.Random(f"{seed}|{occ.obligation_id}|{occ.scope}|{occ.period}")
-            for rec in _plan_records(occ, json.loads(occ.requirement), today, rng, waive):
+            for rec in _plan_records(occ, parse_requirement(occ.requirement), today, rng, waive):
                 verified = rec["date"] < today - timedelta(days=30)
                 rows.append(
                     CompletionRecord(

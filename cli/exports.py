@@ -59,6 +59,7 @@ def _ics_text(s: str) -> str:
 
 def unit_calendar(app, unit_name: str, *, as_of: datetime) -> str:
     from sqlalchemy import select
+    from sqlmodel import col
 
     from shanhai.models.tables import Occurrence
 
@@ -69,7 +70,7 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> str:
 
     year = local_date(as_of).year
     with app.session() as session:
-        occs = session.execute(select(Occurrence).order_by(Occurrence.due)).scalars().all()
+        occs = session.execute(select(Occurrence).order_by(col(Occurrence.due))).scalars().all()
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -101,7 +102,8 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> str:
 
 def _fold(line: str) -> str:
     """RFC 5545: lines longer than 75 octets are folded (never inside a UTF-8 character)."""
-    out, cur = [], b""
+    out: list[str] = []
+    cur = b""
     for ch in line:
         b = ch.encode()
         if len(cur) + len(b) > (75 if not out else 74):

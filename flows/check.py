@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
 from shanhai.flows.common import artifact_key, check_markdown, check_run_name, status_rows
+from shanhai.notifications.checking import CheckResult
 
 
 def _run_name() -> str:
@@ -22,7 +23,7 @@ def _run_name() -> str:
 
 
 @task(name="检查事项 check", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
-def check_task(obligation: str, as_of: str | None, dry_run: bool):
+def check_task(obligation: str, as_of: str | None, dry_run: bool) -> CheckResult:
     """Sync, evaluate every occurrence of the obligation in bulk, plan and queue (idempotent)."""
     from shanhai.app import App, parse_as_of
     from shanhai.notifications.checking import check_obligation

@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
 
 from shanhai.flows.common import dated_run_name, delivery_markdown, delivery_state_name
+from shanhai.notifications.delivery import DeliveryReport
 
 DELIVERY = "发件箱投递"
 
@@ -18,7 +19,7 @@ DELIVERY = "发件箱投递"
 @task(
     name="投递发件箱 deliver", retries=1, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False
 )
-def deliver_task():
+def deliver_task() -> DeliveryReport:
     from shanhai.app import App
     from shanhai.notifications.delivery import deliver_outbox
 

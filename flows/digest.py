@@ -14,13 +14,14 @@ from prefect.states import Completed, State
 
 from shanhai.flows.common import artifact_key, check_markdown, dated_run_name, status_rows
 from shanhai.flows.deliver import deliver_task
+from shanhai.notifications.checking import CheckResult
 
 WEEKLY = "每周督办摘要"
 MONTHLY = "每月逾期通报"
 
 
 @task(name="生成摘要 digest", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
-def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool):
+def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool) -> CheckResult:
     from shanhai.app import App, parse_as_of
     from shanhai.notifications.digests import send_digest
 

@@ -397,10 +397,10 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
     for row, src, loc in plans:
         if row.park not in parks:
             bad(src, (*loc, "park"), f"unknown park '{row.park}'")
-        key = (row.park, row.year, row.kind)
-        if key in seen_rows:
-            bad(src, loc, f"duplicate plan row {key}")
-        seen_rows.add(key)
+        row_key = (row.park, row.year, row.kind)
+        if row_key in seen_rows:
+            bad(src, loc, f"duplicate plan row {row_key}")
+        seen_rows.add(row_key)
         if row.planned_completion > row.planned_total:
             bad(src, (*loc, "planned_completion"), "planned completion exceeds planned total investment")
     for pl, src in stated:

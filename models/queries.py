@@ -126,23 +126,25 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
 
     import pendulum
     from sqlalchemy import func, select
+    from sqlmodel import col
 
     from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
 
     with app.session() as session:
-        q = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+        q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
         if message_id is not None:
-            q = select(OutboxMessage).where(OutboxMessage.id == message_id)
+            q = select(OutboxMessage).where(col(OutboxMessage.id) == message_id)
         messages = list(session.execute(q).scalars())
         ids = [m.id for m in messages]
-        deliveries = session.execute(select(Delivery).where(Delivery.message_id.in_(ids))).scalars().all()
-        counts = dict(
-            session.execute(
-                select(OutboxItem.message_id, func.count())
-                .where(OutboxItem.message_id.in_(ids))
-                .group_by(OutboxItem.message_id)
-            ).all()
-        )
+        deliveries = session.execute(select(Delivery).where(col(Delivery.message_id).in_(ids))).scalars().all()
+        counts: dict[int, int] = {
+            m: n
+            for m, n in session.execute(
+                select(col(OutboxItem.message_id), func.count())
+                .where(col(OutboxItem.message_id).in_(ids))
+                .group_by(col(OutboxItem.message_id))
+            )
+        }
     by_message: dict[int, list] = {}
     for d in deliveries:
         by_message.setdefault(d.message_id, []).append(

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.errors import InputError
@@ -47,7 +47,9 @@ def find_occurrence(
         raise InputError("scope", f"“{scope_name}”在 {wanted[:4]} 年不承担事项“{ob.title}”")
     occ = session.execute(
         select(Occurrence).where(
-            Occurrence.obligation_id == ob.id, Occurrence.scope == scope_name, Occurrence.period == wanted
+            col(Occurrence.obligation_id) == ob.id,
+            col(Occurrence.scope) == scope_name,
+            col(Occurrence.period) == wanted,
         )
     ).scalar_one_or_none()
     if occ is None:
@@ -109,6 +111,7 @@ def record_completion(
         stored = store_evidence(
             evidence, session=session, evidence_dir=evidence_dir, max_bytes=max_evidence_bytes
         )
+    assert occ.id is not None
     rec = CompletionRecord(
         occurrence_id=occ.id,
         date=on,
@@ -167,7 +170,7 @@ def waive_occurrence(*, session: Session, occurrence_id: int, reason: str, actor
     if occ is None:
         raise InputError("occurrence", f"没有编号为 {occurrence_id} 的期次")
     existing = session.execute(
-        select(Waiver).where(Waiver.occurrence_id == occurrence_id)
+        select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)
     ).scalar_one_or_none()
     if existing is not None:
         raise InputError(

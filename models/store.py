@@ -9,7 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
 
 from shanhai.db import insert_ignore
 from shanhai.models.catalogue import Catalogue
@@ -136,7 +137,7 @@ def sync_catalogue(
         definition = cat.definition_json(ob_id)
         digest = hashlib.sha256(definition.encode()).hexdigest()
         existing = session.get(Obligation, ob_id)
-        values = {
+        values: dict[str, Any] = {
             "document_id": cat.obligation_document[ob_id],
             "title": ob.title,
             "clause": ob.clause,
@@ -172,12 +173,12 @@ def sync_catalogue(
         (o.obligation_id, o.scope, o.period): o for o in session.execute(select(Occurrence)).scalars()
     }
     now = utcnow()
-    new_rows = []
+    new_rows: list[dict[str, Any]] = []
     occ_updated = 0
     for spec in specs:
         requirement = spec.requirement.to_json()
-        row = existing_rows.get(spec.key)
-        if row is None:
+        stored = existing_rows.get(spec.key)
+        if stored is None:
             new_rows.append(
                 {
                     "obligation_id": spec.obligation_id,
@@ -190,8 +191,8 @@ def sync_catalogue(
                     "updated_at": now,
                 }
             )
-        elif row.due > today and (row.due != spec.due or row.requirement != requirement):
-            row.due, row.requirement, row.updated_at = spec.due, requirement, now
+        elif stored.due > today and (stored.due != spec.due or stored.requirement != requirement):
+            stored.due, stored.requirement, stored.updated_at = spec.due, requirement, now
             occ_updated += 1
     # concurrent first syncs (29 checks at 09:05 on Jan 1) may insert the same keys: the first wins
     occ_added = insert_ignore(session, Occurrence, new_rows)
@@ -245,23 +246,21 @@ def _remove_unimplied(session: Session, existing: dict[tuple, Occurrence], impli
     candidates = [o.id for key, o in existing.items() if key not in implied]
     if not candidates:
         return 0
-    referenced = set()
-    for model in (CompletionRecord, Waiver, OutboxItem):
-        referenced |= set(
-            session.execute(select(model.occurrence_id).where(model.occurrence_id.in_(candidates))).scalars()
-        )
+    referenced: set[int] = set()
+    for column in (CompletionRecord.occurrence_id, Waiver.occurrence_id, OutboxItem.occurrence_id):
+        referenced |= set(session.execute(select(col(column)).where(col(column).in_(candidates))).scalars())
     doomed = [i for i in candidates if i not in referenced]
     if doomed:
-        session.execute(delete(Occurrence).where(Occurrence.id.in_(doomed)))
+        session.execute(delete(Occurrence).where(col(Occurrence.id).in_(doomed)))
     return len(doomed)
 
 
-def _occurrence_filter(f: OccurrenceFilter, today: date) -> list:
-    where = [Occurrence.period_start <= today]
+def _occurrence_filter(f: OccurrenceFilter, today: date) -> list[ColumnElement[bool]]:
+    where = [col(Occurrence.period_start) <= today]
     if f.obligation:
-        where.append(Occurrence.obligation_id == f.obligation)
+        where.append(col(Occurrence.obligation_id) == f.obligation)
     if f.scope:
-        where.append(Occurrence.scope == f.scope)
+        where.append(col(Occurrence.scope) == f.scope)
     return where
 
 
@@ -274,37 +273,37 @@ def load_evaluations(
     where = _occurrence_filter(flt, today)
     occ_q = (
         select(
-            Occurrence.id,
-            Occurrence.obligation_id,
-            Occurrence.scope,
-            Occurrence.period,
-            Occurrence.period_start,
-            Occurrence.due,
-            Occurrence.requirement,
+            col(Occurrence.id),
+            col(Occurrence.obligation_id),
+            col(Occurrence.scope),
+            col(Occurrence.period),
+            col(Occurrence.period_start),
+            col(Occurrence.due),
+            col(Occurrence.requirement),
         )
         .where(*where)
-        .order_by(Occurrence.obligation_id, Occurrence.scope, Occurrence.period)
+        .order_by(col(Occurrence.obligation_id), col(Occurrence.scope), col(Occurrence.period))
     )
-    ids = select(Occurrence.id).where(*where).scalar_subquery()
+    ids = select(col(Occurrence.id)).where(*where).scalar_subquery()
+    record_day = (
+        col(CompletionRecord.occurrence_id),
+        col(CompletionRecord.date),
+        col(CompletionRecord.category),
+        col(CompletionRecord.state),
+    )
     totals_q = (
         select(
-            CompletionRecord.occurrence_id,
-            CompletionRecord.date,
-            CompletionRecord.category,
-            CompletionRecord.state,
-            func.sum(CompletionRecord.count),
-            func.coalesce(func.sum(CompletionRecord.amount_fen), 0),
+            *record_day,
+            func.sum(col(CompletionRecord.count)),
+            func.coalesce(func.sum(col(CompletionRecord.amount_fen)), 0),
         )
-        .where(CompletionRecord.occurrence_id.in_(ids), CompletionRecord.state != RecordState.REJECTED)
-        .group_by(
-            CompletionRecord.occurrence_id,
-            CompletionRecord.date,
-            CompletionRecord.category,
-            CompletionRecord.state,
-        )
+        .where(col(CompletionRecord.occurrence_id).in_(ids), col(CompletionRecord.state) != RecordState.REJECTED)
+        .group_by(*record_day)
     )
     totals = [RecordTotal(o, d, c, s, int(n), int(a)) for o, d, c, s, n, a in session.execute(totals_q)]
-    waived = set(session.execute(select(Waiver.occurrence_id).where(Waiver.occurrence_id.in_(ids))).scalars())
+    waived = set(
+        session.execute(select(col(Waiver.occurrence_id)).where(col(Waiver.occurrence_id).in_(ids))).scalars()
+    )
     rows = [
         OccurrenceRow(i, ob, sc, pe, ps, du, parse_requirement(req))
         for i, ob, sc, pe, ps, du, req in session.execute(occ_q)

@@ -1,4 +1,4 @@
-"""Working days under the Chinese statutory calendar (SPEC section 3).
+"""Working days under the Chinese statutory calendar: Monday-Friday except public holidays, plus the weekend make-up days (调休上班).
 
 A day is a *working day* when the statutory calendar says people work on it:
 Monday-Friday except public holidays, plus the weekend make-up days (调休上班).
@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Literal
 
 import chinese_calendar
@@ -370,7 +371,8 @@ def _warn_fallback(year: int, holiday_file: str) -> None:
 
 def _stacklevel_outside_this_module() -> int:
     """stacklevel for warnings.warn called from our caller: the first frame not in this module."""
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame, level = frame.f_back, level + 1
     return level

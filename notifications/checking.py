@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from shanhai.models.localtime import local_date
 from shanhai.models.progress import progress_text
@@ -67,8 +67,8 @@ def _already_sent(session: Session, occurrence_ids: list[int]) -> set[tuple[int,
     if not occurrence_ids:
         return set()
     rows = session.execute(
-        select(OutboxItem.occurrence_id, OutboxItem.stage, OutboxItem.recipient).where(
-            OutboxItem.occurrence_id.in_(occurrence_ids)  # type: ignore[attr-defined]
+        select(col(OutboxItem.occurrence_id), col(OutboxItem.stage), col(OutboxItem.recipient)).where(
+            col(OutboxItem.occurrence_id).in_(occurrence_ids)
         )
     )
     return {(o, s, r) for o, s, r in rows}

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
-from sqlmodel import Session
+from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col
 
 from shanhai.models.ladder import may_send
 from shanhai.models.store import audit
@@ -68,21 +69,26 @@ def _due_deliveries(session: Session, now: datetime, limit: int) -> list[tuple[i
     """(delivery id, channel key, message kind, message id, recipient code) of what may be sent now."""
     q = (
         select(
-            Delivery.id,
-            Delivery.channel_key,
-            OutboxMessage.kind,
-            OutboxMessage.id,
-            OutboxMessage.recipient_code,
+            col(Delivery.id),
+            col(Delivery.channel_key),
+            col(OutboxMessage.kind),
+            col(OutboxMessage.id),
+            col(OutboxMessage.recipient_code),
         )
-        .join(OutboxMessage, OutboxMessage.id == Delivery.message_id)  # type: ignore[arg-type]
-        .where(
-            Delivery.status.in_(("pending", "retry")),  # type: ignore[attr-defined]
-            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),  # type: ignore[union-attr,operator]
-        )
-        .order_by(Delivery.id)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(Delivery.message_id))
+        .where(_sendable(now))
+        .order_by(col(Delivery.id))
         .limit(limit)
     )
     return [(d, k, kind, m, code) for d, k, kind, m, code in session.execute(q)]
+
+
+def _sendable(now: datetime) -> ColumnElement[bool]:
+    """Waiting to be sent (first time or retry) and due by ``now``."""
+    return and_(
+        col(Delivery.status).in_(("pending", "retry")),
+        or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+    )
 
 
 def _rate_wait(session: Session, key: str, windows: tuple[tuple[int, float], ...], now: datetime) -> float:
@@ -92,9 +98,9 @@ def _rate_wait(session: Session, key: str, windows: tuple[tuple[int, float], ...
     longest = max(span for _, span in windows)
     # one claim token is one message on the wire (a unit's merged reminders share it)
     rows = session.execute(
-        select(func.min(Delivery.claimed_at))
-        .where(Delivery.channel_key == key, Delivery.claimed_at >= now - timedelta(seconds=longest))  # type: ignore[operator]
-        .group_by(Delivery.claim_token)
+        select(func.min(col(Delivery.claimed_at)))
+        .where(col(Delivery.channel_key) == key, col(Delivery.claimed_at) >= now - timedelta(seconds=longest))
+        .group_by(col(Delivery.claim_token))
     ).scalars()
     sent = sorted(_aware(t) for t in rows if t is not None)
     wait = 0.0
@@ -130,11 +136,7 @@ def _claim_group(
         for delivery_id in delivery_ids:
             result = session.execute(
                 update(Delivery)
-                .where(
-                    Delivery.id == delivery_id,  # type: ignore[arg-type]
-                    Delivery.status.in_(("pending", "retry")),  # type: ignore[attr-defined]
-                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= due_at),  # type: ignore[union-attr,operator]
-                )
+                .where(col(Delivery.id) == delivery_id, _sendable(due_at))
                 .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
@@ -146,18 +148,24 @@ def _claim_group(
         raise
 
 
+def _still_claimed(delivery_id: int | None, token: str | None) -> ColumnElement[bool]:
+    return and_(
+        col(Delivery.id) == delivery_id, col(Delivery.status) == "sending", col(Delivery.claim_token) == token
+    )
+
+
 def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
     """Claims older than the lease belong to a worker that died mid-send: report, don't resend."""
     stale = session.execute(
-        select(Delivery.id, Delivery.claim_token).where(
-            Delivery.status == "sending", Delivery.claimed_at < now - CLAIM_LEASE  # type: ignore[operator]
+        select(col(Delivery.id), col(Delivery.claim_token)).where(
+            col(Delivery.status) == "sending", col(Delivery.claimed_at) < now - CLAIM_LEASE
         )
     ).all()
     expired = 0
     for delivery_id, token in stale:
         won = session.execute(
             update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == "sending", Delivery.claim_token == token)  # type: ignore[arg-type]
+            .where(_still_claimed(delivery_id, token))
             .values(
                 status="failed",
                 last_error="投递中断，结果未知（可能已送达），未自动重发 interrupted, outcome unknown",
@@ -204,7 +212,7 @@ def deliver_outbox(
     with Session(engine) as session:
         abandoned = _expire_abandoned_claims(app, session, clock())
         due = _due_deliveries(session, due_at, limit)
-        local = session.execute(select(func.count()).where(Delivery.status == "local")).scalar_one()
+        local = session.execute(select(func.count()).where(col(Delivery.status) == "local")).scalar_one()
     report = DeliveryReport(kept_local=local, failed=abandoned)
     if not due:
         return report
@@ -221,7 +229,9 @@ def deliver_outbox(
     def send_group(delivery_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
         token = secrets.token_hex(8)
         with Session(engine, expire_on_commit=False) as s:
-            key = s.execute(select(Delivery.channel_key).where(Delivery.id == delivery_ids[0])).scalar_one()  # type: ignore[arg-type]
+            key = s.execute(
+                select(col(Delivery.channel_key)).where(col(Delivery.id) == delivery_ids[0])
+            ).scalar_one()
             s.rollback()
             channel = channels.get(key)
             windows = DEFAULT_RATE_LIMITS.get(channel.scheme) if channel else None
@@ -240,9 +250,10 @@ def deliver_outbox(
             if not claimed:
                 return []
             deliveries = [s.get(Delivery, i) for i in claimed]
-            messages = [s.get(OutboxMessage, d.message_id) for d in deliveries if d is not None]
+            live = [d for d in deliveries if d is not None]
+            messages = [m for d in live if (m := s.get(OutboxMessage, d.message_id)) is not None]
             s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
-            return _attempt(token, app, s, deliveries, messages, channel, clock)  # type: ignore[arg-type]
+            return _attempt(token, app, s, live, messages, channel, clock)
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(groups)))) as pool:
         for outcomes in pool.map(send_group, groups.values()):
@@ -297,7 +308,7 @@ def _attempt(
         # write the outcome only while the claim is still ours (a lease expiry may have taken it)
         held = s.execute(
             update(Delivery)
-            .where(Delivery.id == d.id, Delivery.status == "sending", Delivery.claim_token == token)  # type: ignore[arg-type]
+            .where(_still_claimed(d.id, token))
             .values(**values)
         ).rowcount  # type: ignore[attr-defined]
         if held != 1:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from shanhai.db import insert_ignore
 from shanhai.models.store import audit
@@ -96,7 +96,7 @@ def queue_once(app, session: Session, values: dict[str, Any]) -> bool:
     if insert_ignore(session, OutboxMessage, values) != 1:
         return False
     msg_id = session.execute(
-        select(OutboxMessage.id).where(OutboxMessage.dedup_key == values["dedup_key"])
+        select(col(OutboxMessage.id)).where(col(OutboxMessage.dedup_key) == values["dedup_key"])
     ).scalar_one()
     add_deliveries(app, session, msg_id, configured_channels(app).get(values["recipient_code"], []))
     return True

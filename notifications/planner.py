@@ -1,4 +1,4 @@
-"""The notification planner: which messages are due now (SPEC section 5).
+"""The notification planner: which messages are due now, to whom, one per recipient.
 
 Pure: from the evaluated occurrences, their ladders, the outbox history (its unique keys)
 and an explicit ``as_of`` instant, compute the messages to record in the outbox.  No clock,

@@ -79,6 +79,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 import apprise
@@ -390,8 +391,9 @@ def _classify(
         return TransientDeliveryError(f"{where}：SMTP 连接失败（{detail.strip()}）")
 
     failed = [e for e in http if e.error is not None or not (200 <= (e.status or 0) < 300)]
-    event = failed[-1] if failed else (http[-1] if http else None)
-    if event is not None:
+    last = failed[-1] if failed else (http[-1] if http else None)
+    if last is not None:
+        event = last
         if event.error is not None:
             detail = type(event.error).__name__
             if isinstance(event.error, _PERMANENT_REQUEST_ERRORS):
@@ -419,9 +421,9 @@ def _robot_reply_error(scheme: str, where: str, event: _Event) -> DeliveryError 
         return None
     if not isinstance(data, dict):
         return None
-    code = data.get("errcode", data.get("code", data.get("StatusCode", 0)))
+    raw: Any = data.get("errcode", data.get("code", data.get("StatusCode", 0)))
     try:
-        code = int(code)
+        code = int(raw)
     except (TypeError, ValueError):
         return None
     if code == 0:

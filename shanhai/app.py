@@ -14,22 +14,29 @@ from shanhai.settings import Settings, get_settings
 if TYPE_CHECKING:  # the database stack is imported only by commands that use it
     from sqlmodel import Session
 
-TZ = "Asia/Shanghai"
+AS_OF_YEARS = (2000, 2100)  # the document's era with room; a typo such as 9999 is refused, not computed
 
 
 def parse_as_of(text: str | None) -> datetime:
-    """None: now. A bare date means 12:00 that day in Asia/Shanghai; a datetime without offset is local."""
+    """None: now. A bare date means 12:00 that day in Asia/Shanghai; a datetime without offset is local.
+    Anything else (a duration such as P1D, a time alone, a date out of range) is a ValueError."""
     import pendulum
+
+    from shanhai.models.localtime import TZ_NAME
 
     if text is None:
         return pendulum.now("UTC")
     try:
-        parsed = pendulum.parse(text, tz=TZ)
-    except (ValueError, pendulum.parsing.exceptions.ParserError) as exc:
-        raise ValueError(f"as_of: '{text}' is not a date or datetime (YYYY-MM-DD[THH:MM])") from exc
-    if len(text.strip()) == 10:
-        parsed = parsed.replace(hour=12)
-    return parsed
+        parsed = pendulum.parse(text.strip(), tz=TZ_NAME, exact=True)
+    except (ValueError, OverflowError, pendulum.parsing.exceptions.ParserError) as exc:
+        raise ValueError(f"'{text}' is not a date or datetime (YYYY-MM-DD[THH:MM])") from exc
+    if isinstance(parsed, pendulum.Date) and not isinstance(parsed, pendulum.Duration):
+        if not AS_OF_YEARS[0] <= parsed.year <= AS_OF_YEARS[1]:
+            raise ValueError(f"'{text}' is outside the years {AS_OF_YEARS[0]}-{AS_OF_YEARS[1]}")
+        if isinstance(parsed, pendulum.DateTime):
+            return parsed
+        return pendulum.datetime(parsed.year, parsed.month, parsed.day, 12, tz=TZ_NAME)
+    raise ValueError(f"'{text}' is not a date or datetime (YYYY-MM-DD[THH:MM])")
 
 
 @dataclass

@@ -377,6 +377,23 @@ def status_of(app, obligation: str, scope: str, period: str, *, as_of: datetime)
     return found[0]
 
 
+def in_parallel(n: int, fn) -> list:
+    """Run ``fn()`` in ``n`` threads released together; their results, in order. An exception in any
+    thread fails the caller (a thread's error must never pass silently)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(n)
+
+    def released():
+        barrier.wait(timeout=60)
+        return fn()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(released) for _ in range(n)]
+        return [f.result(timeout=300) for f in futures]
+
+
 def count_rows(database_url: str, model) -> int:
     from sqlalchemy import func, select
 
@@ -436,7 +453,8 @@ class PrefectServer:
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[PrefectServer]:
-    from shanhai.cli.up import Stack, StartupError, free_port, prefect_env, start_server, wait_healthy
+    from shanhai.cli.prefect_admin import prefect_env, start_server, wait_healthy
+    from shanhai.cli.processes import Stack, StartupError, free_port
 
     home = Path(tempfile.mkdtemp(prefix="shanhai-prefect-"))
     port = free_port()

@@ -126,7 +126,7 @@ def test_status_rows_have_one_row_per_item_with_chinese_headers():
 
 
 def test_stack_stops_its_process_groups(tmp_path):
-    from shanhai.cli.up import Stack
+    from shanhai.cli.processes import Stack
 
     stack = Stack()
     child = stack.start(

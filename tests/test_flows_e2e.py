@@ -85,7 +85,8 @@ def test_deployed_check_runs_on_a_process_worker(prefect_server, tmp_path):
     )
 
     from shanhai.cli.deployments import deployment_specs
-    from shanhai.cli.up import Stack, deploy_all, ensure_work_pool, start_worker
+    from shanhai.cli.prefect_admin import deploy_all, ensure_work_pool, start_worker
+    from shanhai.cli.processes import Stack
 
     api = prefect_server.api_url
     home = tmp_path / "home"

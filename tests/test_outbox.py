@@ -23,6 +23,7 @@ from shanhai.notifications.checking import check_obligation
 from shanhai.notifications.delivery import deliver_outbox
 from shanhai.notifications.digests import send_digest
 from shanhai.settings import Settings
+from tests.conftest import in_parallel
 
 # Monday 2026-11-30, 10:00 in Shanghai: a working day after the send hour.
 MONDAY = pendulum.datetime(2026, 11, 30, 10, tz="Asia/Shanghai")
@@ -118,25 +119,10 @@ def test_a_dry_run_stores_and_sends_nothing(tmp_path, database_url):
 def test_two_concurrent_runs_queue_each_key_once(tmp_path, database_url):
     app = make_app(tmp_path, database_url)
     app.sync(as_of=MONDAY)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(check_obligation(make_app(tmp_path, database_url), None, as_of=MONDAY))
-        except Exception as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    results = in_parallel(2, lambda: check_obligation(make_app(tmp_path, database_url), None, as_of=MONDAY))
     all_keys = keys(app)
     assert len(all_keys) == len(set(all_keys)), "a key was queued twice"
-    planned = sum(len(m["items"]) for m in results[0].messages)
+    planned = max(sum(len(m["items"]) for m in r.messages) for r in results)
     assert len(all_keys) == planned, "every planned item is queued exactly once across both runs"
     assert sum(r.queued for r in results) == count(app, OutboxMessage)
 
@@ -145,20 +131,13 @@ def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, re
     app = make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
     check_obligation(app, "joint-meeting", as_of=MONDAY)
     pending = count(app, Delivery)
-    barrier = threading.Barrier(3)
-
-    def run():
-        barrier.wait()
-        deliver_outbox(
+    in_parallel(
+        3,
+        lambda: deliver_outbox(
             make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port}),
             clock=lambda: MONDAY,
-        )
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+        ),
+    )
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
     assert states["sent"] == 2, "泰顺县 and 鹿城区 each get one message"
@@ -347,3 +326,53 @@ def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, databas
     assert deliver_outbox(app, clock=lambda: MONDAY).sent == 2
     heads = sorted(b["message"].split("：", 1)[0] for b in receiver.bodies)
     assert heads == ["泰顺县", "鹿城区"], "each message is addressed to its own unit"
+
+
+def test_a_thread_that_raises_fails_the_concurrency_harness():
+    with pytest.raises(ZeroDivisionError):
+        in_parallel(2, lambda: 1 / 0)
+
+
+def test_a_robots_per_minute_limit_holds_across_delivery_processes(tmp_path, database_url, receiver):
+    """Every flow run is a new process: the robot's budget is read from the outbox's own claims, so two
+    delivery processes at once still send at most the limit within a minute (3 here; DingTalk's 20)."""
+    codes = ["taishun", "yongjia", "wencheng", "cangnan", "pingyang"]
+    config = tmp_path / "apprise.yaml"
+    config.write_text(
+        f'urls:\n  - "json://127.0.0.1:{receiver.port}/robot":\n      - tag: {", ".join(codes)}\n',
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "SHANHAI_HOME": str(tmp_path / "home"),
+        "SHANHAI_DATABASE_URL": database_url,
+        "SHANHAI_SECRET_KEY": "test",
+        "SHANHAI_APPRISE_CONFIG": str(config),
+    }
+    app = App(settings=Settings(home=tmp_path / "home", database_url=database_url, apprise_config=config,
+                                secret_key="test"))
+    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    script = textwrap.dedent(f"""
+        import pendulum
+        import shanhai.notifications.transport as t
+        t.DEFAULT_RATE_LIMITS = {{"json": ((3, 60.0),)}}
+        from shanhai.app import App
+        from shanhai.notifications.delivery import deliver_outbox
+        now = pendulum.parse("{MONDAY.isoformat()}")
+        report = deliver_outbox(App(), clock=lambda: now, sleep=lambda s: None)
+        print(report.sent, report.deferred, flush=True)
+    """)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    sent = sum(int(o[0]) for o in outputs)
+    assert len(receiver.bodies) == sent == 3, outputs
+    assert sum(int(o[1]) for o in outputs) >= 2, "the rest wait for the next run, none is dropped"
+    with app.session() as s:
+        states = Counter(
+            s.execute(select(Delivery.status).where(Delivery.channel_key != "local")).scalars()
+        )
+    assert states == {"sent": 3, "pending": 2}

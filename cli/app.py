@@ -1,0 +1,66 @@
+"""The `shanhai` Typer app and what every command shares: options, errors, the app, JSON output.
+
+Prefect is imported only by the commands that run flows."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+app = typer.Typer(
+    help="山海协作工程 温政发〔2018〕26号 任务督办引擎（Shanhai）。",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+catalogue_app = typer.Typer(help="事项目录：校验与查看（catalogue）。", no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="评估时点：YYYY-MM-DD（当日12:00）或 YYYY-MM-DDTHH:MM（上海时间）；默认现在。"
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="输出 JSON（字段见 README）。")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"错误 error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def as_of_option(text: str | None):
+    from shanhai.app import parse_as_of
+
+    try:
+        return parse_as_of(text)
+    except ValueError as exc:
+        fail(f"--as-of：无法识别的时间 '{text}'（{exc}）")
+
+
+def load_app():
+    from shanhai.app import App
+    from shanhai.models.catalogue import CatalogueError
+    from shanhai.models.working_days import HolidayFileError
+
+    a = App()
+    try:
+        a.catalogue  # noqa: B018  (fail early, before any database work)
+        a.calendar  # noqa: B018
+    except (CatalogueError, HolidayFileError) as exc:
+        fail(f"事项目录有误 catalogue is invalid:\n{exc}")
+    return a
+
+
+def ready_app(as_of):
+    a = load_app()
+    a.sync(as_of=as_of)
+    return a
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))

@@ -1,0 +1,99 @@
+"""Commands on the catalogue: init, validate, obligations, 附件1 plans."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shanhai.cli import output
+from shanhai.cli.app import AsOf, Json, app, as_of_option, catalogue_app, emit_json, fail, load_app
+
+
+@app.command()
+def init(as_of: AsOf = None) -> None:
+    """初始化：迁移数据库并载入事项目录（可重复执行）。 Migrate and load the catalogue (idempotent)."""
+    when = as_of_option(as_of)
+    a = load_app()
+    report = a.sync(as_of=when)
+    typer.echo(
+        f"数据库 {a.database_url}\n"
+        f"单位 {report.units} 个；事项 新增 {report.obligations_added}、变更 {report.obligations_changed}；"
+        f"期次 新增 {report.occurrences_added}、更新 {report.occurrences_updated}、移除 {report.occurrences_removed}"
+        + ("" if report.changed else "（无变化）")
+    )
+
+
+@catalogue_app.command("validate")
+def catalogue_validate(
+    path: Annotated[
+        Path | None, typer.Argument(help="目录文件或目录；默认 SHANHAI_CATALOGUE_DIR（calendar/）")
+    ] = None,
+) -> None:
+    """校验事项目录，逐条报告文件、行号与字段。 Validate; exit 1 on any error."""
+    from shanhai.models.catalogue import CatalogueError, load_catalogue
+    from shanhai.models.working_days import HolidayFileError, load_holiday_file
+
+    if path is None:
+        from shanhai.settings import get_settings
+
+        path = get_settings().catalogue_dir
+    try:
+        cat = load_catalogue(path)
+        holidays = path / "holidays.yaml" if path.is_dir() else path.parent / "holidays.yaml"
+        load_holiday_file(holidays)
+    except (CatalogueError, HolidayFileError) as exc:
+        problems = getattr(exc, "problems", [exc])
+        typer.echo(str(exc), err=True)
+        fail(f"{len(problems)} 处错误 error(s)")
+    typer.echo(
+        f"通过 OK：{len(cat.documents)} 份文件，{len(cat.obligations)} 项事项，{len(cat.units)} 个单位，"
+        f"{len(cat.pairings)} 对结对，{len(cat.parks)} 个园区，附件1 {len(cat.plans)} 行"
+    )
+
+
+@app.command()
+def obligations(as_json: Json = False) -> None:
+    """列出事项目录中的全部事项。 List obligations."""
+    from shanhai.models.queries import obligation_items
+
+    items = obligation_items(load_app().catalogue)
+    if as_json:
+        return emit_json(items)
+    output.table(
+        items,
+        [
+            ("id", "编号"),
+            ("title", "事项"),
+            ("clause", "条款"),
+            ("kind", "类型"),
+            ("scope", "范围"),
+            ("due", "期限"),
+            ("min_count", "次数"),
+            ("target", "目标"),
+            ("valid_from", "起"),
+            ("valid_until", "止"),
+        ],
+    )
+
+
+@app.command()
+def plans(as_json: Json = False) -> None:
+    """附件1 生态旅游文化产业园投资计划（万元）。 List the 附件1 plan rows."""
+    from shanhai.models.queries import plan_items
+
+    items = plan_items(load_app().catalogue)
+    if as_json:
+        return emit_json(items)
+    output.table(
+        items,
+        [
+            ("park", "产业园"),
+            ("year", "年度"),
+            ("kind", "类别"),
+            ("projects", "项目数"),
+            ("planned_total", "计划总投资"),
+            ("planned_completion", "计划完成数"),
+        ],
+    )

@@ -1,0 +1,138 @@
+"""Commands on completion records: record, import, the coordinator's review, waivers."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app, ready_app
+
+
+@app.command()
+def record(
+    obligation: Annotated[str, typer.Argument(help="事项编号，见 shanhai obligations")],
+    scope: Annotated[str, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")],
+    on: Annotated[str, typer.Option("--date", help="完成日期 YYYY-MM-DD")],
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="金额，默认单位元；可写 500万、2.5亿")
+    ] = None,
+    count: Annotated[int, typer.Option("--count", help="数量（次、个、人次），默认 1")] = 1,
+    category: Annotated[
+        str | None, typer.Option("--category", help="类别，如 八大产业、government、attraction")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="说明")] = None,
+    evidence: Annotated[Path | None, typer.Option("--evidence", help="证明材料文件")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="归属年度（补报上一年度时使用）")] = None,
+    as_of: AsOf = None,
+    as_json: Json = False,
+) -> None:
+    """登记一条完成记录（待协调方核验）。 Record a completion."""
+    from shanhai.models.amounts import parse_amount
+    from shanhai.models.errors import InputError
+    from shanhai.models.records import record_completion
+
+    when = as_of_option(as_of)
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        fail(f"--date：无法识别的日期 '{on}'（应为 YYYY-MM-DD）")
+    a = ready_app(when)
+    try:
+        fen = parse_amount(amount) if amount is not None else None
+        with a.session() as session:
+            rec = record_completion(
+                a.catalogue,
+                session=session,
+                obligation_id=obligation,
+                scope=scope,
+                on=day,
+                as_of=when,
+                count=count,
+                amount_fen=fen,
+                category=category,
+                note=note,
+                evidence=evidence,
+                evidence_dir=a.settings.evidence_dir,
+                max_evidence_bytes=a.settings.max_evidence_bytes,
+                period=period,
+            )
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
+    if as_json:
+        return emit_json({"id": rec.id, "occurrence": rec.occurrence_id, "state": rec.state})
+    typer.echo(f"已登记 记录 #{rec.id}（期次 #{rec.occurrence_id}），待核验。")
+
+
+@app.command("import")
+def import_records(
+    path: Annotated[Path, typer.Argument(help="CSV 或 Excel（.xlsx）文件")],
+    as_of: AsOf = None,
+) -> None:
+    """从 CSV/Excel 批量导入完成记录（全部成功才保存）。 Import records; all or nothing."""
+    from shanhai.cli.importer import ImportError_, import_file
+
+    when = as_of_option(as_of)
+    a = ready_app(when)
+    try:
+        n = import_file(a, path, as_of=when)
+    except ImportError_ as exc:
+        typer.echo(str(exc), err=True)
+        fail(f"{len(exc.problems)} 行有误，未导入任何记录 nothing imported")
+    typer.echo(f"已导入 {n} 条记录。")
+
+
+@app.command()
+def verify(
+    record_id: int,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+) -> None:
+    """核验通过一条记录（协调方）。 Verify a record."""
+    _review(record_id, "verified", note, actor)
+
+
+@app.command()
+def reject(
+    record_id: int,
+    note: Annotated[str, typer.Option("--note", help="退回理由")],
+    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+) -> None:
+    """退回一条记录，其不再计数，提醒恢复（协调方）。 Reject a record."""
+    _review(record_id, "rejected", note, actor)
+
+
+def _review(record_id: int, verdict: str, note: str | None, actor: str) -> None:
+    from shanhai.models.errors import InputError
+    from shanhai.models.records import review_record
+
+    a = load_app()
+    a.migrate()
+    try:
+        with a.session() as session:
+            review_record(session=session, record_id=record_id, verdict=verdict, actor=actor, note=note)
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}")
+    typer.echo(f"记录 #{record_id}：{'已核验' if verdict == 'verified' else '已退回'}")
+
+
+@app.command()
+def waive(
+    occurrence_id: int,
+    reason: Annotated[str, typer.Option("--reason", help="豁免理由")],
+    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+) -> None:
+    """豁免一个期次（协调方，须说明理由）。 Waive an occurrence."""
+    from shanhai.models.errors import InputError
+    from shanhai.models.records import waive_occurrence
+
+    a = load_app()
+    a.migrate()
+    try:
+        with a.session() as session:
+            waive_occurrence(session=session, occurrence_id=occurrence_id, reason=reason, actor=actor)
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}")
+    typer.echo(f"期次 #{occurrence_id} 已豁免。")

@@ -1,0 +1,105 @@
+"""Commands that show status: the status list, the board, Excel and ICS exports, the demo history, up."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shanhai.cli import output
+from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, ready_app
+
+
+@app.command()
+def status(
+    as_of: AsOf = None,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")
+    ] = None,
+    obligation: Annotated[str | None, typer.Option("--obligation", help="事项编号")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="只看某一年的期次")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="列出截至评估时点的全部期次")] = False,
+    as_json: Json = False,
+) -> None:
+    """各期次在某一时点的状态（红黄绿灯）。 Status of every occurrence at a date."""
+    from shanhai.models.queries import status_items
+
+    when = as_of_option(as_of)
+    a = ready_app(when)
+    try:
+        items = status_items(
+            a, as_of=when, scope=scope, obligation=obligation, year=year, everything=everything
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        return emit_json(items)
+    output.status_table(items)
+
+
+@app.command()
+def board(as_of: AsOf = None) -> None:
+    """总览：结对 × 事项 红黄绿灯。 The board: pairings x obligations."""
+    from shanhai.models.queries import board_grid
+
+    when = as_of_option(as_of)
+    a = ready_app(when)
+    output.board(board_grid(a, as_of=when), when)
+
+
+@app.command()
+def export(
+    path: Annotated[Path, typer.Argument(help="输出的 .xlsx 文件")],
+    as_of: AsOf = None,
+    everything: Annotated[bool, typer.Option("--all", help="包含全部历史期次")] = False,
+) -> None:
+    """导出状态表到 Excel。 Export status to Excel."""
+    from shanhai.cli.exports import export_excel
+
+    when = as_of_option(as_of)
+    a = ready_app(when)
+    n = export_excel(a, path, as_of=when, everything=everything)
+    typer.echo(f"已导出 {n} 行到 {path}")
+
+
+@app.command()
+def ics(
+    unit: Annotated[str, typer.Argument(help="单位名称，如 泰顺县")],
+    out: Annotated[Path | None, typer.Option("-o", "--output", help="输出文件；默认标准输出")] = None,
+    as_of: AsOf = None,
+) -> None:
+    """某单位的期限日历（ICS）。 An ICS calendar of a unit's deadlines."""
+    from shanhai.cli.exports import unit_calendar
+
+    when = as_of_option(as_of)
+    a = ready_app(when)
+    try:
+        text = unit_calendar(a, unit, as_of=when)
+    except ValueError as exc:
+        fail(str(exc))
+    if out:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"已写入 {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+def demo(as_of: AsOf = None) -> None:
+    """载入演示历史（多年记录，部分逾期、部分缺失；只载入一次）。 Load the demo history."""
+    from shanhai.cli.demo import load_demo_history
+
+    when = as_of_option(as_of)
+    a = ready_app(when)
+    n = load_demo_history(a, as_of=when)
+    typer.echo(f"演示历史：新增 {n} 条记录。" if n else "演示历史已载入，未重复载入。")
+
+
+@app.command()
+def up() -> None:
+    """一键启动本地全部服务：Prefect 服务器、工作进程、全部部署、事项目录与演示历史；Ctrl-C 停止。 Start everything."""
+    from shanhai.cli.up import up_command
+
+    up_command()
