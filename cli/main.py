@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from shanhai.cli import output
+from shanhai.cli.holidays import holidays_app
 
 app = typer.Typer(
     help="山海协作工程 温政发〔2018〕26号 任务督办引擎（Shanhai）。",
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 catalogue_app = typer.Typer(help="事项目录：校验与查看（catalogue）。", no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(holidays_app, name="holidays")
 
 AsOf = Annotated[
     str | None,

@@ -154,7 +154,9 @@ class HolidayFile(BaseModel):
         years = {}
         for key, entry in data["holidays"].items():
             if isinstance(entry, dict):
-                entry = {**{k: v for k, v in entry.items() if k != _YEAR_FIELD}, _YEAR_FIELD: _year_key(key)}
+                # YAML 1.1 reads the bare key `off` as the boolean false; the file means the word.
+                entry = {("off" if k is False else k): v for k, v in entry.items() if k != _YEAR_FIELD}
+                entry[_YEAR_FIELD] = _year_key(key)
             years[str(key)] = entry
         return {**data, "holidays": years}
 

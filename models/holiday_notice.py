@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from lunar_python import Solar
-
 from shanhai.models.holiday_year import WEEKDAY_NAMES, YearArrangement
 
 __all__ = ["FESTIVALS", "Notice", "NoticeError", "NoticeLine", "NoticeProblem", "parse_notice", "read_notice"]
@@ -146,7 +145,8 @@ def _annotation_problems(d: date, note: str | None) -> list[str]:
             actual = (lunar.getMonth() < 0, abs(lunar.getMonth()), lunar.getDay())
             if actual != (bool(m.group(1)), month, day):
                 problems.append(
-                    f"{d.month}月{d.day}日是农历{lunar.getMonthInChinese()}月{lunar.getDayInChinese()}，"
+                    f"{d.month}月{d.day}日是农历{lunar.getMonthInChinese()}月"
+                    f"{lunar.getDayInChinese().replace('廿', '二十').replace('卅', '三十')}，"
                     f"通知却写作“{part}”"
                 )
     return problems
@@ -210,8 +210,7 @@ class _Reader:
                 ok = False
                 continue
             for message in _annotation_problems(d, note):
-                self.problem(line, raw, message)
-                ok = False
+                self.problem(line, raw, message)  # the date itself is read; only its note is wrong
             context["month"], context["year"] = month, year
             found.append(d)
         shape.append(clause[pos:])
@@ -227,11 +226,13 @@ class _Reader:
             if not sentence or sentence.startswith("鼓励"):
                 continue  # "鼓励…休息" is advice, not a day off
             sentence_off: list[date] = []
+            unread = False  # a clause of this sentence could not be read: its length cannot be checked
             for clause in _clauses(sentence):
                 if not clause:
                     continue
                 parsed = self.dates(clause, line, raw, is_new_year, context)
                 if parsed is None:
+                    unread = True
                     continue
                 shape, days = parsed
                 if m := _OFF.match(shape):
@@ -250,6 +251,8 @@ class _Reader:
                     workdays.extend(days)
                 elif m := _COUNT.match(shape):
                     stated = _cn_int(m.group(1))
+                    if unread:
+                        continue
                     if not sentence_off:
                         self.problem(line, raw, f"“{clause}”之前没有放假日期 (a length with no dates)")
                     elif stated != len(set(sentence_off)):
