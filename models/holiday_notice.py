@@ -250,7 +250,11 @@ class _Reader:
                                                     "调休上班只能是周六或周日")
                     workdays.extend(days)
                 elif m := _COUNT.match(shape):
-                    stated = _cn_int(m.group(1))
+                    try:
+                        stated = _cn_int(m.group(1))
+                    except (KeyError, ValueError):
+                        self.problem(line, raw, f"无法识别“{clause}” (cannot read this clause)")
+                        continue
                     if unread:
                         continue
                     if not sentence_off:
@@ -285,7 +289,13 @@ def read_notice(text: str, *, name: str = "通知") -> Notice:
         raise NoticeError([NoticeProblem(None, "未找到标题《国务院办公厅关于YYYY年部分节假日安排的通知》，"
                                                "无法确定年份 (no title, so no year)")], name)
     year = int(title.group(1))
+    if year < 1000:
+        raise NoticeError([NoticeProblem(None, f"标题中的年份 {title.group(1)} 不合理 (not a year)")], name)
     reader = _Reader(year)
+    body_year = re.search(r"现将(\d{4})年元旦", flat)
+    if body_year and int(body_year.group(1)) != year:
+        reader.problems.append(NoticeProblem(
+            None, f"标题是 {year} 年，正文却写“现将{body_year.group(1)}年” (the title and the text disagree on the year)"))
     lines: list[NoticeLine] = []
     for number, (raw, line_text) in enumerate(zip(raw_lines, norm, strict=True), start=1):
         m = _NUMBERED.match(line_text)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import chinese_calendar
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shanhai.models.holiday_notice import NoticeError, parse_notice, read_notice
 
 NOTICES = Path(__file__).parent / "notices"
@@ -140,6 +142,11 @@ def test_a_notice_without_its_title_has_no_year():
         parse_notice(TEXT_2026.replace("国务院办公厅关于2026年部分节假日安排的通知", "放假通知"))
 
 
+def test_a_title_and_text_that_disagree_on_the_year_are_refused():
+    with pytest.raises(NoticeError, match="标题是 2027 年"):
+        parse_notice(TEXT_2026.replace("关于2026年部分", "关于2027年部分"))
+
+
 def test_a_notice_missing_a_holiday_line_is_refused():
     text = "\n".join(line for line in TEXT_2026.splitlines() if not line.startswith("五、端午节"))
     with pytest.raises(NoticeError, match="通知缺少：端午节"):
@@ -152,3 +159,20 @@ def test_every_problem_is_reported_at_once_and_only_once():
     with pytest.raises(NoticeError) as excinfo:
         parse_notice(text)
     assert sorted(p.line for p in excinfo.value.problems) == [5, 6, 6]  # lunar note, length; weekday
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_damaged_notice_is_read_or_refused_never_crashes(data):
+    text = TEXT_2026
+    for _ in range(data.draw(st.integers(1, 3))):
+        start = data.draw(st.integers(0, len(text) - 1))
+        end = data.draw(st.integers(start, min(len(text), start + 12)))
+        insert = data.draw(st.text(alphabet="0123456789年月日至（）()、，,。共天放假调休上班补休周六日农历腊正初十二十", max_size=6))
+        text = text[:start] + insert + text[end:]
+    try:
+        arrangement = parse_notice(text)
+    except NoticeError as exc:
+        assert exc.problems and all(isinstance(str(p), str) for p in exc.problems)
+    else:
+        assert 1000 <= arrangement.year <= 9999
