@@ -235,8 +235,8 @@ def save_year(path: Path, arrangement: YearArrangement) -> str:
         written = load_holiday_file(Path(tmp))
         if written != {**years, arrangement.year: arrangement}:
             raise RuntimeError(f"{path}: the rewritten holiday file does not read back as written")
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+        # mkstemp makes the file private; the holiday file is ordinary shared data
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
