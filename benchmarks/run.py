@@ -215,7 +215,7 @@ def report(results: dict) -> str:
 
 
 def main() -> int:
-    logging.getLogger("shanhai.working_days").setLevel(logging.ERROR)  # the 2027 fallback, once per run
+    logging.getLogger("shanhai.working_days").setLevel(logging.ERROR)  # the provisional 2027, once per run
     from benchmarks.cli_startup import run_cli
     from benchmarks.fanout import run_fanout
     from benchmarks.sweep import run_sweep

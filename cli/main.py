@@ -9,6 +9,9 @@ from shanhai.cli import (  # noqa: F401  (each module registers its commands on 
     status_commands,
 )
 from shanhai.cli.app import app
+from shanhai.cli.holidays import holidays_app
+
+app.add_typer(holidays_app, name="holidays")
 
 
 def main() -> None:

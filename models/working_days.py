@@ -1,52 +1,53 @@
-"""Working days under the Chinese statutory calendar: Monday-Friday except public holidays, plus the weekend make-up days (调休上班).
+"""Working days under the Chinese statutory calendar.
 
 A day is a *working day* when the statutory calendar says people work on it:
 Monday-Friday except public holidays, plus the weekend make-up days (调休上班).
 
-Where the answer for a year comes from, in order of precedence:
+Where the answer for a year comes from (:meth:`WorkingCalendar.source`), in order:
 
-1. ``chinese_calendar`` (version 1.11 knows 2004-2026).  **It always wins**: a year
-   that chinese-calendar knows is never taken from the holiday file, even when the
-   file lists it.  The package is maintained against the State Council notices and is
-   the better-reviewed source; the file exists only to bridge the months between a
-   notice being published (typically in November) and a package upgrade.  When the
-   package is upgraded and learns a year, its entry in the file becomes inert and can
-   be deleted at leisure.
-2. The holiday file (``calendar/holidays.yaml`` in the catalogue; see
-   :func:`load_holiday_file` for the format).
-3. Otherwise Monday-Friday.  This is almost certainly wrong around holidays, so the
-   first time a year falls back (per process) it is logged on the
-   ``shanhai.working_days`` logger at WARNING level and raised as a
-   :class:`RuntimeWarning`, naming the year and the file to edit.
+1. ``"official"``: ``chinese_calendar`` (version 1.11 knows 2004-2026).  **It always wins**: a
+   year it knows is never taken from the holiday file, even when the file lists it.  The package
+   is maintained against the State Council notices; the file only bridges the months between a
+   notice (published each November) and a package upgrade.
+2. ``"file"``: the holiday file (``calendar/holidays.yaml``, see
+   :mod:`shanhai.models.holiday_file`), written by ``shanhai holidays import NOTICE.txt``.
+3. ``"provisional"``: the calendar the law itself fixes (:mod:`shanhai.models.statutory_holidays`):
+   the statutory holidays and their 补假, but none of the notice's 调休 swaps.  It is right about
+   the holidays and wrong about the swapped days, so the first time a year is used this way (per
+   process) it is logged on the ``shanhai.working_days`` logger at WARNING level and raised as a
+   :class:`RuntimeWarning`, naming the year and how to fix it.  It is never plain Monday-Friday.
 
-Everything here is pure: no clock and no I/O except :func:`load_holiday_file`,
-:meth:`WorkingCalendar.from_file` and :func:`default_calendar`.  Answers are cached
-per year as a byte map (one byte per day) with running counts, so the arithmetic
-costs a few bisections/lookups per year touched rather than a loop per day.
+Everything here is pure: no clock and no I/O except :meth:`WorkingCalendar.from_file` and
+:func:`default_calendar`.  Answers are cached per year as a byte map (one byte per day) with
+running counts, so the arithmetic costs a few bisections/lookups per year touched rather than a
+loop per day.
 
-Dates must be ``datetime.date`` values that are already Shanghai calendar dates;
-``datetime`` instances (pendulum ``DateTime`` included) are rejected with
-:class:`TypeError` because their date depends on a time zone.
+Dates must be ``datetime.date`` values that are already Shanghai calendar dates; ``datetime``
+instances (pendulum ``DateTime`` included) are rejected with :class:`TypeError` because their
+date depends on a time zone.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 import sys
 import threading
 import warnings
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Literal
 
 import chinese_calendar
-import yaml
+
+from shanhai.models.holiday_file import HOLIDAY_FILE_NAME, HolidayFileError, load_holiday_file
+from shanhai.models.holiday_year import YearArrangement
+from shanhai.models.localtime import TZ_NAME
+from shanhai.models.statutory_holidays import LAW, provisional_arrangement
 
 __all__ = [
     "HOLIDAY_FILE_NAME",
@@ -54,241 +55,23 @@ __all__ = [
     "HolidayFileError",
     "RollPolicy",
     "WorkingCalendar",
+    "YearArrangement",
     "YearOverride",
     "default_calendar",
     "load_holiday_file",
+    "official_year_known",
+    "provisional_message",
 ]
 
 RollPolicy = Literal["none", "forward", "backward"]
-CalendarSource = Literal["chinese_calendar", "holiday_file", "weekdays"]
+CalendarSource = Literal["official", "file", "provisional"]
+YearOverride = YearArrangement  # the name this type had before notices and the provisional calendar
 
-HOLIDAY_FILE_NAME = "holidays.yaml"
 _DEFAULT_FILE_HINT = f"calendar/{HOLIDAY_FILE_NAME}"
 
 logger = logging.getLogger("shanhai.working_days")
 
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WORKING = b"\x01"
-
-
-class HolidayFileError(ValueError):
-    """The holiday file is unreadable or inconsistent.  Nothing from it is used."""
-
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = Path(path)
-        self.problems = list(problems)
-        count = len(self.problems)
-        header = f"{self.path}: {count} problem{'s' if count != 1 else ''} in holiday file"
-        super().__init__(header + "".join(f"\n  - {p}" for p in self.problems))
-
-
-@dataclass(frozen=True)
-class YearOverride:
-    """One year's arrangement, as published by the State Council.
-
-    ``off``: days off (weekend days may be listed; they are simply off).
-    ``workdays``: weekend days that are make-up working days (调休上班).
-    """
-
-    year: int
-    off: frozenset[date] = field(default_factory=frozenset)
-    workdays: frozenset[date] = field(default_factory=frozenset)
-    source: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "off", frozenset(self.off))
-        object.__setattr__(self, "workdays", frozenset(self.workdays))
-        problems = _override_problems(
-            self.year, ((d, None) for d in self.off), ((d, None) for d in self.workdays)
-        )
-        if problems:
-            raise ValueError(f"invalid YearOverride for {self.year}: " + "; ".join(problems))
-
-
-def _override_problems(
-    year: int,
-    off: Iterable[tuple[date, int | None]],
-    workdays: Iterable[tuple[date, int | None]],
-) -> list[str]:
-    """Consistency problems of one year's entry; each message names the year and entry."""
-
-    def at(line: int | None) -> str:
-        return f"line {line}: " if line is not None else ""
-
-    problems: list[str] = []
-    off_lines: dict[date, int | None] = {}
-    for d, line in off:
-        if not isinstance(d, date) or isinstance(d, datetime):
-            problems.append(f"{at(line)}year {year}, off entry {d!r}: not a date")
-            continue
-        off_lines.setdefault(d, line)
-        if d.year != year:
-            problems.append(f"{at(line)}year {year}, off entry {d.isoformat()}: date is outside {year}")
-    for d, line in workdays:
-        if not isinstance(d, date) or isinstance(d, datetime):
-            problems.append(f"{at(line)}year {year}, workdays entry {d!r}: not a date")
-            continue
-        where = f"{at(line)}year {year}, workdays entry {d.isoformat()}"
-        if d.year != year:
-            problems.append(f"{where}: date is outside {year}")
-        if d in off_lines:
-            off_line = off_lines[d]
-            also = f" (off entry at line {off_line})" if off_line is not None else ""
-            problems.append(f"{where}: date is listed both as off and as a workday{also}")
-        if d.weekday() < 5:
-            problems.append(
-                f"{where}: a make-up workday must be a Saturday or Sunday, "
-                f"but {d.isoformat()} is a {_WEEKDAY_NAMES[d.weekday()]}"
-            )
-    return problems
-
-
-# --------------------------------------------------------------------------- holiday file
-
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_YEAR_RE = re.compile(r"\d{4}")
-_NULL_TAG = "tag:yaml.org,2002:null"
-_YEAR_KEYS = ("source", "off", "workdays")
-
-
-def load_holiday_file(path: Path) -> dict[int, YearOverride]:
-    """Read a holiday file; a missing file means no overrides (``{}``).
-
-    Format (UTF-8 YAML)::
-
-        holidays:
-          2027:
-            source: 国务院办公厅关于2027年部分节假日安排的通知（国办发明电〔2026〕N号）
-            off: [2027-01-01, ...]       # days off (weekend days may be listed too)
-            workdays: [2027-02-20]       # weekend make-up working days (调休上班)
-
-    ``off`` is required and non-empty, ``workdays`` and ``source`` are optional.
-    Dates are written ``YYYY-MM-DD``.  The whole file is parsed, then validated;
-    any problem raises :class:`HolidayFileError` listing every problem found, each
-    naming the year, the entry and its line.  Nothing partial is ever returned.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except UnicodeDecodeError as exc:
-        raise HolidayFileError(path, [f"not UTF-8 text ({exc})"]) from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise HolidayFileError(path, [f"{where}not valid YAML: {exc}"]) from exc
-
-    problems: list[str] = []
-    # year -> (source, [(date, line)], [(date, line)])
-    parsed: dict[int, tuple[str | None, list[tuple[date, int]], list[tuple[date, int]]]] = {}
-    _parse_root(root, parsed, problems)
-    for year, (_source, off, workdays) in parsed.items():
-        problems.extend(_override_problems(year, off, workdays))
-    if problems:
-        raise HolidayFileError(path, problems)
-    return {
-        year: YearOverride(
-            year=year,
-            off=frozenset(d for d, _ in off),
-            workdays=frozenset(d for d, _ in workdays),
-            source=source,
-        )
-        for year, (source, off, workdays) in sorted(parsed.items())
-    }
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
-
-
-def _parse_root(root: yaml.Node | None, parsed: dict, problems: list[str]) -> None:
-    if root is None or _is_null(root):
-        return  # empty file
-    if not isinstance(root, yaml.MappingNode):
-        problems.append(f"line {_line(root)}: the file must be a mapping with a 'holidays' key")
-        return
-    for key, value in root.value:
-        name = key.value if isinstance(key, yaml.ScalarNode) else None
-        if name != "holidays":
-            problems.append(f"line {_line(key)}: unknown top-level key {name!r} (only 'holidays' is allowed)")
-            continue
-        if _is_null(value):
-            continue
-        if not isinstance(value, yaml.MappingNode):
-            problems.append(f"line {_line(value)}: 'holidays' must map years to their arrangements")
-            continue
-        for year_node, entry in value.value:
-            raw = year_node.value if isinstance(year_node, yaml.ScalarNode) else None
-            if raw is None or not _YEAR_RE.fullmatch(raw):
-                problems.append(f"line {_line(year_node)}: year key {raw!r} is not a four-digit year")
-                continue
-            year = int(raw)
-            if year in parsed:
-                problems.append(f"line {_line(year_node)}: year {year} is listed more than once")
-                continue
-            parsed[year] = _parse_year(year, year_node, entry, problems)
-
-
-def _parse_year(year: int, year_node: yaml.Node, entry: yaml.Node, problems: list[str]):
-    source: str | None = None
-    lists: dict[str, list[tuple[date, int]]] = {"off": [], "workdays": []}
-    if not isinstance(entry, yaml.MappingNode):
-        problems.append(f"line {_line(entry)}: year {year}: expected a mapping with {', '.join(_YEAR_KEYS)}")
-        return source, lists["off"], lists["workdays"]
-    seen: set[str] = set()
-    for key, value in entry.value:
-        name = key.value if isinstance(key, yaml.ScalarNode) else None
-        if name not in _YEAR_KEYS:
-            problems.append(
-                f"line {_line(key)}: year {year}: unknown key {name!r} (expected {', '.join(_YEAR_KEYS)})"
-            )
-            continue
-        if name in seen:
-            problems.append(f"line {_line(key)}: year {year}: key {name!r} is listed more than once")
-            continue
-        seen.add(name)
-        if name == "source":
-            if _is_null(value):
-                continue
-            if isinstance(value, yaml.ScalarNode):
-                source = value.value
-            else:
-                problems.append(f"line {_line(value)}: year {year}: source must be text")
-            continue
-        if _is_null(value):
-            continue
-        if not isinstance(value, yaml.SequenceNode):
-            problems.append(f"line {_line(value)}: year {year}: {name} must be a list of YYYY-MM-DD dates")
-            continue
-        for item in value.value:
-            text = item.value if isinstance(item, yaml.ScalarNode) else None
-            parsed_date: date | None = None
-            if text is not None and _DATE_RE.fullmatch(text):
-                try:
-                    parsed_date = date(int(text[:4]), int(text[5:7]), int(text[8:]))
-                except ValueError:
-                    parsed_date = None
-            if parsed_date is None:
-                shown = text if text is not None else f"<{type(item).__name__}>"
-                problems.append(
-                    f"line {_line(item)}: year {year}, {name} entry {shown!r}: malformed date "
-                    "(expected a real calendar date written YYYY-MM-DD)"
-                )
-                continue
-            lists[name].append((parsed_date, _line(item)))
-    if not lists["off"]:
-        problems.append(
-            f"line {_line(year_node)}: year {year}: 'off' is missing or empty "
-            "(every year has days off; an entry without them would silently mean Monday-Friday)"
-        )
-    return source, lists["off"], lists["workdays"]
 
 
 # --------------------------------------------------------------------------- per-year tables
@@ -341,30 +124,41 @@ def _chinese_calendar_year(year: int) -> _Year:
     return _Year.build(year, chinese_calendar.is_workday)
 
 
+def official_year_known(year: int) -> bool:
+    """Whether chinese-calendar (the "official" source) knows ``year``."""
+    return _chinese_calendar_knows(year)
+
+
 @functools.cache
-def _weekday_year(year: int) -> _Year:
-    return _Year.build(year, lambda d: d.weekday() < 5)
+def _arrangement_year(arrangement: YearArrangement) -> _Year:
+    return _Year.build(arrangement.year, arrangement.is_working_day)
 
 
-# Years already reported as falling back to Monday-Friday in this process.
+# Years already reported as provisional in this process.
 _WARNED_YEARS: set[int] = set()
 _WARN_LOCK = threading.Lock()
 
 
-def _warn_fallback(year: int, holiday_file: str) -> None:
+def provisional_message(year: int, holiday_file: str = _DEFAULT_FILE_HINT) -> str:
+    """What is said (Chinese first) when ``year`` is answered by the provisional calendar."""
+    return (
+        f"工作日历：{year} 年的国务院办公厅节假日安排未知（chinese-calendar 不含该年，节假日文件 "
+        f"{holiday_file} 也未列出），暂用按{LAW}推算的临时日历：法定假日及其补假放假，"
+        f"但不含调休（调休上班的周末按休息日、调休放假的工作日按工作日计算），节假日前后的期限可能有误。"
+        f"通知发布后请运行 shanhai holidays import 通知.txt 写入 {holiday_file}。 / "
+        f"Working calendar: {year} is PROVISIONAL: chinese-calendar does not know it and the holiday "
+        f"file {holiday_file} does not list it, so working days for {year} follow the statutory "
+        f"holidays of the law (with 补假) but none of the State Council's 调休 swaps; deadlines near "
+        f"holidays may be wrong. Import the notice with `shanhai holidays import NOTICE.txt`."
+    )
+
+
+def _warn_provisional(year: int, holiday_file: str) -> None:
     with _WARN_LOCK:
         if year in _WARNED_YEARS:
             return
         _WARNED_YEARS.add(year)
-    message = (
-        f"工作日历：{year} 年的法定节假日与调休安排未知（chinese-calendar 不含该年，节假日文件 "
-        f"{holiday_file} 也未列出），暂按周一至周五计算工作日，节假日前后的期限可能有误；"
-        f"请按国务院办公厅通知在 {holiday_file} 中补充 {year} 年。 / "
-        f"Working calendar: no statutory holiday data for {year} (chinese-calendar does not "
-        f"know it and the holiday file {holiday_file} does not list it); falling back to "
-        f"Monday-Friday, so deadlines near holidays may be wrong. Add {year} to {holiday_file} "
-        f"from the State Council notice."
-    )
+    message = provisional_message(year, holiday_file)
     logger.warning(message)
     warnings.warn(message, RuntimeWarning, stacklevel=_stacklevel_outside_this_module())
 
@@ -381,8 +175,8 @@ def _stacklevel_outside_this_module() -> int:
 def _check_date(d: date) -> None:
     if isinstance(d, datetime) or not isinstance(d, date):
         raise TypeError(
-            f"expected a datetime.date in Asia/Shanghai, got {type(d).__name__} {d!r} "
-            "(convert instants with .in_tz('Asia/Shanghai').date() first)"
+            f"expected a datetime.date in {TZ_NAME}, got {type(d).__name__} {d!r} "
+            "(convert instants with shanhai.models.localtime.local_date first)"
         )
 
 
@@ -394,21 +188,21 @@ class WorkingCalendar:
 
     def __init__(
         self,
-        overrides: Mapping[int, YearOverride] | None = None,
+        overrides: Mapping[int, YearArrangement] | None = None,
         *,
         holiday_file: Path | str | None = None,
     ):
         overrides = dict(overrides or {})
         for year, override in overrides.items():
-            if not isinstance(override, YearOverride) or override.year != year:
+            if not isinstance(override, YearArrangement) or override.year != year:
                 raise ValueError(
-                    f"override for {year} must be a YearOverride with year={year}, got {override!r}"
+                    f"override for {year} must be a YearArrangement with year={year}, got {override!r}"
                 )
             if _chinese_calendar_knows(year):
                 logger.debug(
                     "holiday file entry for %s ignored: chinese-calendar knows that year and wins", year
                 )
-        self._overrides: dict[int, YearOverride] = overrides
+        self._overrides: dict[int, YearArrangement] = overrides
         self._holiday_file = str(holiday_file) if holiday_file is not None else _DEFAULT_FILE_HINT
         self._years: dict[int, _Year] = {}
 
@@ -423,12 +217,33 @@ class WorkingCalendar:
     # ---- sources
 
     def source(self, year: int) -> CalendarSource:
-        """Where answers for ``year`` come from (does not warn)."""
+        """Where answers for ``year`` come from: "official" | "file" | "provisional" (does not warn)."""
         if _chinese_calendar_knows(year):
-            return "chinese_calendar"
+            return "official"
         if year in self._overrides:
-            return "holiday_file"
-        return "weekdays"
+            return "file"
+        return "provisional"
+
+    def is_provisional(self, year: int) -> bool:
+        """True when ``year`` is computed from the law alone (no 调休 known): say so where it is shown."""
+        return self.source(year) == "provisional"
+
+    @property
+    def holiday_file(self) -> str:
+        return self._holiday_file
+
+    def deviations(self, year: int) -> tuple[list[date], list[date]]:
+        """(Monday-Friday days of ``year`` that are not worked, Saturday/Sunday days that are)."""
+        table = self._year(year)
+        off: list[date] = []
+        on: list[date] = []
+        for i, works in enumerate(table.bitmap):
+            d = table.day(i)
+            if d.weekday() < 5 and not works:
+                off.append(d)
+            elif d.weekday() >= 5 and works:
+                on.append(d)
+        return off, on
 
     def _year(self, year: int) -> _Year:
         table = self._years.get(year)
@@ -437,17 +252,13 @@ class WorkingCalendar:
         if not 1 <= year <= 9999:
             raise OverflowError(f"year {year} is outside the supported date range")
         kind = self.source(year)
-        if kind == "chinese_calendar":
+        if kind == "official":
             table = _chinese_calendar_year(year)
-        elif kind == "holiday_file":
-            override = self._overrides[year]
-            table = _Year.build(
-                year,
-                lambda d: d in override.workdays or (d.weekday() < 5 and d not in override.off),
-            )
+        elif kind == "file":
+            table = _arrangement_year(self._overrides[year])
         else:
-            _warn_fallback(year, self._holiday_file)
-            table = _weekday_year(year)
+            _warn_provisional(year, self._holiday_file)
+            table = _arrangement_year(provisional_arrangement(year))
         self._years[year] = table
         return table
 
@@ -531,5 +342,6 @@ class WorkingCalendar:
 
 
 def default_calendar(catalogue_dir: Path) -> WorkingCalendar:
-    """The calendar for a catalogue: ``catalogue_dir / "holidays.yaml"`` plus chinese-calendar."""
+    """The calendar for a catalogue: chinese-calendar, then ``catalogue_dir / "holidays.yaml"``,
+    then the provisional calendar from the law."""
     return WorkingCalendar.from_file(Path(catalogue_dir) / HOLIDAY_FILE_NAME)

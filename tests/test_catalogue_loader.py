@@ -261,7 +261,7 @@ def test_validate_reports_a_holiday_file_problem_with_its_line(tmp_path):
     result = run_cli(["catalogue", "validate", directory], home=tmp_path / "home")
     assert result.exit_code == 1
     assert "holidays.yaml" in result.stderr
-    assert f"line {line_of(text, '2027-01-06')}" in result.stderr
+    assert f"holidays.yaml:{line_of(text, '2027-01-06')}: holidays.2027.workdays[0]" in result.stderr
     assert "2027-01-06" in result.stderr
 
 

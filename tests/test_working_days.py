@@ -1,4 +1,4 @@
-"""Tests for shanhai.models.working_days (SPEC section 3)."""
+"""Working-day arithmetic and where each year comes from (official, file, provisional)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shanhai.models import working_days as wd
+from shanhai.models.statutory_holidays import provisional_arrangement
 from shanhai.models.working_days import (
     HolidayFileError,
     WorkingCalendar,
@@ -63,7 +64,7 @@ def oracle_is_working(d: date) -> bool:
         return chinese_calendar.is_workday(d)
     if d.year == 2027:
         return d in FAKE_2027_WORKDAYS or (d.weekday() < 5 and d not in FAKE_2027_OFF)
-    return d.weekday() < 5
+    return provisional_arrangement(d.year).is_working_day(d)
 
 
 def oracle_add(d: date, n: int) -> date:
@@ -154,12 +155,13 @@ def test_it_counts_the_working_days_of_2026_like_chinese_calendar(cal):
 
 
 def test_it_reports_where_each_year_comes_from(cal):
-    assert cal.source(2004) == "chinese_calendar"
-    assert cal.source(2026) == "chinese_calendar"
-    assert cal.source(2027) == "holiday_file"
-    assert cal.source(2028) == "weekdays"
-    assert cal.source(2003) == "weekdays"
-    assert WorkingCalendar().source(2027) == "weekdays"
+    assert cal.source(2004) == "official"
+    assert cal.source(2026) == "official"
+    assert cal.source(2027) == "file"
+    assert cal.source(2028) == "provisional"
+    assert cal.source(2003) == "provisional"
+    assert WorkingCalendar().source(2027) == "provisional"
+    assert [cal.is_provisional(y) for y in (2026, 2027, 2028)] == [False, False, True]
 
 
 def test_chinese_calendar_wins_over_the_holiday_file_for_years_it_knows(tmp_path):
@@ -168,7 +170,7 @@ def test_chinese_calendar_wins_over_the_holiday_file_for_years_it_knows(tmp_path
         "holidays:\n  2026:\n    off: [2026-02-24]\n    workdays: [2026-02-21]\n",
     )
     cal = WorkingCalendar.from_file(path)
-    assert cal.source(2026) == "chinese_calendar"
+    assert cal.source(2026) == "official"
     assert cal.is_working_day(date(2026, 2, 24))  # the file says off; chinese-calendar says working
     assert not cal.is_working_day(date(2026, 2, 21))
 
@@ -180,7 +182,7 @@ def test_it_reads_2027_from_the_holiday_file_without_warning(holiday_file, fresh
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cal = WorkingCalendar.from_file(holiday_file)
-        assert cal.source(2027) == "holiday_file"
+        assert cal.source(2027) == "file"
         assert not cal.is_working_day(date(2027, 1, 1))  # a Friday made a day off
         assert not cal.is_working_day(date(2027, 2, 8))  # a Monday in the fake festival
         assert cal.is_working_day(date(2027, 1, 30))  # a Saturday made a working day
@@ -209,7 +211,7 @@ def test_load_holiday_file_returns_the_year_overrides(holiday_file):
 
 def test_a_missing_holiday_file_means_no_overrides(tmp_path):
     assert load_holiday_file(tmp_path / "nope.yaml") == {}
-    assert default_calendar(tmp_path).source(2027) == "weekdays"
+    assert default_calendar(tmp_path).source(2027) == "provisional"
 
 
 def test_an_empty_holiday_mapping_means_no_overrides(tmp_path):
@@ -219,7 +221,7 @@ def test_an_empty_holiday_mapping_means_no_overrides(tmp_path):
 
 def test_default_calendar_reads_holidays_yaml_in_the_catalogue_dir(holiday_file):
     cal = default_calendar(holiday_file.parent)
-    assert cal.source(2027) == "holiday_file"
+    assert cal.source(2027) == "file"
     assert cal.is_working_day(date(2027, 2, 20))
 
 
@@ -239,25 +241,27 @@ def test_the_example_in_the_shipped_holiday_file_is_valid(tmp_path):
     assert overrides[2099].off and overrides[2099].workdays and overrides[2099].source
 
 
-# --------------------------------------------------------------------------- fallback years
+# --------------------------------------------------------------------------- provisional years
 
 
-def test_it_falls_back_to_weekdays_for_2028_and_warns_once(tmp_path, fresh_warnings, caplog):
+def test_it_uses_the_provisional_calendar_for_2028_and_warns_once(tmp_path, fresh_warnings, caplog):
     caplog.set_level(logging.WARNING, logger="shanhai.working_days")
     catalogue_file = tmp_path / "holidays.yaml"
     with pytest.warns(RuntimeWarning) as caught:
         cal = default_calendar(tmp_path)
-        assert cal.is_working_day(date(2028, 1, 3))  # a Monday (New Year's Day is not known)
-        assert cal.is_working_day(date(2028, 10, 2))  # a Monday that is surely a holiday, really
+        assert not cal.is_working_day(date(2028, 1, 3))  # Monday: 补假 for 元旦 on Saturday 2028-01-01
+        assert not cal.is_working_day(date(2028, 10, 2))  # Monday: 国庆
         assert not cal.is_working_day(date(2028, 1, 1))  # a Saturday
+        assert cal.is_working_day(date(2028, 1, 4))  # an ordinary Tuesday
         assert cal.next_working_day(date(2028, 3, 3)) == date(2028, 3, 6)
-        assert cal.working_days_between(date(2028, 1, 2), date(2028, 1, 9)) == 5
+        assert cal.working_days_between(date(2028, 1, 2), date(2028, 1, 9)) == 4
         WorkingCalendar.from_file(catalogue_file).is_working_day(date(2028, 6, 1))  # another instance
     fallback = [w for w in caught if issubclass(w.category, RuntimeWarning)]
     assert len(fallback) == 1
     message = str(fallback[0].message)
-    assert "2028" in message and str(catalogue_file) in message
-    assert "2028 年" in message and "Monday-Friday" in message
+    assert message.startswith("工作日历：2028 年")  # Chinese first
+    assert str(catalogue_file) in message and "临时日历" in message and "PROVISIONAL" in message
+    assert "shanhai holidays import" in message
     records = [r for r in caplog.records if r.name == "shanhai.working_days" and r.levelno == logging.WARNING]
     assert len(records) == 1
     assert records[0].getMessage() == message
@@ -267,80 +271,95 @@ def test_it_warns_separately_for_each_fallback_year(fresh_warnings):
     cal = WorkingCalendar()
     with pytest.warns(RuntimeWarning) as caught:
         assert cal.working_days_between(date(2026, 12, 31), date(2029, 1, 1)) > 0
-    years = sorted(int(m) for w in caught for m in re.findall(r"for (\d{4})", str(w.message)))
+    years = sorted(int(m) for w in caught for m in re.findall(r"(\d{4}) is PROVISIONAL", str(w.message)))
     assert years == [2027, 2028, 2029]
 
 
 def test_source_does_not_warn(fresh_warnings):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert WorkingCalendar().source(2030) == "weekdays"
+        assert WorkingCalendar().source(2030) == "provisional"
 
 
 # --------------------------------------------------------------------------- holiday-file errors
 
 
+# case -> (text, line the problem is on, what the message must say)
 BAD_FILES = {
     "date outside its year": (
         "holidays:\n  2027:\n    off: [2027-01-01, 2026-12-31]\n",
-        ["2027", "2026-12-31", "outside", "line 3"],
+        3, ["holidays.2027.off[1]", "2026-12-31", "不在 2027 年内"],
     ),
     "both off and workday": (
         "holidays:\n  2027:\n    off: [2027-01-01, 2027-02-20]\n    workdays:\n      - 2027-02-20\n",
-        ["2027", "2027-02-20", "both", "line 5"],
+        5, ["holidays.2027.workdays[0]", "2027-02-20", "同时列在 off 中"],
     ),
     "workday that is not a weekend": (
         "holidays:\n  2027:\n    off: [2027-01-01]\n    workdays: [2027-02-22]\n",
-        ["2027", "2027-02-22", "Monday", "line 4"],
+        4, ["holidays.2027.workdays[0]", "2027-02-22", "周一", "只能是周六或周日"],
     ),
     "impossible date": (
         "holidays:\n  2027:\n    off: [2027-01-01, 2027-02-30]\n",
-        ["2027", "2027-02-30", "malformed date", "line 3"],
+        3, ["holidays.2027.off[1]", "2027-02-30", "not a valid date"],
     ),
     "date not written YYYY-MM-DD": (
         "holidays:\n  2027:\n    off:\n      - 2027-01-01\n      - 2027-2-5\n",
-        ["2027", "2027-2-5", "malformed date", "line 5"],
+        5, ["holidays.2027.off[1]", "2027-2-5", "YYYY-MM-DD"],
     ),
     "text instead of a date": (
         "holidays:\n  2027:\n    off: [2027-01-01, 春节]\n",
-        ["2027", "春节", "malformed date", "line 3"],
+        3, ["holidays.2027.off[1]", "春节", "不是日期"],
+    ),
+    "a number instead of a date": (
+        "holidays:\n  2027:\n    off: [20270101]\n",
+        3, ["holidays.2027.off[0]", "20270101", "不是日期"],
     ),
     "misspelt key": (
         "holidays:\n  2027:\n    off: [2027-01-01]\n    workday: [2027-02-20]\n",
-        ["2027", "workday", "unknown key", "line 4"],
+        4, ["holidays.2027.workday"],
     ),
     "year listed twice": (
         "holidays:\n  2027:\n    off: [2027-01-01]\n  2027:\n    off: [2027-01-02]\n",
-        ["2027", "more than once", "line 4"],
+        4, ["holidays.2027", "written twice"],
     ),
     "year without days off": (
         "holidays:\n  2027:\n    source: 通知\n    workdays: [2027-02-20]\n",
-        ["2027", "'off'", "line 2"],
+        2, ["holidays.2027.off", "不能缺少或为空"],
     ),
     "not a year": (
         "holidays:\n  twenty27:\n    off: [2027-01-01]\n",
-        ["twenty27", "line 2"],
+        2, ["twenty27", "不是四位年份"],
     ),
     "invalid yaml": (
         "holidays:\n  2027:\n    off: [2027-01-01\n",
-        ["not valid YAML"],
+        4, ["(syntax)"],
     ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES), ids=list(BAD_FILES))
-def test_a_bad_holiday_file_raises_an_error_naming_file_and_entry(tmp_path, case):
-    text, needles = BAD_FILES[case]
+def test_a_bad_holiday_file_raises_an_error_naming_file_line_and_entry(tmp_path, case):
+    text, line, needles = BAD_FILES[case]
     path = write(tmp_path, text)
     with pytest.raises(HolidayFileError) as excinfo:
         load_holiday_file(path)
     assert isinstance(excinfo.value, ValueError)
     message = str(excinfo.value)
-    assert str(path) in message
+    assert f"{path}:{line}: " in message, message
     for needle in needles:
         assert needle in message, f"{needle!r} missing from {message!r}"
     with pytest.raises(HolidayFileError):
         WorkingCalendar.from_file(path)
+
+
+def test_a_holiday_file_alias_bomb_is_refused(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    with pytest.raises(HolidayFileError, match="aliases"):
+        load_holiday_file(write(tmp_path, bomb))
 
 
 def test_a_bad_holiday_file_reports_every_problem_at_once(tmp_path):
@@ -397,11 +416,11 @@ def test_it_answers_from_its_per_year_cache(cal, monkeypatch):
 
 # --------------------------------------------------------------------------- properties
 
-# 2024-2026 come from chinese-calendar, 2027 from the tmp holiday file, 2028 falls back.
+# 2024-2026 come from chinese-calendar, 2027 from the tmp holiday file, 2028 is provisional.
 dates = st.dates(min_value=date(2024, 1, 1), max_value=date(2028, 12, 31))
 steps = st.integers(min_value=-300, max_value=300)
 PROPS = settings(max_examples=200, deadline=None)
-# The 2028/2029 fallback warnings are asserted in their own tests; keep them out of the summary here.
+# The 2028/2029 provisional warnings are asserted in their own tests; keep them out of the summary here.
 quiet_fallback = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 
