@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite starts for real: PostgreSQL server binaries.
+# Installs the Debian packages the test suite starts for real: PostgreSQL server binaries, and
+# Debian's chromium with the CJK fonts (without them headless chromium draws Chinese as boxes).
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
