@@ -44,6 +44,11 @@ class _Stop(BaseException):  # like KeyboardInterrupt: no `except Exception` on 
     """Raised by the SIGINT/SIGTERM handler to unwind to the clean shutdown."""
 
 
+def _private(path: str, flags: int) -> int:
+    """``open(..., opener=_private)``: a new file is readable by its owner only (0600)."""
+    return os.open(path, flags, 0o600)
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -78,8 +83,8 @@ class Stack:
     pid_file: Path | None = None  # process groups recorded here, reaped by the next start if orphaned
 
     def start(self, name: str, argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path) -> Child:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115  (closed in stop())
+        log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = open(log_path, "a", encoding="utf-8", opener=_private)  # noqa: SIM115  (closed in stop())
         log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
         log.flush()
         proc = subprocess.Popen(
@@ -255,8 +260,8 @@ def deploy_all(*, env: dict[str, str], log_path: Path, prefect_file: Path | None
     argv = prefect_argv("--no-prompt", "deploy", "--all")
     if prefect_file is not None:
         argv += ["--prefect-file", str(prefect_file)]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as log:
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8", opener=_private) as log:
         log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
         log.flush()
         # run() kills the child if we are interrupted; its own session keeps Ctrl-C away from it
@@ -382,8 +387,8 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
     home = settings.home_dir
     prefect_home = home / "prefect"
     logs = home / "logs"
-    prefect_home.mkdir(parents=True, exist_ok=True)
-    logs.mkdir(parents=True, exist_ok=True)
+    prefect_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: logs may quote signed links
 
     lock = _lock_home(home)
     if lock is None:
