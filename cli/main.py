@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from shanhai.cli import output
+from shanhai.cli.channels import channels_app
 
 app = typer.Typer(
     help="山海协作工程 温政发〔2018〕26号 任务督办引擎（Shanhai）。",
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 catalogue_app = typer.Typer(help="事项目录：校验与查看（catalogue）。", no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")
+app.add_typer(channels_app, name="channels")
 
 AsOf = Annotated[
     str | None,
@@ -378,16 +380,18 @@ def remind(
 ) -> None:
     """计算此刻应发的提醒与督办，写入发件箱并投递（与 Prefect 流程相同）。 Plan and send reminders."""
     from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import check_obligation, deliver_outbox
+    from shanhai.notifications.dispatch import check_obligation, configured_channels, deliver_outbox
 
     when = _as_of(as_of)
     a = _app()
     try:
+        if not dry_run:  # a configured file that is missing or broken fails even when nothing is due
+            configured_channels(a)
         result = check_obligation(a, obligation, as_of=when, dry_run=dry_run)
         # as_of chooses what to plan; what leaves the machine follows the real clock (working hours)
         report = None if dry_run else deliver_outbox(a)
     except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+        fail(str(exc))
     except ValueError as exc:
         fail(str(exc))
     if as_json:
@@ -404,13 +408,14 @@ def remind(
 def deliver(as_of: AsOf = None) -> None:
     """投递发件箱中待发送或待重试的消息。 Deliver the outbox."""
     from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import deliver_outbox
+    from shanhai.notifications.dispatch import configured_channels, deliver_outbox
 
     a = _app()
     try:
+        configured_channels(a)  # a configured file that is missing or broken fails even when nothing is due
         report = deliver_outbox(a, as_of=_as_of(as_of) if as_of else None)
     except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+        fail(str(exc))
     typer.echo(report.summary)
 
 
@@ -425,14 +430,17 @@ def digest(
 ) -> None:
     """生成督办摘要：协调方每周一次，领导小组每月一次。 Queue a digest."""
     from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import send_digest
+    from shanhai.notifications.dispatch import configured_channels, send_digest
 
     if audience not in ("coordinator", "supervisor"):
         fail(f"audience：应为 coordinator 或 supervisor，而不是 '{audience}'")
+    a = _app()
     try:
-        result = send_digest(_app(), audience=audience, as_of=_as_of(as_of), dry_run=dry_run)  # type: ignore[arg-type]
+        if not dry_run:  # a configured file that is missing or broken fails even when nothing is due
+            configured_channels(a)
+        result = send_digest(a, audience=audience, as_of=_as_of(as_of), dry_run=dry_run)  # type: ignore[arg-type]
     except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+        fail(str(exc))
     if as_json:
         return _emit_json(result.messages)
     output.messages(result.messages, dry_run=dry_run)
@@ -474,38 +482,6 @@ def outbox(
             ("deliveries_text", "投递"),
         ],
     )
-
-
-@app.command()
-def channels(as_json: Json = False) -> None:
-    """检查并列出各单位的消息渠道（SHANHAI_APPRISE_CONFIG，密钥已遮蔽）。 Validate and list channels."""
-    from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.dispatch import configured_channels
-
-    a = _app()
-    try:
-        by_unit = configured_channels(a)
-    except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
-    units = {u.code: u.name for u in a.catalogue.units.values()}
-    items = [
-        {"unit": units[code], "code": code, "channel": ch.masked_url, "scheme": ch.scheme}
-        for code, chs in by_unit.items()
-        for ch in chs
-    ]
-    if as_json:
-        return _emit_json(items)
-    if not items:
-        typer.echo(
-            "未配置任何渠道（SHANHAI_APPRISE_CONFIG 未设置或文件不存在）：消息只保存在本地发件箱，不会离开本机。"
-        )
-        return
-    output.table(
-        items, [("unit", "单位"), ("code", "标签"), ("scheme", "类型"), ("channel", "渠道（已遮蔽）")]
-    )
-    missing = [name for code, name in units.items() if code not in by_unit]
-    if missing:
-        typer.echo(f"未配置渠道的单位（消息留在本地发件箱）：{'、'.join(missing)}")
 
 
 @app.command()
