@@ -103,7 +103,10 @@ def channels_test(
         _emit_json([r.as_dict() for r in results])
     else:
         output.table(
-            [{**r.as_dict(), "result": "已发送" if r.status == "sent" else f"失败：{r.error}"} for r in results],
+            [
+                {**r.as_dict(), "result": "已发送" if r.status == "sent" else f"失败：{_reason(r.error, r.channel)}"}
+                for r in results
+            ],
             [("unit", "单位"), ("code", "标签"), ("channel", "渠道（已遮蔽）"), ("result", "结果")],
         )
         typer.echo(
@@ -111,3 +114,8 @@ def channels_test(
         )
     if failed:
         raise typer.Exit(1)
+
+
+def _reason(error: str | None, channel: str) -> str:
+    """The transport's message without the channel it starts with (the table shows it already)."""
+    return (error or "").removeprefix(f"{channel}：")

@@ -214,6 +214,10 @@ def read_channel_file(path: Path) -> tuple[list[tuple[int, UrlEntry]], Source, l
             where, None, "(file)",
             "文件不存在 (no such file)；SHANHAI_APPRISE_CONFIG 指向了它。不需要渠道时请取消该设置，消息将只留在本地发件箱",
         )])
+    if path.is_dir():
+        raise ChannelConfigError(path, [Problem(
+            where, None, "(file)", "无法读取：这是一个目录，不是渠道文件；SHANHAI_APPRISE_CONFIG 应指向 Apprise YAML 文件",
+        )])
     problems: list[Problem] = []
     source = read_yaml(path, problems)
     if source is None:

@@ -195,6 +195,7 @@ def load_one(template: str, secret: str) -> Channel:
 # --------------------------------------------------------------------------- the property
 
 
+@pytest.mark.filterwarnings("ignore:Non-string passwords:DeprecationWarning")  # json://user@host, no password
 @pytest.mark.parametrize("position", sorted(POSITIONS))
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(secret=SECRETS, answer=st.sampled_from(["404", "500", "closed"]))

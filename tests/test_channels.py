@@ -6,6 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shanhai.notifications.channels import Channel, ChannelConfigError, load_channels
 
 UNITS = {"yongjia": "永嘉县", "ouhai": "瓯海区", "zhaoshang": "市招商局（经合办）"}
@@ -363,3 +366,37 @@ def test_a_literal_password_and_header_are_masked_in_errors(tmp_path):
         load_channels(path, environ={}, known_units=UNITS)
     assert "hunter2pw" not in str(err.value) and "Bearer-abc" not in str(err.value)
     assert "json://user:****@127.0.0.1:8080/hook" in str(err.value)
+
+
+# --------------------------------------------------------------------------- any file: a result or a located error
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+    st.sampled_from(["tag", "tags", "urls", "version", "yongjia", "ouhai, zhaoshang", "json://127.0.0.1:8080/hook",
+                     "dingtalk://${TOKEN}/", "${", "mailto://x", "1"]),
+    st.text(max_size=12),
+)
+_DOCUMENTS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(st.sampled_from(["tag", "tags", "urls", "version", "json://127.0.0.1/h"]),
+                                  st.text(max_size=8)), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=_DOCUMENTS, wrap=st.sampled_from(["top", "urls", "entry"]))
+def test_any_document_gives_channels_or_a_located_error_never_a_crash(tmp_path_factory, document, wrap):
+    data = {"top": document, "urls": {"urls": document}, "entry": {"urls": [{"json://127.0.0.1/h": document}]}}[wrap]
+    path = tmp_path_factory.mktemp("fuzz") / "channels.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    try:
+        channels = load_channels(path, environ={"TOKEN": TOKEN}, known_units=UNITS)
+    except ChannelConfigError as exc:
+        assert exc.problems and str(path) in str(exc)
+        assert all(p.file == str(path) for p in exc.problems)
+    else:
+        assert all(isinstance(c, Channel) for cs in channels.values() for c in cs)
