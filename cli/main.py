@@ -9,8 +9,10 @@ from shanhai.cli import (  # noqa: F401  (each module registers its commands on 
     status_commands,
 )
 from shanhai.cli.app import app
+from shanhai.cli.channels import channels_app
 from shanhai.cli.holidays import holidays_app
 
+app.add_typer(channels_app, name="channels")
 app.add_typer(holidays_app, name="holidays")
 
 

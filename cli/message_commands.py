@@ -29,7 +29,7 @@ def remind(
         # as_of chooses what to plan; what leaves the machine follows the real clock (working hours)
         report = None if dry_run else deliver_outbox(a)
     except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+        fail(str(exc))
     except ValueError as exc:
         fail(str(exc))
     if as_json:
@@ -52,7 +52,7 @@ def deliver() -> None:
     try:
         report = deliver_outbox(a)
     except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+        fail(str(exc))
     typer.echo(report.summary)
 
 
@@ -74,7 +74,7 @@ def digest(
     try:
         result = send_digest(load_app(), audience=audience, as_of=as_of_option(as_of), dry_run=dry_run)  # type: ignore[arg-type]
     except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
+        fail(str(exc))
     if as_json:
         return emit_json(result.messages)
     output.messages(result.messages, dry_run=dry_run)
@@ -116,35 +116,3 @@ def outbox(
             ("deliveries_text", "投递"),
         ],
     )
-
-
-@app.command()
-def channels(as_json: Json = False) -> None:
-    """检查并列出各单位的消息渠道（SHANHAI_APPRISE_CONFIG，密钥已遮蔽）。 Validate and list channels."""
-    from shanhai.notifications.channels import ChannelConfigError
-    from shanhai.notifications.outbox import configured_channels
-
-    a = load_app()
-    try:
-        by_unit = configured_channels(a)
-    except ChannelConfigError as exc:
-        fail(f"渠道配置有误 channel configuration is invalid:\n{exc}")
-    units = {u.code: u.name for u in a.catalogue.units.values()}
-    items = [
-        {"unit": units[code], "code": code, "channel": ch.masked_url, "scheme": ch.scheme}
-        for code, chs in by_unit.items()
-        for ch in chs
-    ]
-    if as_json:
-        return emit_json(items)
-    if not items:
-        typer.echo(
-            "未配置任何渠道（SHANHAI_APPRISE_CONFIG 未设置或文件不存在）：消息只保存在本地发件箱，不会离开本机。"
-        )
-        return
-    output.table(
-        items, [("unit", "单位"), ("code", "标签"), ("scheme", "类型"), ("channel", "渠道（已遮蔽）")]
-    )
-    missing = [name for code, name in units.items() if code not in by_unit]
-    if missing:
-        typer.echo(f"未配置渠道的单位（消息留在本地发件箱）：{'、'.join(missing)}")

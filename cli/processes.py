@@ -18,6 +18,11 @@ from typing import IO
 from urllib.parse import urlsplit
 
 
+def private_file(path: str, flags: int) -> int:
+    """``open(..., opener=private_file)``: a new file is readable by its owner only (0600)."""
+    return os.open(path, flags, 0o600)
+
+
 class StartupError(RuntimeError):
     """Something did not come up; the message says what and where its log is."""
 
@@ -49,8 +54,8 @@ class Stack:
     pid_file: Path | None = None  # process groups recorded here, reaped by the next start if orphaned
 
     def start(self, name: str, argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path) -> Child:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115  (closed in stop())
+        log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = open(log_path, "a", encoding="utf-8", opener=private_file)  # noqa: SIM115  (closed in stop())
         log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
         log.flush()
         proc = subprocess.Popen(

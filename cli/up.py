@@ -78,8 +78,8 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
     home = settings.home_dir
     prefect_home = home / "prefect"
     logs = home / "logs"
-    prefect_home.mkdir(parents=True, exist_ok=True)
-    logs.mkdir(parents=True, exist_ok=True)
+    prefect_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: logs may quote signed links
 
     lock = _lock_home(home)
     if lock is None:

@@ -39,7 +39,9 @@ def store_evidence(path: Path, *, session: Session, evidence_dir: Path, max_byte
     digest = hashlib.sha256(data).hexdigest()
     target = evidence_dir / digest[:2] / digest
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        # private (folders 0700, files 0600 as mkstemp makes them): evidence holds personal data
+        evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
             tmp.write(data)
         os.replace(tmp.name, target)

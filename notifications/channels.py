@@ -31,52 +31,41 @@ Secrets never live in the file: ``${NAME}`` placeholders are replaced from
 the ``environ`` mapping (values are percent-encoded, so a password containing
 ``@`` or ``/`` stays one URL component; Apprise decodes it again).  Apprise's
 own ``template:`` mechanism is not used, so Apprise never sees a placeholder.
+A :class:`Channel` remembers the values it was given, so everything derived
+from it is scrubbed at the source (:attr:`Channel.masked_url`,
+:meth:`Channel.scrub`; see :mod:`.redact`).
 
 Only ``version`` and ``urls`` are accepted at the top level, and ``tag``/``tags``
 inside an entry: options belong in the URL's query string, so that
-:class:`Channel.url` alone says everything about a channel.
+:attr:`Channel.url` alone says everything about a channel.
 
-Loading is all-or-nothing: every problem (YAML syntax, a missing variable, a
-URL Apprise cannot load, a tag that is no known unit, a duplicate) is
-collected and raised together as one :class:`ChannelConfigError` naming the
-file, the line, the unit and the URL as written (placeholders, not secrets;
-long literal tokens and passwords masked).
+A configured file is read with :mod:`shanhai.models.yaml_source` (duplicate
+keys and alias bombs refused) and validated with pydantic.  Loading is
+all-or-nothing: every problem (a missing or unreadable file, a file without
+``urls``, YAML syntax, a missing or empty variable, a URL Apprise cannot
+load, a tag that is no known unit, a duplicate) is collected and raised
+together as one :class:`ChannelConfigError`, each problem as
+``file:line: field: message`` naming the unit and the URL as written
+(placeholders, not secrets; literal tokens and passwords masked).
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import re
-import threading
-from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
 
 import apprise
-import yaml
+
+from shanhai.models.yaml_source import Problem
+
+from .channel_file import ChannelConfigError, locate, read_channel_file
+from .redact import PLACEHOLDER, Redactor, log_scope, mask_url
 
 __all__ = ["Channel", "ChannelConfigError", "load_channels", "mask_url", "new_asset"]
-
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_TAG_KEYS = ("tag", "tags")
-_TOP_LEVEL_KEYS = ("version", "urls")
-
-
-class ChannelConfigError(ValueError):
-    """The channel file cannot be used; nothing from it was loaded.
-
-    ``problems`` lists every individual problem (one line each).
-    """
-
-    def __init__(self, path: Path | str, problems: list[str]):
-        self.path = str(path)
-        self.problems = list(problems)
-        head = f"渠道配置文件 {self.path} 有 {len(self.problems)} 处错误，未加载任何渠道："
-        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
 
 
 def new_asset() -> apprise.AppriseAsset:
@@ -88,12 +77,17 @@ def new_asset() -> apprise.AppriseAsset:
 class Channel:
     """One delivery channel of one unit.
 
-    ``url`` is the Apprise URL after ``${ENV}`` substitution: it contains
-    secrets.  ``repr()`` and :attr:`masked_url` show a masked form; log those.
+    ``url`` is the Apprise URL after ``${ENV}`` substitution: it contains secrets and is only
+    ever given to Apprise (and to a keyed hash).  ``template`` is the URL as written and
+    ``secrets`` the ``(variable, value)`` pairs substituted into it.  Show :attr:`masked_url`
+    (also what ``repr()`` shows) and pass any text derived from the channel through
+    :meth:`scrub`.
     """
 
     unit_code: str
     url: str = field(repr=False)
+    template: str | None = field(default=None, repr=False, compare=False)
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     @cached_property
     def scheme(self) -> str:
@@ -101,244 +95,30 @@ class Channel:
 
     @cached_property
     def masked_url(self) -> str:
-        """The URL with its secrets masked by Apprise itself (falls back to a heuristic)."""
-        try:
-            with apprise_log_scope(quiet=True):
-                plugin = apprise.Apprise.instantiate(self.url, asset=new_asset())
-        except Exception:  # masking must never raise
-            plugin = None
-        if plugin is None:
-            return mask_url(self.url)
-        # privacy=True: Apprise masks every field its plugin declares private.
-        return _drop_default_params(plugin.url(privacy=True))
+        """The URL as written: ``${NAME}`` placeholders shown, literal credentials masked, and no
+        substituted value in any encoding."""
+        shown = self.template if self.template is not None else self.url
+        return Redactor(self.secrets).label(mask_url(shown))
+
+    @cached_property
+    def _redactor(self) -> Redactor:
+        return Redactor(self.secrets, keep=[self.masked_url])
+
+    def scrub(self, text: str) -> str:
+        """``text`` (an exception message, a server reply, a log line) without this channel's
+        substituted values: whole forms become ``${NAME}``, fragments ``****``."""
+        return self._redactor.scrub(text)
 
     def __repr__(self) -> str:
         return f"Channel(unit_code={self.unit_code!r}, url={self.masked_url!r})"
 
 
-# --------------------------------------------------------------------------- Apprise log scope
-
-_log_sink: ContextVar[list[logging.LogRecord] | None] = ContextVar("shanhai_apprise_log_sink", default=None)
-_log_quiet: ContextVar[bool] = ContextVar("shanhai_apprise_log_quiet", default=False)
-_scope_lock = threading.Lock()
-
-
-class _AppriseLogScope(logging.Filter):
-    """Installed once on the ``apprise`` logger; inert unless a scope is active.
-
-    Inside :func:`apprise_log_scope` (a context variable, so per thread/task)
-    it copies every record Apprise emits into the scope's list and, with
-    ``quiet=True``, keeps the record from the application's handlers.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        sink = _log_sink.get()
-        if sink is not None:
-            sink.append(record)
-        return not _log_quiet.get()
-
-
-def _install_log_scope() -> None:
-    logger = logging.getLogger("apprise")
-    with _scope_lock:
-        if not any(isinstance(f, _AppriseLogScope) for f in logger.filters):
-            logger.addFilter(_AppriseLogScope())
-
-
-@contextlib.contextmanager
-def apprise_log_scope(*, quiet: bool = False) -> Iterator[list[logging.LogRecord]]:
-    """Collect the ``apprise`` log records emitted in this context (and optionally hide them)."""
-    _install_log_scope()
-    records: list[logging.LogRecord] = []
-    sink_token = _log_sink.set(records)
-    quiet_token = _log_quiet.set(quiet)
-    try:
-        yield records
-    finally:
-        _log_quiet.reset(quiet_token)
-        _log_sink.reset(sink_token)
-
-
-# --------------------------------------------------------------------------- masking
-
-_LONG_TOKEN = re.compile(r"(?<![{\w-])[A-Za-z0-9_\-]{12,}")
-_USERINFO_PASSWORD = re.compile(r"(://[^/@:?#]*:)([^@/?#]+)(@)")
-
-
-def mask_url(text: str) -> str:
-    """Mask the parts of a URL *as written* that look like credentials.
-
-    ``${NAME}`` placeholders are kept (they are the point of the message);
-    a password in the user-info part and any literal run of 12 or more
-    token characters become ``a…z``.
-    """
-
-    def mask_token(m: re.Match[str]) -> str:
-        s = m.group(0)
-        return f"{s[0]}…{s[-1]}"
-
-    def mask_password(m: re.Match[str]) -> str:
-        pw = m.group(2)
-        return m.group(1) + (pw if _PLACEHOLDER.fullmatch(pw) else "****") + m.group(3)
-
-    masked = _USERINFO_PASSWORD.sub(mask_password, text)
-    scheme, sep, rest = masked.partition("://")
-    if not sep:
-        scheme, rest = "", masked
-    # Protect placeholders (and the scheme) from the token mask.
-    parts = re.split(r"(\$\{[^}]*\})", rest)
-    return scheme + sep + "".join(p if p.startswith("${") else _LONG_TOKEN.sub(mask_token, p) for p in parts)
-
-
-# Generic arguments Apprise writes into every URL it renders; noise in a log line.
-_GENERIC_PARAMS = frozenset(
-    {"overflow", "retry", "wait", "optional", "format", "emojis", "store", "tz", "method", "cto", "rto"}
-)
-
-
-def _drop_default_params(url: str) -> str:
-    base, sep, query = url.partition("?")
-    if not sep:
-        return url
-    kept = [p for p in query.split("&") if p and p.split("=", 1)[0] not in _GENERIC_PARAMS]
-    return base + ("?" + "&".join(kept) if kept else "")
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    """Remove substituted secret values (raw or percent-encoded) from a message."""
-    for s in sorted(set(secrets), key=len, reverse=True):
-        if len(s) >= 3:
-            text = text.replace(s, "****").replace(quote(s, safe=""), "****")
-    return text
-
-
 # --------------------------------------------------------------------------- loading
-
-
-@dataclass
-class _Entry:
-    line: int  # 1-based line of the URL in the file
-    template: str  # the URL as written (placeholders intact)
-    tags: list[str]
-    tags_line: int
 
 
 def _describe_unit(code: str, known_units: Mapping[str, str]) -> str:
     name = known_units.get(code)
     return f"单位「{name}」({code})" if name else f"单位 {code}"
-
-
-def _scalar_str(node: yaml.Node) -> str | None:
-    if isinstance(node, yaml.ScalarNode):
-        return str(node.value)
-    return None
-
-
-def _parse_tags(node: yaml.Node) -> list[str] | None:
-    """``tag: a, b`` / ``tag: [a, b]`` / ``tag: a b`` -> ['a', 'b']."""
-    values: list[str] = []
-    if isinstance(node, yaml.ScalarNode):
-        values = [node.value]
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            if not isinstance(item, yaml.ScalarNode):
-                return None
-            values.append(item.value)
-    else:
-        return None
-    tags: list[str] = []
-    for v in values:
-        tags.extend(t for t in re.split(r"[\s,]+", str(v)) if t)
-    return tags
-
-
-def _entries(root: yaml.Node, where: str, problems: list[str]) -> list[_Entry]:
-    """Walk the YAML node tree (for line numbers) and collect URL entries."""
-    if not isinstance(root, yaml.MappingNode):
-        problems.append(f"{where} 第{root.start_mark.line + 1}行：顶层应为映射（version / urls）")
-        return []
-    urls_node: yaml.Node | None = None
-    for key_node, value_node in root.value:
-        key = _scalar_str(key_node)
-        line = key_node.start_mark.line + 1
-        if key == "version":
-            if _scalar_str(value_node) != "1":
-                problems.append(f"{where} 第{line}行：只支持 Apprise YAML version: 1")
-        elif key == "urls":
-            urls_node = value_node
-        else:
-            problems.append(
-                f"{where} 第{line}行：不支持的顶层配置项 {key!r}（只接受 {', '.join(_TOP_LEVEL_KEYS)}）"
-            )
-    if urls_node is None:
-        return []
-    if isinstance(urls_node, yaml.ScalarNode) and urls_node.value in ("", "~", "null"):
-        return []
-    if not isinstance(urls_node, yaml.SequenceNode):
-        problems.append(f"{where} 第{urls_node.start_mark.line + 1}行：urls 应为列表")
-        return []
-
-    entries: list[_Entry] = []
-    for item in urls_node.value:
-        line = item.start_mark.line + 1
-        if isinstance(item, yaml.ScalarNode):
-            problems.append(
-                f"{where} 第{line}行：URL {mask_url(str(item.value))} 没有 tag；"
-                "每个 URL 都必须用 tag 指明所属单位代码"
-            )
-            continue
-        if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
-            problems.append(f"{where} 第{line}行：urls 的每一项应为 “URL: {{tag: 单位代码}}”")
-            continue
-        url_node, settings = item.value[0]
-        template = _scalar_str(url_node)
-        if not template:
-            problems.append(f"{where} 第{line}行：URL 应为字符串")
-            continue
-        setting_maps: list[yaml.MappingNode] = []
-        if isinstance(settings, yaml.MappingNode):
-            setting_maps = [settings]
-        elif isinstance(settings, yaml.SequenceNode) and all(
-            isinstance(s, yaml.MappingNode) for s in settings.value
-        ):
-            setting_maps = list(settings.value)
-        elif isinstance(settings, yaml.ScalarNode) and settings.value in ("", "~", "null"):
-            setting_maps = []
-        else:
-            problems.append(f"{where} 第{line}行：URL {mask_url(template)} 的设置应为映射（tag: …）")
-            continue
-        if not setting_maps:
-            problems.append(
-                f"{where} 第{line}行：URL {mask_url(template)} 没有 tag；每个 URL 都必须用 tag 指明所属单位代码"
-            )
-            continue
-        for smap in setting_maps:
-            tags: list[str] | None = None
-            tags_line = smap.start_mark.line + 1
-            bad = False
-            for k_node, v_node in smap.value:
-                k = _scalar_str(k_node)
-                if k in _TAG_KEYS:
-                    tags = _parse_tags(v_node)
-                    tags_line = k_node.start_mark.line + 1
-                    if tags is None:
-                        problems.append(f"{where} 第{tags_line}行：tag 应为字符串或字符串列表")
-                        bad = True
-                else:
-                    problems.append(
-                        f"{where} 第{k_node.start_mark.line + 1}行：URL {mask_url(template)} 的设置 {k!r} "
-                        "不受支持；请把选项写进 URL 的查询参数（?key=value），这里只接受 tag"
-                    )
-                    bad = True
-            if bad:
-                continue
-            if not tags:
-                problems.append(
-                    f"{where} 第{line}行：URL {mask_url(template)} 没有 tag；每个 URL 都必须用 tag 指明所属单位代码"
-                )
-                continue
-            entries.append(_Entry(line=line, template=template, tags=tags, tags_line=tags_line))
-    return entries
 
 
 def load_channels(
@@ -349,105 +129,97 @@ def load_channels(
 ) -> dict[str, list[Channel]]:
     """Load the channel file; return unit code -> channels (in file order).
 
-    ``path`` None or missing -> ``{}``: nothing is configured, so messages
-    stay in the local outbox.  Raises :class:`ChannelConfigError` listing
-    every problem; nothing partial is ever returned.
+    ``path`` None (``SHANHAI_APPRISE_CONFIG`` unset) -> ``{}``: nothing is configured, messages
+    stay in the local outbox.  A configured file must exist, be readable and list its ``urls``
+    (``urls: []`` says "none, on purpose").  Raises :class:`ChannelConfigError` listing every
+    problem; nothing partial is ever returned.
     """
     if path is None:
         return {}
     path = Path(path)
-    if not path.exists():
-        return {}
+    entries, source, problems = read_channel_file(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ChannelConfigError(
-            path, [f"{where}：不是 UTF-8 编码（{exc.reason}，字节 {exc.start}）"]
-        ) from exc
-    except OSError as exc:
-        raise ChannelConfigError(path, [f"{where}：无法读取（{exc.strerror}）"]) from exc
 
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f" 第{mark.line + 1}行" if mark is not None else ""
-        raise ChannelConfigError(path, [f"{where}{line}：YAML 语法错误：{exc.problem or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise ChannelConfigError(path, [f"{where}：YAML 语法错误：{exc}"]) from exc
-    if root is None:
-        return {}
-
-    problems: list[str] = []
-    entries = _entries(root, where, problems)
-
-    asset = new_asset()
     result: dict[str, list[Channel]] = {}
     seen: dict[tuple[str, str], int] = {}
-    for entry in entries:
-        units = ", ".join(_describe_unit(t, known_units) for t in entry.tags)
-        shown = mask_url(entry.template)
-        for tag in entry.tags:
-            if tag not in known_units:
-                problems.append(
-                    f"{where} 第{entry.tags_line}行：tag {tag!r} 不是已知的单位代码（URL {shown}）"
-                )
+    asset = new_asset()
+    for index, entry in entries:
+        template = entry.url
+        line = source.line(("urls", index))
+        shown = mask_url(template)
+        codes = list(dict.fromkeys(c for s in entry.settings for c in s.codes))
+        units = "、".join(_describe_unit(c, known_units) for c in codes)
 
-        # ${ENV} substitution
-        missing: list[str] = []
-        secrets: list[str] = []
+        for j, settings in enumerate(entry.settings):
+            for key in ("tag", "tags"):
+                for code in getattr(settings, key):
+                    if code not in known_units:
+                        loc, field_shown = locate(source, ("urls", index, "settings", j, key))
+                        problems.append(Problem(
+                            where, source.line(loc), field_shown,
+                            f"标签 {code!r} 不是已知的单位代码（见 calendar/units.yaml 的 code；URL {shown}）",
+                        ))
 
-        def substitute(m: re.Match[str], missing: list[str] = missing, secrets: list[str] = secrets) -> str:
-            name = m.group(1)
-            if name not in environ or environ[name] == "":
-                missing.append(name)
-                return m.group(0)
-            secrets.append(environ[name])
-            return quote(environ[name], safe="")
-
-        url = _PLACEHOLDER.sub(substitute, entry.template)
-        if missing:
-            for name in dict.fromkeys(missing):
-                problems.append(
-                    f"{where} 第{entry.line}行：{units} 的渠道 URL {shown} 需要环境变量 {name}，但它未设置"
-                )
+        url, secrets, bad = _substitute(template, environ)
+        if bad:
+            problems.extend(Problem(where, line, f"urls[{index}]", f"{units} 的渠道 URL {shown} {b}") for b in bad)
             continue
+        redactor = Redactor(secrets)
 
-        # Validate with Apprise itself (same parser that will deliver).  Its
-        # plugins log the rejected value (often the token itself), so their
-        # records are kept out of the application's logs here.
+        # Validate with Apprise itself (the parser that will deliver).  Its plugins log the
+        # rejected value (often the token itself): those records stay out of the logs here.
         reason = ""
         plugin = None
-        with apprise_log_scope(quiet=True):
+        with log_scope(quiet=True):
             try:
                 plugin = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=False)
             except Exception as exc:  # any plugin error means "invalid URL"
-                reason = _scrub(str(exc), secrets)
+                reason = mask_url(redactor.scrub(str(exc)))
         if plugin is None:
             scheme = url.partition("://")[0] if "://" in url else ""
-            if not reason:
-                reason = (
-                    f"Apprise 不支持 {scheme}:// 渠道"
-                    if scheme and "://" in url
-                    else "Apprise 无法解析该 URL"
-                )
-            problems.append(f"{where} 第{entry.line}行：{units} 的渠道 URL 无效：{shown}（{reason}）")
+            reason = reason or (f"Apprise 不支持 {scheme}:// 渠道" if scheme else "Apprise 无法解析该 URL")
+            problems.append(Problem(where, line, f"urls[{index}]", f"{units} 的渠道 URL 无效：{shown}（{reason}）"))
             continue
 
-        for tag in entry.tags:
-            if tag not in known_units:
+        for code in codes:
+            if code not in known_units:
                 continue
-            key = (tag, url)
-            if key in seen:
-                problems.append(
-                    f"{where} 第{entry.line}行：{_describe_unit(tag, known_units)} 的渠道 URL {shown} "
-                    f"与第{seen[key]}行重复"
-                )
+            unit_url = (code, url)
+            if unit_url in seen:
+                problems.append(Problem(
+                    where, line, f"urls[{index}]",
+                    f"{_describe_unit(code, known_units)} 的渠道 URL {shown} 与第{seen[unit_url]}行重复",
+                ))
                 continue
-            seen[key] = entry.line
-            result.setdefault(tag, []).append(Channel(unit_code=tag, url=url))
+            seen[unit_url] = line or 0
+            result.setdefault(code, []).append(
+                Channel(unit_code=code, url=url, template=template, secrets=tuple(dict.fromkeys(secrets)))
+            )
 
     if problems:
-        raise ChannelConfigError(path, problems)
+        raise ChannelConfigError(path, sorted(problems, key=lambda p: p.line or 0))
     return result
+
+
+def _substitute(template: str, environ: Mapping[str, str]) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """``${NAME}`` -> the percent-encoded value; (url, substituted pairs, problems)."""
+    secrets: list[tuple[str, str]] = []
+    bad: list[str] = []
+
+    def substitute(m: re.Match[str]) -> str:
+        name = m.group(1)
+        value = environ.get(name)
+        if value is None:
+            bad.append(f"需要环境变量 {name}，但它未设置")
+            return m.group(0)
+        if value == "":
+            bad.append(f"需要环境变量 {name}，但它是空字符串")
+            return m.group(0)
+        secrets.append((name, value))
+        return quote(value, safe="")
+
+    url = PLACEHOLDER.sub(substitute, template)
+    rest = PLACEHOLDER.sub("", template)
+    if "${" in rest:
+        bad.append("含有无法识别的占位符：只支持 ${NAME}（字母、数字、下划线，不以数字开头）")
+    return url, secrets, list(dict.fromkeys(bad))

@@ -21,7 +21,7 @@ from shanhai.models.status import Evaluation, OccurrenceRow
 from shanhai.models.statuses import Status
 from shanhai.models.store import OccurrenceFilter, load_evaluations
 from shanhai.models.tables import OutboxItem
-from shanhai.notifications.outbox import queue_reminders
+from shanhai.notifications.outbox import configured_channels, queue_reminders
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
 
 # A check run's final state is named for the most urgent status it found.
@@ -119,6 +119,8 @@ def check_obligation(
     """Evaluate one obligation's occurrences (None: all) and queue the reminders due at as_of."""
     if obligation_id is not None and obligation_id not in app.catalogue.obligations:
         raise ValueError(f"unknown obligation '{obligation_id}'")
+    if not dry_run:  # a configured channel file that is missing or broken fails even when nothing is due
+        configured_channels(app)
     app.migrate()
     from shanhai.db import get_engine
 

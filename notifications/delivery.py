@@ -207,6 +207,7 @@ def deliver_outbox(
     from shanhai.notifications.transport import DEFAULT_RATE_LIMITS
 
     due_at = clock()
+    configured = configured_channels(app)  # a configured file that is missing or broken fails every run
     app.migrate()
     engine = get_engine(app.database_url)
     with Session(engine) as session:
@@ -224,7 +225,7 @@ def deliver_outbox(
         # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
         key = (recipient_code, key_of_channel) if kind == "reminder" else (key_of_channel, message_id)
         groups.setdefault(key, []).append(delivery_id)
-    channels = {channel_key(app, c.url): c for cs in configured_channels(app).values() for c in cs}
+    channels = {channel_key(app, c.url): c for cs in configured.values() for c in cs}
 
     def send_group(delivery_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
         token = secrets.token_hex(8)

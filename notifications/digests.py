@@ -17,7 +17,7 @@ from shanhai.models.progress import progress_text
 from shanhai.models.statuses import Status
 from shanhai.models.tables import utcnow
 from shanhai.notifications.checking import CheckResult, check_obligation, state_name, summary
-from shanhai.notifications.outbox import queue_once, render, unit_code
+from shanhai.notifications.outbox import configured_channels, queue_once, render, unit_code
 
 Audience = Literal["coordinator", "supervisor"]
 _WANTED = {
@@ -37,6 +37,8 @@ def digest_period(audience: Audience, as_of: datetime) -> str:
 
 def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = False) -> CheckResult:
     """The weekly coordinator digest or the monthly supervisor digest."""
+    if not dry_run:
+        configured_channels(app)  # a missing or broken channel file fails even when nothing is due
     result = check_obligation(app, None, as_of=as_of, dry_run=True)
     working = may_send(as_of, app.calendar, app.settings.send_hour)
     today = to_local(as_of).date()

@@ -41,8 +41,12 @@ Apprise then reports success: a non-zero ``errcode``/``code`` is a failure
 here (rate-limit/busy codes transient, the rest permanent).  A failure with
 neither HTTP nor SMTP underneath falls back on Apprise's WARNING records
 (captured through a filter on the ``apprise`` logger, see
-:func:`shanhai.notifications.channels.apprise_log_scope`): "no recipients" or
+:func:`shanhai.notifications.redact.log_scope`): "no recipients" or
 "disabled" is permanent, anything else transient.
+
+Secrets: every error text is passed through :meth:`Channel.scrub` and raised without its chained
+cause; the Apprise and urllib3 records of an attempt (which quote URLs, tokens included) are held
+back and re-logged scrubbed on ``shanhai.notifications.transport.libraries``.
 
 Timeouts: the plugin's ``socket_connect_timeout`` and ``socket_read_timeout``
 (Apprise's ``cto``/``rto``; for email the SMTP socket timeout) are set to
@@ -85,7 +89,8 @@ from urllib.parse import unquote
 import apprise
 import requests
 
-from .channels import Channel, apprise_log_scope, mask_url, new_asset
+from .channels import Channel, new_asset
+from .redact import log_scope, mask_url
 
 __all__ = [
     "DeliveryError",
@@ -315,9 +320,41 @@ def _fix_dingtalk_signature(plugin: object) -> None:
 
 
 def deliver(channel: Channel, *, title: str, body: str, timeout: float = 10.0) -> None:
-    """Send one message through ``channel``; raise a :class:`DeliveryError` subclass on failure."""
+    """Send one message through ``channel``; raise a :class:`DeliveryError` subclass on failure.
+
+    Every error text passes through :meth:`Channel.scrub` (and is raised without its chained
+    cause, whose text may quote the URL): no substituted secret leaves in a message, a database
+    row or a traceback.  Apprise's and urllib3's log records of the attempt are held back and
+    re-logged scrubbed on this module's logger.
+    """
     if not timeout > 0:
         raise ValueError("timeout must be positive")
+    started = time.monotonic()
+    records: list[logging.LogRecord] = []
+    try:
+        with log_scope(quiet=True) as records:
+            _deliver(channel, title=title, body=body, timeout=timeout)
+    except DeliveryError as exc:
+        error = type(exc)(channel.scrub(str(exc)), status=exc.status)
+        _relog(channel, records)
+        log.info("delivery to %s failed after %.2fs: %s", channel.masked_url, time.monotonic() - started, error)
+        raise error from None
+    _relog(channel, records)
+
+
+# Apprise's and urllib3's records, re-logged scrubbed.  Like the ``apprise`` logger it has a
+# NullHandler: silent unless the application configures logging (Prefect does).
+_library_log = log.getChild("libraries")
+_library_log.addHandler(logging.NullHandler())
+
+
+def _relog(channel: Channel, records: list[logging.LogRecord]) -> None:
+    for record in records:
+        if _library_log.isEnabledFor(record.levelno):
+            _library_log.log(record.levelno, "%s: %s", record.name, channel.scrub(record.getMessage()))
+
+
+def _deliver(channel: Channel, *, title: str, body: str, timeout: float) -> None:
     where = channel.masked_url
 
     limit = TEXT_LIMIT_BYTES.get(channel.scheme)
@@ -329,10 +366,9 @@ def deliver(channel: Channel, *, title: str, body: str, timeout: float = 10.0) -
             )
 
     try:
-        with apprise_log_scope(quiet=True):  # plugin errors quote the rejected token
-            plugin = apprise.Apprise.instantiate(channel.url, asset=new_asset(), suppress_exceptions=False)
+        plugin = apprise.Apprise.instantiate(channel.url, asset=new_asset(), suppress_exceptions=False)
     except Exception as exc:  # any plugin error means "this URL cannot work"
-        raise PermanentDeliveryError(f"Apprise 无法加载渠道 {where}：{mask_url(str(exc))}") from exc
+        raise PermanentDeliveryError(f"Apprise 无法加载渠道 {where}：{mask_url(str(exc))}") from None
     if plugin is None:
         raise PermanentDeliveryError(f"Apprise 无法加载渠道 {where}")
 
@@ -345,22 +381,20 @@ def deliver(channel: Channel, *, title: str, body: str, timeout: float = 10.0) -
     _install_observers()
     events: list[_Event] = []
     token = _sink.set(events)
-    started = time.monotonic()
     try:
-        with apprise_log_scope() as records:
+        with log_scope(quiet=True) as records:
             ok = plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
     except apprise.exception.AppriseException as exc:
-        raise PermanentDeliveryError(f"{where}：{mask_url(str(exc))}") from exc
+        raise PermanentDeliveryError(f"{where}：{mask_url(str(exc))}") from None
     except Exception as exc:  # a plugin crash is reported, not propagated raw
         raise TransientDeliveryError(
             f"{where}：发送时出现异常 {type(exc).__name__}: {mask_url(str(exc))}"
-        ) from exc
+        ) from None
     finally:
         _sink.reset(token)
 
     error = _classify(channel.scheme, where, bool(ok), events, records)
     if error is not None:
-        log.info("delivery to %s failed after %.2fs: %s", where, time.monotonic() - started, error)
         raise error
 
 

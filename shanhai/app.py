@@ -69,7 +69,7 @@ class App:
     def migrate(self) -> None:
         from shanhai.db import migrate
 
-        self.settings.home_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.home_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: links, names
         migrate(self.database_url)
 
     @cached_property

@@ -19,9 +19,9 @@ from shanhai.migrations import HEAD
 @cache
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -44,6 +44,17 @@ def get_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file private (0600; a new folder 0700): it holds signed links and names.
+    SQLite gives its -wal and -shm files the database file's mode."""
+    import os
+    from contextlib import suppress
+
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def insert_ignore(session: Session, model, rows: dict[str, Any] | list[dict[str, Any]]) -> int:

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         import time
 
         path = self.home_dir / "secret_key"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:  # O_EXCL: one process creates it, private from the first byte; the others read that one
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

@@ -119,7 +119,8 @@ def test_a_dry_run_stores_and_sends_nothing(tmp_path, database_url):
 def test_two_concurrent_runs_queue_each_key_once(tmp_path, database_url):
     app = make_app(tmp_path, database_url)
     app.sync(as_of=MONDAY)
-    results = in_parallel(2, lambda: check_obligation(make_app(tmp_path, database_url), None, as_of=MONDAY))
+    apps = [make_app(tmp_path, database_url) for _ in range(2)]
+    results = in_parallel(2, lambda: check_obligation(apps.pop(), None, as_of=MONDAY))  # list.pop is atomic
     all_keys = keys(app)
     assert len(all_keys) == len(set(all_keys)), "a key was queued twice"
     planned = max(sum(len(m["items"]) for m in r.messages) for r in results)
@@ -131,13 +132,10 @@ def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, re
     app = make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
     check_obligation(app, "joint-meeting", as_of=MONDAY)
     pending = count(app, Delivery)
-    in_parallel(
-        3,
-        lambda: deliver_outbox(
-            make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port}),
-            clock=lambda: MONDAY,
-        ),
-    )
+    # one App per worker (own settings and caches), sharing the database and the channel file
+    apps = [make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
+            for _ in range(3)]
+    in_parallel(3, lambda: deliver_outbox(apps.pop(), clock=lambda: MONDAY))  # list.pop is atomic
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
     assert states["sent"] == 2, "泰顺县 and 鹿城区 each get one message"
