@@ -199,45 +199,6 @@ def test_status_scope_takes_a_units_name_and_shows_its_own_duties(cli):
 # --------------------------------------------------------------------------- exports
 
 
-def unfold(ics: str) -> list[str]:
-    return ics.replace("\r\n ", "").split("\r\n")
-
-
-def test_ics_is_a_parseable_calendar_of_the_units_deadlines(cli, tmp_path):
-    ok(cli("init", "--as-of", "2026-11-29"))
-    raw = ok(cli("ics", "泰顺县", "--as-of", "2026-11-29")).stdout_bytes  # .stdout turns CRLF into LF
-    text = raw.decode("utf-8")
-    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))  # folded as RFC 5545 says
-    lines = unfold(text)
-    assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR" and lines[-1] == ""
-    events, current = [], None
-    for line in lines:
-        if line == "BEGIN:VEVENT":
-            current = {}
-        elif line == "END:VEVENT":
-            events.append(current)
-            current = None
-        elif current is not None:
-            name, _, value = line.partition(":")
-            current[name] = value
-    assert events
-    assert all(re.fullmatch(r"\d{8}", e["DTSTART;VALUE=DATE"]) for e in events)
-    assert len({e["UID"] for e in events}) == len(events)
-    assert {e["DTSTAMP"] for e in events} == {"20261129T040000Z"}  # 12:00 in Shanghai, in UTC
-    summaries = {(e["SUMMARY"], e["DTSTART;VALUE=DATE"]) for e in events}
-    assert ("【山海协作】联席会议（泰顺-鹿城）期限", "20261231") in summaries
-    assert not any("永嘉-瓯海" in s for s, _ in summaries)  # not 泰顺's duty
-    written = tmp_path / "taishun.ics"
-    ok(cli("ics", "泰顺", "--as-of", "2026-11-29", "-o", written))
-    assert written.read_bytes() == raw  # by its short name too
-
-
-def test_ics_names_an_unknown_unit(cli):
-    result = cli("ics", "火星县", "--as-of", "2026-11-29")
-    assert result.exit_code == 1
-    assert "火星县" in result.stderr
-
-
 def test_export_writes_a_workbook_with_a_row_per_occurrence(cli, tmp_path):
     # a 2025 duty done on time: no longer in the default listing, still in the full history
     ok(cli("record", "aid-funds", "--scope", PAIR, "--date", "2025-05-20", "--as-of", "2026-11-29"))
