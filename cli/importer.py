@@ -1,22 +1,23 @@
-"""Import completion records from CSV or Excel: every row is checked, and nothing is stored unless all pass."""
+"""Import completion records from CSV or Excel: every row is checked, and nothing is stored unless all pass.
+
+A file is imported once: its SHA-256 is kept with the batch (ImportBatch), and the same file again adds
+nothing. Rows that repeat one another, or repeat a record already stored, are errors: the same
+occurrence, date, amount, count and category, with the same note or without one (two projects of the
+same amount on the same day stay distinct when their notes tell them apart).
+"""
 
 from __future__ import annotations
 
-import csv
+import hashlib
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-HEADERS = {
-    "obligation": ("obligation", "事项编号", "事项"),
-    "scope": ("scope", "范围", "结对"),
-    "date": ("date", "日期", "完成日期"),
-    "amount": ("amount", "金额"),
-    "count": ("count", "数量"),
-    "category": ("category", "类别"),
-    "note": ("note", "说明", "备注"),
-    "period": ("period", "年度", "归属年度"),
-}
-REQUIRED = ("obligation", "scope", "date")
+from shanhai.cli.sheets import SheetError, read_table
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # a ledger of ~100,000 rows; more is not a file a clerk keeps
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
@@ -25,89 +26,198 @@ class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
         super().__init__("\n".join(f"{path}: {p}" for p in problems))
 
 
-def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """(line in the file, row) for every non-blank data row: errors name the line a person sees."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from zipfile import BadZipFile
+@dataclass(frozen=True)
+class ImportResult:
+    rows: int  # records stored now (0 when the file was imported before)
+    batch_id: int
+    encoding: str | None = None  # how a CSV was decoded
+    warnings: list[str] = field(default_factory=list)
+    already_at: datetime | None = None  # set when this very file was imported before: nothing was added
 
-        from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
+    @property
+    def summary(self) -> str:
+        if self.already_at is not None:
+            from shanhai.models.localtime import format_local
 
-        try:
-            ws = load_workbook(path, read_only=True, data_only=True).active
-        except (BadZipFile, InvalidFileException) as exc:
-            raise ValueError(f"不是有效的 Excel 文件（{exc}）") from exc
-        values = [
-            ["" if v is None else (v.date().isoformat() if isinstance(v, datetime) else str(v)) for v in row]
-            for row in ws.iter_rows(values_only=True)
-        ]
-    else:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            values = list(csv.reader(fh))
-    if not values:
-        return []
-    head = [h.strip() for h in values[0]]
-    mapping = {}
-    for i, h in enumerate(head):
-        for key, names in HEADERS.items():
-            if h in names:
-                mapping[i] = key
-    missing = [k for k in REQUIRED if k not in mapping.values()]
-    if missing:
-        raise ImportError_(
-            path,
-            [
-                f"第1行（表头）：缺少列 {', '.join(missing)}（可用：{', '.join(h for names in HEADERS.values() for h in names[:2])}）"
-            ],
-        )
-    return [
-        (line, {mapping[i]: v.strip() for i, v in enumerate(row) if i in mapping})
-        for line, row in enumerate(values[1:], start=2)
-        if any(c.strip() for c in row)
-    ]
+            return (
+                f"该文件已于 {format_local(self.already_at)} 导入（{self.rows} 条，批次 #{self.batch_id}），"
+                "未重复导入。"
+            )
+        return f"已导入 {self.rows} 条记录（批次 #{self.batch_id}）。"
 
 
-def import_file(app, path: Path, *, as_of: datetime) -> int:
-    from shanhai.models.amounts import parse_amount
+def _read(path: Path) -> tuple[bytes, str]:
+    from shanhai.models.errors import InputError
+    from shanhai.models.evidence import read_regular_file
+
+    try:
+        data = read_regular_file(path, max_bytes=MAX_IMPORT_BYTES, field="file", what="导入文件")
+    except InputError as exc:
+        raise ImportError_(path, [exc.message]) from None
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _prior(session, digest: str):
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from shanhai.models.tables import ImportBatch
+
+    return session.execute(select(ImportBatch).where(col(ImportBatch.sha256) == digest)).scalar_one_or_none()
+
+
+def _already(batch) -> ImportResult:
+    return ImportResult(rows=batch.rows, batch_id=batch.id, already_at=batch.imported_at)
+
+
+def import_file(app, path: Path, *, as_of: datetime, actor: str = "cli") -> ImportResult:
+    """Store every row of the file as a record of one new ImportBatch, or nothing (ImportError_ lists
+    every problem by the file's own line or cell)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from shanhai.models.tables import ImportBatch
+
+    data, digest = _read(path)
+    with app.session() as session:
+        prior = _prior(session, digest)
+        if prior is not None:
+            return _already(prior)
+    try:
+        table = read_table(data, path.name)
+    except SheetError as exc:
+        raise ImportError_(path, exc.problems) from None
+    if not table.rows:
+        raise ImportError_(path, ["没有可导入的数据行（第1行是表头，其下各行都是空的）"])
+    try:
+        with app.session() as session:
+            batch = ImportBatch(sha256=digest, file_name=path.name[:255], rows=len(table.rows), actor=actor)
+            session.add(batch)
+            session.flush()  # the unique hash: a concurrent import of the same file stops here
+            assert batch.id is not None
+            problems = _store_rows(app, session, table, batch_id=batch.id, as_of=as_of, source=path.name)
+            if problems:
+                session.rollback()
+                raise ImportError_(path, problems)
+            batch_id = batch.id
+    except IntegrityError:
+        with app.session() as session:
+            prior = _prior(session, digest)
+        if prior is None:
+            raise
+        return _already(prior)
+    return ImportResult(rows=len(table.rows), batch_id=batch_id, encoding=table.encoding, warnings=table.warnings)
+
+
+def _store_rows(app, session, table, *, batch_id: int, as_of: datetime, source: str) -> list[str]:
+    from shanhai.models.amounts import parse_count
     from shanhai.models.errors import InputError
     from shanhai.models.records import record_completion
 
-    try:
-        rows = _rows(path)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        if isinstance(exc, ImportError_):
-            raise
-        raise ImportError_(path, [f"无法读取：{exc}"]) from exc
     problems: list[str] = []
-    with app.session() as session:
-        for n, row in rows:
-            try:
-                try:
-                    on = date.fromisoformat(row.get("date", ""))
-                except ValueError:
-                    raise InputError("date", f"无法识别的日期 '{row.get('date', '')}'") from None
-                try:
-                    count = int(row.get("count") or 1)
-                except ValueError:
-                    raise InputError("count", f"无法识别的数量 '{row.get('count')}'") from None
-                with session.begin_nested():
-                    record_completion(
-                        app.catalogue,
-                        session=session,
-                        obligation_id=row.get("obligation", ""),
-                        scope=row.get("scope", ""),
-                        on=on,
-                        as_of=as_of,
-                        count=count,
-                        amount_fen=parse_amount(row["amount"]) if row.get("amount") else None,
-                        category=row.get("category") or None,
-                        note=row.get("note") or None,
-                        period=row.get("period") or None,
-                        actor=f"import:{path.name}",
-                    )
+    seen: dict[tuple, list[tuple[int, str | None]]] = {}
+    for row in table.rows:
+        parsed: dict = {}
+        for name, parse in (
+            ("date", _parse_date),
+            ("count", parse_count),
+            ("amount", lambda t: _parse_amount(t, table.amount_unit)),
+        ):
+            try:  # every unreadable cell of the row is reported, not only the first
+                parsed[name] = parse(row.values.get(name, ""))
             except InputError as exc:
-                problems.append(f"第{n}行 {exc.field}：{exc.message}")
-        if problems:
-            session.rollback()
-            raise ImportError_(path, problems)
-    return len(rows)
+                problems.append(_where(row, exc))
+        if len(parsed) < 3:
+            continue
+        on, count, fen = parsed["date"], parsed["count"], parsed["amount"]
+        note = row.values.get("note") or None
+        try:
+            with session.begin_nested():
+                rec = record_completion(
+                    app.catalogue,
+                    session=session,
+                    obligation_id=row.values.get("obligation", ""),
+                    scope=row.values.get("scope", ""),
+                    on=on,
+                    as_of=as_of,
+                    count=count,
+                    amount_fen=fen,
+                    category=row.values.get("category") or None,
+                    note=note,
+                    period=row.values.get("period") or None,
+                    actor=f"import:{source}",
+                    import_batch_id=batch_id,
+                )
+                key = (rec.occurrence_id, on, fen, count, rec.category)
+                _check_duplicate(session, seen.get(key, []), key, note, batch_id)
+        except InputError as exc:
+            problems.append(_where(row, exc))
+            continue
+        seen.setdefault(key, []).append((row.line, note))
+    return problems
+
+
+def _where(row, exc) -> str:
+    """第N行 field（C5）：message — the file's own line, and the cell when the file has cells."""
+    ref = f"（{row.cells[exc.field]}）" if exc.field in row.cells else ""
+    return f"第{row.line}行 {exc.field}{ref}：{exc.message}"
+
+
+def _parse_amount(text: str, unit: str | None) -> int | None:
+    from shanhai.models.amounts import parse_amount
+    from shanhai.models.errors import InputError
+
+    if not text:
+        return None
+    try:
+        return parse_amount(text, unit=unit)
+    except InputError as exc:
+        if unit is None and exc.message.startswith("金额须注明单位"):
+            raise InputError("amount", f"{exc.message}（或在表头写明单位，如“金额（万元）”）") from None
+        raise
+
+
+def _parse_date(text: str) -> date:
+    from shanhai.models.errors import InputError
+
+    if not _ISO_DATE.match(text):
+        raise InputError("date", f"无法识别的日期“{text}”（应为 YYYY-MM-DD，或 Excel 的日期单元格）")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError("date", f"不存在的日期“{text}”") from None
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    """Two records with the same figures are one unless their notes tell them apart."""
+    return not a or not b or a.strip() == b.strip()
+
+
+def _check_duplicate(session, earlier_rows, key, note, batch_id) -> None:
+    from sqlalchemy import or_, select
+    from sqlmodel import col
+
+    from shanhai.models.errors import InputError
+    from shanhai.models.tables import CompletionRecord
+
+    for line, other in earlier_rows:
+        if _same(note, other):
+            raise InputError("record", f"与第{line}行重复（同一期次、日期、金额、数量、类别）")
+    occ, on, fen, count, category = key
+    rec = CompletionRecord
+    amount, cat = col(rec.amount_fen), col(rec.category)
+    stored = session.execute(
+        select(col(rec.id), col(rec.note))
+        .where(
+            col(rec.occurrence_id) == occ,
+            col(rec.date) == on,
+            col(rec.count) == count,
+            amount.is_(None) if fen is None else amount == fen,
+            cat.is_(None) if category is None else cat == category,
+            col(rec.state) != "rejected",
+            or_(col(rec.import_batch_id).is_(None), col(rec.import_batch_id) != batch_id),
+        )
+        .order_by(col(rec.id))
+    ).all()
+    for rid, other in stored:
+        if _same(note, other):
+            raise InputError("record", f"与已有记录 #{rid} 重复（同一期次、日期、金额、数量、类别）")

@@ -17,9 +17,12 @@ def record(
     scope: Annotated[str, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")],
     on: Annotated[str, typer.Option("--date", help="完成日期 YYYY-MM-DD")],
     amount: Annotated[
-        str | None, typer.Option("--amount", help="金额，默认单位元；可写 500万、2.5亿")
+        str | None,
+        typer.Option("--amount", help="金额，须注明单位：元、万（万元）或 亿（亿元），如 11900元、500万、2.5亿"),
     ] = None,
-    count: Annotated[int, typer.Option("--count", help="数量（次、个、人次），默认 1")] = 1,
+    count: Annotated[
+        int, typer.Option("--count", help="数量（次、个、人次），默认 1；按次数计的事项不填金额")
+    ] = 1,
     category: Annotated[
         str | None, typer.Option("--category", help="类别，如 八大产业、government、attraction")
     ] = None,
@@ -32,7 +35,7 @@ def record(
     """登记一条完成记录（待协调方核验）。 Record a completion."""
     from shanhai.models.amounts import parse_amount
     from shanhai.models.errors import InputError
-    from shanhai.models.records import record_completion
+    from shanhai.models.records import amount_text, record_completion
 
     when = as_of_option(as_of)
     try:
@@ -61,9 +64,17 @@ def record(
             )
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
+    amount_shown = amount_text(a.catalogue, obligation, rec.amount_fen)
     if as_json:
-        return emit_json({"id": rec.id, "occurrence": rec.occurrence_id, "state": rec.state})
-    typer.echo(f"已登记 记录 #{rec.id}（期次 #{rec.occurrence_id}），待核验。")
+        return emit_json(
+            {"id": rec.id, "occurrence": rec.occurrence_id, "state": rec.state, "amount": amount_shown}
+        )
+    typer.echo(
+        f"已登记 记录 #{rec.id}（期次 #{rec.occurrence_id}）"
+        + (f"，金额 {amount_shown}" if amount_shown else "")
+        + (f"，数量 {rec.count}" if rec.count != 1 else "")
+        + "，待核验。"
+    )
 
 
 @app.command("import")
@@ -71,17 +82,19 @@ def import_records(
     path: Annotated[Path, typer.Argument(help="CSV 或 Excel（.xlsx）文件")],
     as_of: AsOf = None,
 ) -> None:
-    """从 CSV/Excel 批量导入完成记录（全部成功才保存）。 Import records; all or nothing."""
+    """从 CSV/Excel 批量导入完成记录（全部成功才保存；同一文件只导入一次）。 Import records; all or nothing."""
     from shanhai.cli.importer import ImportError_, import_file
 
     when = as_of_option(as_of)
     a = ready_app(when)
     try:
-        n = import_file(a, path, as_of=when)
+        result = import_file(a, path, as_of=when)
     except ImportError_ as exc:
         typer.echo(str(exc), err=True)
-        fail(f"{len(exc.problems)} 行有误，未导入任何记录 nothing imported")
-    typer.echo(f"已导入 {n} 条记录。")
+        fail(f"{len(exc.problems)} 处有误，未导入任何记录 nothing imported")
+    for warning in result.warnings:
+        typer.echo(f"提示：{warning}")
+    typer.echo(result.summary)
 
 
 @app.command()

@@ -70,20 +70,26 @@ def ics(
     out: Annotated[Path | None, typer.Option("-o", "--output", help="输出文件；默认标准输出")] = None,
     as_of: AsOf = None,
 ) -> None:
-    """某单位的期限日历（ICS）。 An ICS calendar of a unit's deadlines."""
-    from shanhai.cli.exports import unit_calendar
+    """某单位的期限日历（ICS，每项期限前3天09:00提醒）。 An ICS calendar of a unit's deadlines."""
+    from shanhai.cli.ics import unit_calendar
 
     when = as_of_option(as_of)
+    if out is not None and not out.parent.is_dir():
+        fail(f"-o：目录不存在：{out.parent}（请先创建该目录）")
     a = ready_app(when)
     try:
-        text = unit_calendar(a, unit, as_of=when)
+        data = unit_calendar(a, unit, as_of=when)
     except ValueError as exc:
         fail(str(exc))
-    if out:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"已写入 {out}")
-    else:
-        sys.stdout.write(text)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        fail(f"-o：无法写入 {out}：{exc.strerror or exc}")
+    typer.echo(f"已写入 {out}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from shanhai.models.amounts import amount_unit, check_amount, check_count, format_amount, takes_amount
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.errors import InputError
 from shanhai.models.evidence import store_evidence
@@ -84,17 +85,20 @@ def record_completion(
     period: str | None = None,
     actor: str = "cli",
     state: str = "submitted",
+    import_batch_id: int | None = None,
 ) -> CompletionRecord:
     if on > local_date(as_of):
         raise InputError("date", f"完成日期 {on} 在未来（今天是 {local_date(as_of)}）")
-    if count < 1:
-        raise InputError("count", f"数量必须至少为 1，而不是 {count}")
-    if amount_fen is not None and amount_fen < 0:
-        raise InputError("amount", "金额不能为负数")
+    check_count(count)
+    if amount_fen is not None:
+        check_amount(amount_fen)
     occ = find_occurrence(
         cat, session=session, obligation_id=obligation_id, scope=scope, on=on, period=period
     )
     ob = cat.obligations[obligation_id]
+    if amount_fen is not None and not takes_amount(ob):
+        unit = f"（{ob.target.unit}）" if ob.target else ""
+        raise InputError("amount", f"事项“{ob.title}”按次数/数量计{unit}，不填金额，只填数量")
     allowed = set(ob.categories or []) | {s.category for s in ob.shares or []}
     if ob.kind == "plan_vs_actual":
         allowed = {"government", "attraction"}
@@ -123,6 +127,7 @@ def record_completion(
         evidence_name=stored.name if stored else None,
         state=state,
         submitted_by=actor,
+        import_batch_id=import_batch_id,
     )
     session.add(rec)
     session.flush()
@@ -139,6 +144,15 @@ def record_completion(
         category=category,
     )
     return rec
+
+
+def amount_text(cat: Catalogue, obligation_id: str, amount_fen: int | None) -> str | None:
+    """An amount in its obligation's unit ("1.19 亿元", "11900 万元"): confirmations repeat it so that a
+    unit mistake shows at once."""
+    if amount_fen is None:
+        return None
+    ob = cat.obligations.get(obligation_id)
+    return format_amount(amount_fen, amount_unit(ob) if ob else "元")
 
 
 def review_record(

@@ -91,6 +91,17 @@ class EvidenceFile(SQLModel, table=True):
     stored_at: datetime = Field(default_factory=utcnow)
 
 
+class ImportBatch(SQLModel, table=True):
+    """One imported file, by its content hash: the same file imported twice adds nothing."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(unique=True, max_length=64)
+    file_name: str = Field(max_length=255)
+    rows: int
+    imported_at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=128)
+
+
 class CompletionRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     occurrence_id: int = Field(foreign_key="occurrence.id", index=True)
@@ -107,6 +118,7 @@ class CompletionRecord(SQLModel, table=True):
     reviewed_by: str | None = Field(default=None, max_length=128)
     reviewed_at: datetime | None = None
     review_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    import_batch_id: int | None = Field(default=None, foreign_key="importbatch.id", index=True)
 
 
 class Waiver(SQLModel, table=True):

@@ -199,45 +199,6 @@ def test_status_scope_takes_a_units_name_and_shows_its_own_duties(cli):
 # --------------------------------------------------------------------------- exports
 
 
-def unfold(ics: str) -> list[str]:
-    return ics.replace("\r\n ", "").split("\r\n")
-
-
-def test_ics_is_a_parseable_calendar_of_the_units_deadlines(cli, tmp_path):
-    ok(cli("init", "--as-of", "2026-11-29"))
-    raw = ok(cli("ics", "泰顺县", "--as-of", "2026-11-29")).stdout_bytes  # .stdout turns CRLF into LF
-    text = raw.decode("utf-8")
-    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))  # folded as RFC 5545 says
-    lines = unfold(text)
-    assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR" and lines[-1] == ""
-    events, current = [], None
-    for line in lines:
-        if line == "BEGIN:VEVENT":
-            current = {}
-        elif line == "END:VEVENT":
-            events.append(current)
-            current = None
-        elif current is not None:
-            name, _, value = line.partition(":")
-            current[name] = value
-    assert events
-    assert all(re.fullmatch(r"\d{8}", e["DTSTART;VALUE=DATE"]) for e in events)
-    assert len({e["UID"] for e in events}) == len(events)
-    assert {e["DTSTAMP"] for e in events} == {"20261129T040000Z"}  # 12:00 in Shanghai, in UTC
-    summaries = {(e["SUMMARY"], e["DTSTART;VALUE=DATE"]) for e in events}
-    assert ("【山海协作】联席会议（泰顺-鹿城）期限", "20261231") in summaries
-    assert not any("永嘉-瓯海" in s for s, _ in summaries)  # not 泰顺's duty
-    written = tmp_path / "taishun.ics"
-    ok(cli("ics", "泰顺", "--as-of", "2026-11-29", "-o", written))
-    assert written.read_bytes() == raw  # by its short name too
-
-
-def test_ics_names_an_unknown_unit(cli):
-    result = cli("ics", "火星县", "--as-of", "2026-11-29")
-    assert result.exit_code == 1
-    assert "火星县" in result.stderr
-
-
 def test_export_writes_a_workbook_with_a_row_per_occurrence(cli, tmp_path):
     # a 2025 duty done on time: no longer in the default listing, still in the full history
     ok(cli("record", "aid-funds", "--scope", PAIR, "--date", "2025-05-20", "--as-of", "2026-11-29"))
@@ -359,8 +320,12 @@ INVEST = ["record", "industrial-investment", "--scope", "全市", "--date", "202
         ([*MEETING, "--date", "2026-01-05", "--period", "2025"], "--date", "2025"),  # past 2025's window
         ([*INVEST, "--amount", "-5万"], "--amount", "负数"),
         ([*INVEST, "--amount", "五百万"], "--amount", "五百万"),
-        ([*INVEST, "--amount", "0.001"], "--amount", "0.001"),
+        ([*INVEST, "--amount", "0.001元"], "--amount", "0.001"),
+        ([*INVEST, "--amount", "11900"], "--amount", "金额须注明单位：11900 元、11900万 还是 11900亿？"),
+        ([*INVEST, "--amount", "1001亿"], "--amount", "上限"),
+        ([*MEETING, "--date", "2026-03-01", "--amount", "5万"], "--amount", "按次数/数量计"),
         ([*MEETING, "--date", "2026-03-01", "--count", "0"], "--count", "0"),
+        ([*MEETING, "--date", "2026-03-01", "--count", "100001"], "--count", "上限"),
         ([*INVEST[:-1], "火星产业", "--amount", "1亿"], "--category", "火星产业"),
         (["record", "park-investment-plan", "--scope", "泰顺园", "--date", "2026-03-01", "--amount", "100万"],
          "--category", "government"),
@@ -368,7 +333,8 @@ INVEST = ["record", "industrial-investment", "--scope", "全市", "--date", "202
     ids=[
         "unknown-obligation", "unknown-pairing", "pairing-for-a-city-duty", "future-date", "impossible-date",
         "unreadable-date", "before-validity", "after-validity", "past-the-annual-window", "negative-amount",
-        "amount-in-words", "fraction-of-a-fen", "zero-count", "unknown-category", "plan-without-category",
+        "amount-in-words", "fraction-of-a-fen", "bare-amount", "amount-over-the-bound", "amount-for-a-count-duty",
+        "zero-count", "count-over-the-bound", "unknown-category", "plan-without-category",
     ],
 )
 def test_record_refuses_bad_input_naming_the_option_and_stores_nothing(sh, args, option, detail):
@@ -420,14 +386,34 @@ def test_record_stores_evidence_once_by_content_hash(sh, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("amount", "fen"),
-    [("500万", 500_000_000), ("2.5亿", 25_000_000_000), ("1,200,000", 120_000_000), ("8000.5", 800_050)],
+    ("amount", "fen", "shown"),
+    [
+        ("500万", 500_000_000, "0.05 亿元"),
+        ("2.5亿", 25_000_000_000, "2.5 亿元"),
+        ("1,200,000元", 120_000_000, "0.012 亿元"),
+        ("8000.5元", 800_050, "0.000080005 亿元"),
+        ("11900万", 11_900 * 10_000 * 100, "1.19 亿元"),
+    ],
 )
-def test_record_stores_amounts_in_fen_reading_their_units(sh, amount, fen):
+def test_record_stores_amounts_in_fen_and_repeats_them_in_the_targets_unit(sh, amount, fen, shown):
     made = as_json(sh(*INVEST, "--amount", amount, "--json", *AS_OF))
-    assert made["state"] == "submitted"
+    assert (made["state"], made["amount"]) == ("submitted", shown)
     [rec] = records(sh.database_url)
     assert (rec.id, rec.amount_fen, rec.category) == (made["id"], fen, "八大产业")
+
+
+def test_record_confirms_a_park_plan_amount_in_the_attachments_wan_yuan(sh):
+    args = ["record", "park-investment-plan", "--scope", "泰顺园", "--date", "2026-03-01", "--category", "government"]
+    text = ok(sh(*args, "--amount", "1.19亿", *AS_OF)).stdout
+    assert "金额 11900 万元" in text
+    made = as_json(sh(*args, "--amount", "3000万", "--json", *AS_OF))
+    assert made["amount"] == "3000 万元"
+
+
+def test_record_json_has_no_amount_for_a_count(sh):
+    made = as_json(sh(*MEETING, "--date", "2026-03-01", "--count", "2", "--json", *AS_OF))
+    assert made["amount"] is None
+    assert [r.count for r in records(sh.database_url)] == [2]
 
 
 # --------------------------------------------------------------------------- review and waive

@@ -23,5 +23,6 @@ def test_it_builds_every_table_from_migrations_and_stamps_the_head(database_url)
         tables = set(inspect(conn).get_table_names())
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
-    assert {"obligation", "occurrence", "completionrecord", "waiver", "auditentry", "outboxitem", "delivery"} <= tables
+    assert {"obligation", "occurrence", "completionrecord", "waiver", "auditentry", "outboxitem", "delivery",
+            "importbatch"} <= tables
     assert version == migrations.HEAD
