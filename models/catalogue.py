@@ -45,7 +45,6 @@ AMOUNT_UNITS = {"亿元": 100_000_000, "万元": 10_000}  # in 元
 FEN_PER_YUAN = 100  # amounts are stored in fen (分), exactly
 FEN_PER_WAN = AMOUNT_UNITS["万元"] * FEN_PER_YUAN
 FEN_PER_YI = AMOUNT_UNITS["亿元"] * FEN_PER_YUAN
-QUANTITY_UNITS = {"人次", "个"}
 
 
 class _Strict(BaseModel):
