@@ -12,16 +12,38 @@ from shanhai.cli.app import AsOf, Json, app, as_of_option, catalogue_app, emit_j
 
 
 @app.command()
-def init(as_of: AsOf = None) -> None:
+def init(
+    as_of: AsOf = None,
+    tracking_from: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-from",
+            help="跟踪起点 YYYY-MM-DD：此前到期的期次只作历史（不提醒、不督办）；默认首次初始化当年的1月1日。",
+        ),
+    ] = None,
+) -> None:
     """初始化：迁移数据库并载入事项目录（可重复执行）。 Migrate and load the catalogue (idempotent)."""
+    from datetime import date
+
     when = as_of_option(as_of)
+    start = None
+    if tracking_from is not None:
+        try:
+            start = date.fromisoformat(tracking_from.strip())
+        except ValueError:
+            fail(f"--tracking-from：无法识别的日期 '{tracking_from}'（应为 YYYY-MM-DD）")
+        if not 2000 <= start.year <= 2100:
+            fail(f"--tracking-from：{start} 不在 2000—2100 年之间")
     a = load_app()
     report = a.sync(as_of=when)
+    if start is not None:
+        a.set_tracking_from(start, actor="cli")
     typer.echo(
         f"数据库 {a.database_url}\n"
         f"单位 {report.units} 个；事项 新增 {report.obligations_added}、变更 {report.obligations_changed}；"
         f"期次 新增 {report.occurrences_added}、更新 {report.occurrences_updated}、移除 {report.occurrences_removed}"
         + ("" if report.changed else "（无变化）")
+        + f"\n跟踪起点 {a.tracking_from()}：此前到期的期次只作历史，不提醒、不督办。"
     )
 
 

@@ -8,9 +8,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
+from shanhai.models.audit import audit
+from shanhai.models.installation import set_tracking_from
 from shanhai.models.localtime import local_date
 from shanhai.models.requirement import Requirement, parse_requirement
-from shanhai.models.store import audit
 from shanhai.models.tables import AuditEntry, CompletionRecord, Occurrence, Waiver
 
 DEMO_ACTOR = "demo"
@@ -25,9 +26,9 @@ def _day_between(rng: random.Random, start: date, end: date) -> date:
 def _plan_records(
     occ: Occurrence, req: Requirement, today: date, rng: random.Random, out_waive: list[int]
 ) -> list[dict]:
-    window_end = req.window_end
-    last = min(today, window_end) if window_end else today
-    if occ.period_start > last:
+    window_end = req.closes_on(occ.due)
+    last = min(today, window_end)
+    if req.counts_from(occ.period_start) > last:
         return []
     past = occ.due < today
     fate = rng.random()
@@ -36,7 +37,7 @@ def _plan_records(
     missed = past and fate >= 0.88
     if missed and occ.due.year < today.year - 1:
         # long-past misses were mostly caught up late where the period allows it, or waived
-        can_catch_up = window_end is None or window_end > occ.due
+        can_catch_up = window_end > occ.due
         if can_catch_up and rng.random() < 0.6:
             missed, late = False, True
         elif rng.random() < 0.7 and occ.id is not None:
@@ -50,13 +51,13 @@ def _plan_records(
 
     def when(i: int, n: int) -> date:
         if late and i == n - 1:
-            late_end = min(last, occ.due + timedelta(days=45 if window_end is None else 0))
+            late_end = min(last, occ.due + timedelta(days=45))
             return (
                 _day_between(rng, occ.due + timedelta(days=3), late_end)
                 if late_end > occ.due + timedelta(days=3)
                 else before_due
             )
-        return _day_between(rng, occ.period_start, before_due)
+        return _day_between(rng, req.counts_from(occ.period_start), before_due)
 
     out: list[dict] = []
     if req.plan:
@@ -101,6 +102,9 @@ def load_demo_history(app, *, as_of: datetime, seed: int = 26) -> int:
         ).first()
         if marker:
             return 0
+        # the demo's history reaches back to the document's first year: track from there
+        first_year = min(ob.valid_from for ob in app.catalogue.obligations.values())
+        set_tracking_from(session=session, tracking_from=date(first_year, 1, 1), actor=DEMO_ACTOR)
         occs = (
             session.execute(
                 select(Occurrence).where(col(Occurrence.period_start) <= today).order_by(col(Occurrence.id))

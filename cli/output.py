@@ -98,8 +98,10 @@ def messages(items: Sequence[dict[str, Any]], *, dry_run: bool) -> None:
     head = "预览（未写入、未发送）" if dry_run else "本次写入发件箱"
     typer.echo(f"{head}：{len(items)} 条消息")
     for m in items:
-        typer.echo(f"→ {m['recipient']}（{m['role']}）· {m['stage_label']} · {len(m['items'])} 项")
+        role = m.get("role_label") or m["role"]
+        typer.echo(f"→ {m['recipient']}（{role}）· {m['stage_label']} · {len(m['items'])} 项")
         for it in m["items"]:
+            copied = "（抄送）" if it.get("role") == "co" else ""
             typer.echo(
-                f"    {it['due']}  {label_of(it['status'])}  {it['title']}（{it['scope']}）"
+                f"    {it['due']}  {label_of(it['status'])}  {it['title']}（{it['scope']}）{copied}"
             )

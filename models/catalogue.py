@@ -18,7 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from shanhai.models.yaml_source import Problem, Source, YamlFileError, dotted, read_yaml, validate
 
-PAIRING_TOKEN = "结对双方"  # both units of the occurrence's pairing (park: its pairing; city: all pairs)
+# Sides of a pairing a duty can name instead of a unit (park: its pairing; county: the county and its
+# partners; city: every pairing in force).
+PAIRING_TOKEN = "结对双方"  # both sides
+COUNTY_SIDE = "结对县"  # the county that is helped (加快发展县)
+PARTNER_SIDE = "结对强区"  # the partner that helps (经济强县（市、区）)
+SIDE_TOKENS = {PAIRING_TOKEN: ("county", "partner"), COUNTY_SIDE: ("county",), PARTNER_SIDE: ("partner",)}
+DEFAULT_CLOSES = "03-31"  # the year's assessment (年度考核) closes a period
 CITY_SCOPE = "全市"
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
@@ -94,7 +100,10 @@ class ObligationSpec(_Strict):
     scope: ScopeKind
     scopes: list[str] | None = None
     due: str | date | None = None
-    roll: Literal["none", "forward", "backward"] = "none"
+    roll: Literal["none", "forward", "backward"] = "forward"  # a due date on a day off moves (顺延)
+    closes: str | None = None  # MM-DD of the assessment that closes a period (default 03-31)
+    window_from: str | None = None  # MM-DD: records before it in the year do not count (a window)
+    unverified: bool = False  # figures the source garbles: tracked and flagged, never sent to supervisors
     min_count: int | None = Field(default=None, ge=1)
     target: Target | None = None
     shares: list[Share] | None = None
@@ -108,9 +117,19 @@ class ObligationSpec(_Strict):
     notes: str | None = None
     reminders: dict[str, Any] | None = None
 
+    @field_validator("closes", "window_from")
+    @classmethod
+    def _month_day_field(cls, v: str | None) -> str | None:
+        if v is not None and not is_month_day(v):
+            raise ValueError(f'a quoted "MM-DD" that exists every year, not {v!r}')
+        return v
+
     @model_validator(mode="after")
     def _kind_rules(self) -> ObligationSpec:
         k = self.kind
+        if self.window_from is not None and (k not in RECURRING_KINDS or not isinstance(self.due, str)
+                                             or self.window_from > self.due):
+            raise ValueError("window_from: a window needs a recurring duty whose due date is on or after it")
         if self.valid_until is not None and self.valid_until < self.valid_from:
             raise ValueError("valid_until is before valid_from")
         if k in RECURRING_KINDS:
@@ -370,7 +389,7 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
             ob = obligations[name]
             for part in ("lead", "co"):
                 for j, unit_name in enumerate(getattr(ob.responsible, part)):
-                    if unit_name != PAIRING_TOKEN and unit_name not in aliases:
+                    if unit_name not in SIDE_TOKENS and unit_name not in aliases:
                         bad(src, (*loc, "responsible", part, j), f"unknown unit '{unit_name}'")
             if ob.scope == "park" and not parks:
                 bad(src, (*loc, "scope"), "scope park but no parks declared")

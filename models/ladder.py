@@ -9,14 +9,14 @@ The default ladder, for an occurrence due on ``due``:
 ============  =========================================  ================================
 stage         nominal day                                audience
 ============  =========================================  ================================
-before_30d    ``due - 30`` calendar days                 responsible units
-before_7d     ``due - 7`` calendar days                  responsible units
-before_3wd    ``add_working_days(due, -3)``              responsible units
-before_1wd    ``add_working_days(due, -1)``              responsible units
-due           ``due``                                    responsible units
-overdue_1wd   ``add_working_days(due, 1)``               responsible units + coordinator
-overdue_5wd   ``add_working_days(due, 5)``               supervisor
-repeat_k      last overdue stage's day + 7k calendar     responsible + coordinator + supervisor
+before_30d    ``due - 30`` calendar days                 lead units
+before_7d     ``due - 7`` calendar days                  lead units
+before_3wd    ``add_working_days(due, -3)``              lead units
+before_1wd    ``add_working_days(due, -1)``              lead units
+due           ``due``                                    lead units, co-responsible copied
+overdue_1wd   ``add_working_days(due, 1)``               lead units + coordinator, co-responsible copied
+overdue_5wd   ``add_working_days(due, 5)``               supervisors
+repeat_k      last overdue stage's day + 7k calendar     lead units + coordinator + supervisors
 ============  =========================================  ================================
 
 Rules decided here:
@@ -69,7 +69,8 @@ __all__ = [
 
 
 class Audience(StrEnum):
-    RESPONSIBLE = "responsible"
+    LEAD = "lead"  # the units that owe the duty (牵头)
+    COPIED = "copied"  # co-responsible units (配合), copied (抄送) at the due date and the first escalation
     COORDINATOR = "coordinator"
     SUPERVISOR = "supervisor"
 
@@ -81,10 +82,11 @@ class StagePhase(StrEnum):
     REPEAT = "repeat"
 
 
-_TO_RESPONSIBLE = frozenset({Audience.RESPONSIBLE})
-_TO_FIRST_OVERDUE = frozenset({Audience.RESPONSIBLE, Audience.COORDINATOR})
+_TO_LEAD = frozenset({Audience.LEAD})
+_TO_DUE = frozenset({Audience.LEAD, Audience.COPIED})
+_TO_FIRST_OVERDUE = frozenset({Audience.LEAD, Audience.COPIED, Audience.COORDINATOR})
 _TO_SUPERVISOR = frozenset({Audience.SUPERVISOR})
-_TO_ALL = frozenset(Audience)
+_TO_REPEAT = frozenset({Audience.LEAD, Audience.COORDINATOR, Audience.SUPERVISOR})
 
 _RANK_DUE = 100
 _RANK_OVERDUE = 200
@@ -230,11 +232,11 @@ class Schedule:
             )
         before.sort()
         candidates: list[Stage] = [
-            Stage(rank, name, label, roll(nominal), _TO_RESPONSIBLE)
+            Stage(rank, name, label, roll(nominal), _TO_LEAD)
             for rank, (nominal, _kind, _lead, name, label) in enumerate(before)
         ]
         if ladder.on_due_date:
-            candidates.append(Stage(_RANK_DUE, "due", "到期当日", roll(due), _TO_RESPONSIBLE))
+            candidates.append(Stage(_RANK_DUE, "due", "到期当日", roll(due), _TO_DUE))
         anchor = due
         for i, n in enumerate(ladder.overdue_working_days, start=1):
             day = _plain(cal.add_working_days(due, n))
@@ -271,7 +273,7 @@ class Schedule:
         if nominal is None:
             return None
         label = f"逾期第{k}周复报" if self.ladder.repeat_every_days == 7 else f"逾期第{k}次复报"
-        return Stage(_RANK_REPEAT + k, f"repeat_{k}", label, self._roll(nominal), _TO_ALL)
+        return Stage(_RANK_REPEAT + k, f"repeat_{k}", label, self._roll(nominal), _TO_REPEAT)
 
     # ---- queries
 
@@ -305,6 +307,23 @@ class Schedule:
                 out.append(current)
             k += 1
         return out
+
+    @property
+    def last_fixed_rank(self) -> int:
+        """The rank of the last stage before the weekly repeats (-1 for an empty ladder)."""
+        return self._fixed[-1].rank if self._fixed else -1
+
+    def latest_for(self, audience: Audience, today: date) -> Stage | None:
+        """The most advanced stage out by ``today`` that goes to ``audience``: after downtime each
+        recipient gets the stage due for them, not silence because a later one was meant for others."""
+        current = self.current(today)
+        if current is not None and audience in current.audience:
+            return current
+        today = _plain(today)
+        for stage in reversed(self._fixed):
+            if stage.on <= today and audience in stage.audience:
+                return stage
+        return None
 
     def current(self, today: date) -> Stage | None:
         """The most advanced stage that has gone out by ``today`` (None before the first)."""

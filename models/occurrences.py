@@ -8,16 +8,15 @@ from datetime import date
 from shanhai.models.catalogue import (
     AMOUNT_UNITS,
     CITY_SCOPE,
+    DEFAULT_CLOSES,
     FEN_PER_WAN,
     FEN_PER_YUAN,
-    PAIRING_TOKEN,
+    SIDE_TOKENS,
     Catalogue,
     ObligationSpec,
 )
-from shanhai.models.requirement import PaceStep, Requirement
+from shanhai.models.requirement import PaceStep, Requirement, closing_day
 from shanhai.models.working_days import WorkingCalendar
-
-COUNTED_PER_YEAR = frozenset({"annual_count", "annual_quantity", "plan_vs_actual"})
 
 
 @dataclass(frozen=True)
@@ -56,25 +55,60 @@ def scopes_for(cat: Catalogue, ob: ObligationSpec, year: int) -> list[str]:
     return names
 
 
-def responsible_units(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> list[str]:
-    """Canonical unit names, lead first; the pairing token expands to the scope's own units."""
+@dataclass(frozen=True)
+class Responsible:
+    """Canonical unit names: who leads (reminded and escalated) and who is co-responsible (配合)."""
+
+    lead: tuple[str, ...]
+    co: tuple[str, ...]
+    copied: tuple[str, ...]  # the co-responsible units that messages copy (抄送)
+
+
+def _sides(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> dict[str, list[str]]:
+    """The units on each side of the pairing(s) a scope belongs to."""
     if ob.scope == "pairing":
-        pairing = cat.pairings[scope]
-        scope_units = [pairing.county, pairing.partner]
+        pairings = [cat.pairings[scope]]
     elif ob.scope == "park":
-        pairing = cat.pairings[cat.parks[scope].pairing]
-        scope_units = [pairing.county, pairing.partner]
+        pairings = [cat.pairings[cat.parks[scope].pairing]]
     elif ob.scope == "county":
-        scope_units = [scope] + [p.partner for p in cat.pairings_in(year) if p.county == scope]
+        pairings = [p for p in cat.pairings_in(year) if p.county == scope] or []
+        if not pairings:
+            return {"county": [scope], "partner": []}
     else:
-        scope_units = [u for p in cat.pairings_in(year) for u in (p.county, p.partner)]
-    out: list[str] = []
-    for name in [*ob.responsible.lead, *ob.responsible.co]:
-        out += scope_units if name == PAIRING_TOKEN else [cat.aliases[name]]
-    return list(dict.fromkeys(cat.aliases.get(n, n) for n in out))
+        pairings = cat.pairings_in(year)
+    return {
+        "county": list(dict.fromkeys(p.county for p in pairings)),
+        "partner": list(dict.fromkeys(p.partner for p in pairings)),
+    }
 
 
-def _requirement(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> Requirement:
+def responsible_units(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> Responsible:
+    """A side token (结对双方, 结对县, 结对强区) expands to the scope's own units on that side. A city-wide
+    duty's paired units are co-responsible but not copied: it reaches a county only when a county leads."""
+    sides = _sides(cat, ob, scope, year)
+
+    def expand(names: list[str]) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            if name in SIDE_TOKENS:
+                out += [u for side in SIDE_TOKENS[name] for u in sides[side]]
+            else:
+                out.append(cat.aliases.get(name, name))
+        return list(dict.fromkeys(out))
+
+    lead = expand(ob.responsible.lead)
+    co = [u for u in expand(ob.responsible.co) if u not in lead]
+    if ob.scope == "city":
+        from_sides = set(expand([t for t in ob.responsible.co if t in SIDE_TOKENS]))
+        copied = [u for u in co if u not in from_sides]
+    else:
+        copied = co
+    return Responsible(tuple(lead), tuple(co), tuple(copied))
+
+
+def _requirement(
+    cat: Catalogue, ob: ObligationSpec, scope: str, year: int, *, nominal: date, due: date
+) -> Requirement:
     target_fen = target_quantity = None
     if ob.target is not None and ob.target.unit in AMOUNT_UNITS:
         target_fen = round(ob.target.value * AMOUNT_UNITS[ob.target.unit] * FEN_PER_YUAN)
@@ -93,6 +127,7 @@ def _requirement(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> R
         rows = [r for r in cat.plans if r.park == scope and r.year == year]
         plan = {r.kind: r.planned_completion * FEN_PER_WAN for r in rows}
         min_count = None
+    who = responsible_units(cat, ob, scope, year)
     return Requirement(
         kind=ob.kind,
         min_count=min_count,
@@ -100,10 +135,14 @@ def _requirement(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> R
         target_fen=target_fen,
         target_quantity=target_quantity,
         shares=tuple(ob.shares or ()),
-        responsible=tuple(responsible_units(cat, ob, scope, year)),
+        responsible=(*who.lead, *who.co),
+        lead=who.lead,
+        copied=who.copied,
         ladder=ob.reminders,
-        # counts and sums are per calendar year: what happens after 12-31 belongs to the next year
-        window_end=date(year, 12, 31) if ob.kind in COUNTED_PER_YEAR else None,
+        window_start=date(year, *map(int, ob.window_from.split("-"))) if ob.window_from else None,
+        due_nominal=nominal if nominal != due else None,
+        closes=closing_day(due, ob.closes or DEFAULT_CLOSES),
+        unverified=ob.unverified,
         pace=tuple(pace),
         plan=plan,
     )
@@ -126,17 +165,18 @@ def expected_occurrences(cat: Catalogue, cal: WorkingCalendar, *, through_year: 
             start = date(ob.valid_from, 1, 1)
             effective = cal.roll(due, ob.roll)
             for scope in scopes_for(cat, ob, year):
-                req = _requirement(cat, ob, scope, year)
+                req = _requirement(cat, ob, scope, year, nominal=due, due=effective)
                 out.append(OccurrenceSpec(ob.id, scope, due.isoformat(), start, effective, req))
             continue
         last = through_year if ob.valid_until is None else min(ob.valid_until, through_year)
         for year in range(ob.valid_from, last + 1):
-            effective = cal.roll(ob.due_date(year), ob.roll)
+            nominal = ob.due_date(year)
+            effective = cal.roll(nominal, ob.roll)
             for scope in scopes_for(cat, ob, year):
                 if ob.kind == "plan_vs_actual" and not any(
                     r.park == scope and r.year == year for r in cat.plans
                 ):
                     continue
-                req = _requirement(cat, ob, scope, year)
+                req = _requirement(cat, ob, scope, year, nominal=nominal, due=effective)
                 out.append(OccurrenceSpec(ob.id, scope, str(year), date(year, 1, 1), effective, req))
     return out

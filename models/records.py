@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from shanhai.models.amounts import amount_unit, check_amount, check_count, format_amount, takes_amount
+from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.errors import InputError
 from shanhai.models.evidence import store_evidence
@@ -17,7 +18,6 @@ from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import scopes_for
 from shanhai.models.requirement import parse_requirement
 from shanhai.models.scopes import resolve_scope
-from shanhai.models.store import audit
 from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, utcnow
 
 
@@ -34,11 +34,6 @@ def find_occurrence(
     scope_name = resolve_scope(cat, ob.scope, scope, year)
     if ob.kind in ("one_off", "cumulative_quantity"):
         wanted = ob.due_date().isoformat()
-        # late completion counts (done_late) while the duty is in force; after it, nothing does
-        if ob.valid_until is not None and on.year > ob.valid_until:
-            raise InputError(
-                "date", f"{on} 不在事项“{ob.title}”的有效期内（{ob.valid_from}—{ob.valid_until}）"
-            )
     else:
         wanted = period or str(on.year)
         if not (ob.valid_from <= int(wanted) <= (ob.valid_until or 9999)):
@@ -57,12 +52,16 @@ def find_occurrence(
         raise InputError(
             "date", f"{on} 没有对应的“{ob.title}”期次（{scope_name}，{wanted}）；请先运行 shanhai init"
         )
-    if on < occ.period_start:
-        raise InputError("date", f"{on} 早于该期次的开始日期 {occ.period_start}")
-    window_end = parse_requirement(occ.requirement).window_end
-    if window_end and on > window_end:
+    req = parse_requirement(occ.requirement)
+    start, closes = req.counts_from(occ.period_start), req.closes_on(occ.due)
+    if on < start:
+        what = "计数窗口" if req.window_start else "期次"
+        raise InputError("date", f"{on} 早于该{what}的开始日期 {start}，不计入 {wanted} 期次")
+    if on > closes:
+        hint = "；如属下一年度，请不写 --period" if period else "；补录上一年度须写 --period 年份"
         raise InputError(
-            "date", f"{on} 超出 {wanted} 年度期次（{occ.period_start}—{window_end}），不计入该年度"
+            "date",
+            f"{on} 晚于 {wanted} 期次的关闭日 {closes}（年度考核后该期次已定，不再计入）{hint}",
         )
     return occ
 

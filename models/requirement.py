@@ -10,8 +10,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shanhai.models.catalogue import Kind, Share, Target
+from shanhai.models.catalogue import DEFAULT_CLOSES, Kind, Share, Target
 from shanhai.models.ladder import ReminderLadder
+
+
+def closing_day(due: date, closes: str = DEFAULT_CLOSES) -> date:
+    """The first ``closes`` (MM-DD) after the effective due date: the assessment that closes a period."""
+    month, day = map(int, closes.split("-"))
+    candidate = date(due.year, month, day)
+    return candidate if candidate > due else date(due.year + 1, month, day)
 
 
 class PaceStep(BaseModel):
@@ -33,15 +40,31 @@ class Requirement(BaseModel):
     target_fen: int | None = None  # a money target, exactly, in fen
     target_quantity: float | None = None  # a count target (人次, 个)
     shares: tuple[Share, ...] = ()
-    responsible: tuple[str, ...] = ()  # canonical unit names, lead first
+    responsible: tuple[str, ...] = ()  # canonical unit names: the lead units, then the co-responsible
+    lead: tuple[str, ...] | None = None  # None in rows stored before leads were told apart: all lead
+    copied: tuple[str, ...] = ()  # co-responsible units copied at the due date and the first escalation
     ladder: dict[str, Any] | None = None  # the catalogue's reminder override, None for the default
-    window_end: date | None = None  # records after it belong to the next period
+    window_start: date | None = None  # a window: records dated before it do not count (年中 = 05-01..08-31)
+    due_nominal: date | None = None  # the date the document states, when the effective due date differs
+    closes: date | None = None  # the assessment that closes the period; None in older rows: the default
+    unverified: bool = False  # the source's figures are garbled: flagged, never sent to the supervisors
     pace: tuple[PaceStep, ...] = ()
     plan: dict[str, int] | None = None  # 附件1: planned completion per kind (government, attraction), fen
 
     @cached_property
     def reminder_ladder(self) -> ReminderLadder:
         return ReminderLadder.from_mapping(self.ladder)
+
+    @property
+    def leads(self) -> tuple[str, ...]:
+        return self.responsible if self.lead is None else self.lead
+
+    def closes_on(self, due: date) -> date:
+        """The last day a record may be dated and still count for this period."""
+        return self.closes if self.closes is not None else closing_day(due)
+
+    def counts_from(self, period_start: date) -> date:
+        return self.window_start or period_start
 
     @property
     def full_measure(self) -> float:

@@ -5,10 +5,13 @@ are the occurrence rows, the records aggregated per (occurrence, day, category, 
 waived occurrence ids, ``as_of`` and the working calendar. No I/O, no clock.
 
 Rules: a waived occurrence is waived; one whose counting records (submitted or verified, dated on or
-before today, inside its period) satisfy its requirement is done on the day they first did (done_late
-after the due date); otherwise it is overdue after its due date, due soon within the ladder's first
-reminder (30 calendar days by default), behind pace once a pace milestone has passed unmet, and on
-track before that. An overdue occurrence carries the escalation level its ladder has reached.
+before today, from its period's start (or window) up to its closing) satisfy its requirement is done on
+the day they first did (done_late after the due date); otherwise, once its period has closed (the year's
+assessment, by default the first 03-31 after the due date) it is missed, final; before that it is overdue
+after its due date, due soon within the ladder's first reminder (30 calendar days by default), behind
+pace once a pace milestone has passed unmet, and on track before that. An overdue occurrence carries the
+escalation level its ladder has reached, unless it was due before the installation's tracking start:
+then it is history, shown but never escalated.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ class Evaluation:
     escalation_level: int
     satisfied_on: date | None
     pending: bool  # satisfied only thanks to records a coordinator has not verified yet
+    closes: date  # the period's closing day: after it the status is final
+    tracked: bool = True  # due on or after the tracking start: reminded and escalated
+    due_nominal: date | None = None  # the document's date, when the effective due date differs
+    unverified: bool = False  # the source's figures are garbled (数字存疑)
 
     @property
     def light(self) -> Light:
@@ -73,12 +80,15 @@ class Evaluation:
             "scope": self.scope,
             "period": self.period,
             "due": self.due.isoformat(),
+            "due_nominal": (self.due_nominal or self.due).isoformat(),
+            "closes": self.closes.isoformat(),
             "status": str(self.status),
             "light": str(self.light),
             "progress": self.progress,
             "escalation_level": self.escalation_level,
             "pending": self.pending,
             "satisfied_on": self.satisfied_on.isoformat() if self.satisfied_on else None,
+            "unverified": self.unverified,
         }
 
 
@@ -89,7 +99,9 @@ def evaluate(
     *,
     as_of: datetime,
     cal: WorkingCalendar,
+    tracking_from: date | None = None,
 ) -> list[Evaluation]:
+    """``tracking_from``: occurrences due before it are history (never escalated); None tracks all."""
     today = local_date(as_of)
     by_occurrence: dict[int, list[RecordTotal]] = defaultdict(list)
     for t in totals:
@@ -105,7 +117,14 @@ def evaluate(
         return found
 
     return [
-        _evaluate_one(occ, by_occurrence.get(occ.id, []), occ.id in waived, today, schedule)
+        _evaluate_one(
+            occ,
+            by_occurrence.get(occ.id, []),
+            occ.id in waived,
+            today,
+            schedule,
+            tracked=tracking_from is None or occ.due >= tracking_from,
+        )
         for occ in occurrences
     ]
 
@@ -116,14 +135,13 @@ def _evaluate_one(
     waived: bool,
     today: date,
     schedule: Callable[[date, ReminderLadder], Schedule],
+    *,
+    tracked: bool,
 ) -> Evaluation:
     req = occ.requirement
     ladder = req.reminder_ladder
-    window_end = req.window_end
-    rows = sorted(
-        (t for t in totals if t.on >= occ.period_start and (window_end is None or t.on <= window_end)),
-        key=lambda t: t.on,
-    )
+    start, closes = req.counts_from(occ.period_start), req.closes_on(occ.due)
+    rows = sorted((t for t in totals if start <= t.on <= closes), key=lambda t: t.on)
     everything, verified = Tally(), Tally()
     satisfied_on = verified_on = None
     for i, t in enumerate(rows):
@@ -141,10 +159,13 @@ def _evaluate_one(
         status = Status.WAIVED
     elif satisfied_on is not None:
         status = Status.DONE if satisfied_on <= occ.due else Status.DONE_LATE
+    elif today > closes:
+        status = Status.MISSED
     elif today > occ.due:
         status = Status.OVERDUE
-        # rungs: 1 units + coordinator, 2 supervisors, 3 the weekly repeats that follow (not a repeat counter)
-        level = min(schedule(occ.due, ladder).escalation_level(today), len(ladder.overdue_working_days) + 1)
+        if tracked:
+            # rungs: 1 units + coordinator, 2 supervisors, 3 the weekly repeats that follow (not a counter)
+            level = min(schedule(occ.due, ladder).escalation_level(today), len(ladder.overdue_working_days) + 1)
     elif (occ.due - today).days <= max(ladder.before_calendar_days, default=0):
         status = Status.DUE_SOON
     elif any(step.by < today and not pace_met(everything, req, step) for step in req.pace):
@@ -162,4 +183,8 @@ def _evaluate_one(
         escalation_level=level,
         satisfied_on=satisfied_on,
         pending=satisfied_on is not None and verified_on is None,
+        closes=closes,
+        tracked=tracked,
+        due_nominal=req.due_nominal,
+        unverified=req.unverified,
     )

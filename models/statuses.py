@@ -16,6 +16,7 @@ class Status(StrEnum):
     """Declared most urgent first: listings, message summaries and the board's worst cell use this order."""
 
     OVERDUE = "overdue"
+    MISSED = "missed"
     BEHIND_PACE = "behind_pace"
     DUE_SOON = "due_soon"
     ON_TRACK = "on_track"
@@ -37,9 +38,9 @@ class Status(StrEnum):
         return _ORDER[self]
 
     @property
-    def is_resolved(self) -> bool:
-        """Satisfied or waived: the engine chases only the others."""
-        return self in RESOLVED
+    def is_final(self) -> bool:
+        """Satisfied, waived or closed unmet: the engine chases only the open ones."""
+        return self in FINAL
 
 
 _LIGHTS = {
@@ -49,6 +50,7 @@ _LIGHTS = {
     Status.DUE_SOON: Light.YELLOW,
     Status.BEHIND_PACE: Light.YELLOW,
     Status.OVERDUE: Light.RED,
+    Status.MISSED: Light.RED,
     Status.WAIVED: Light.GREY,
 }
 _LABELS = {
@@ -58,14 +60,15 @@ _LABELS = {
     Status.DUE_SOON: "即将到期",
     Status.BEHIND_PACE: "进度滞后",
     Status.OVERDUE: "已逾期",
+    Status.MISSED: "未完成（已关闭）",
     Status.WAIVED: "已豁免",
 }
 _ORDER = {s: i for i, s in enumerate(Status)}
-RESOLVED = frozenset({Status.DONE, Status.DONE_LATE, Status.WAIVED})
+FINAL = frozenset({Status.DONE, Status.DONE_LATE, Status.WAIVED, Status.MISSED})
 LIGHT_LABELS = {
     Light.GREEN: "完成/正常",
     Light.YELLOW: "即将到期/进度滞后",
-    Light.RED: "逾期",
+    Light.RED: "逾期/未完成",
     Light.GREY: "豁免",
 }
 

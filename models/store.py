@@ -13,7 +13,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from shanhai.db import insert_ignore
+from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
+from shanhai.models.installation import ensure_installation, read_installation
 from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import expected_occurrences
 from shanhai.models.progress import RecordTotal
@@ -21,7 +23,6 @@ from shanhai.models.requirement import parse_requirement
 from shanhai.models.status import Evaluation, OccurrenceRow, evaluate
 from shanhai.models.statuses import RecordState, Status
 from shanhai.models.tables import (
-    AuditEntry,
     CatalogueState,
     CompletionRecord,
     InvestmentPlan,
@@ -59,18 +60,6 @@ class SyncReport:
         )
 
 
-def audit(*, session: Session, actor: str, action: str, entity: str, entity_id: str, **detail: Any) -> None:
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            detail=json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True),
-        )
-    )
-
-
 def _upsert(session: Session, model: type, key: dict[str, Any], values: dict[str, Any]) -> bool:
     row = session.get(model, tuple(key.values()) if len(key) > 1 else next(iter(key.values())))
     if row is None:
@@ -90,22 +79,27 @@ def sync_catalogue(
     *,
     session: Session,
     as_of: datetime,
+    now: datetime,
     actor: str = "system",
     fingerprint: str | None = None,
 ) -> SyncReport:
     """Store the catalogue and its occurrences; idempotent. With a fingerprint of the catalogue's
     files, an unchanged catalogue at the same horizon returns after one read.
 
-    Occurrences that exist keep their history: only those whose due date is still ahead of `as_of`
-    take a changed due date or requirement.
+    History is frozen by the real clock (``now``), never by a preview's ``as_of``: occurrences whose due
+    date is on or before the latest day the real clock has reached keep their due date and requirement
+    when the catalogue changes. Occurrences exist through the year after ``as_of`` and after ``now``.
+    The first sync also creates the installation (tracking from 1 January of ``as_of``'s year).
     """
+    ensure_installation(session=session, tracking_from=date(local_date(as_of).year, 1, 1))
     state = session.get(CatalogueState, "catalogue")
-    # history ends at the latest day any run has evaluated, not at this run's as_of
-    today = max(local_date(as_of), state.high_water) if state else local_date(as_of)
-    if fingerprint and state and (state.fingerprint, state.through_year) == (fingerprint, today.year + 1):
-        if local_date(as_of) > state.high_water:
-            state.high_water = local_date(as_of)
+    real_today = local_date(now)
+    today = max(real_today, state.high_water) if state else real_today  # history ends here
+    horizon = max(local_date(as_of).year, real_today.year) + 1
+    if fingerprint and state and state.fingerprint == fingerprint and state.through_year >= horizon:
+        state.high_water = today
         return SyncReport(len(cat.units), 0, 0, 0, 0)
+    horizon = max(horizon, state.through_year if state else horizon)
     for u in cat.units.values():
         _upsert(
             session,
@@ -168,11 +162,11 @@ def sync_catalogue(
             )
     session.flush()
 
-    specs = expected_occurrences(cat, cal, through_year=today.year + 1)
+    specs = expected_occurrences(cat, cal, through_year=horizon)
     existing_rows = {
         (o.obligation_id, o.scope, o.period): o for o in session.execute(select(Occurrence)).scalars()
     }
-    now = utcnow()
+    stamp = utcnow()
     new_rows: list[dict[str, Any]] = []
     occ_updated = 0
     for spec in specs:
@@ -187,12 +181,12 @@ def sync_catalogue(
                     "period_start": spec.period_start,
                     "due": spec.due,
                     "requirement": requirement,
-                    "created_at": now,
-                    "updated_at": now,
+                    "created_at": stamp,
+                    "updated_at": stamp,
                 }
             )
         elif stored.due > today and (stored.due != spec.due or stored.requirement != requirement):
-            stored.due, stored.requirement, stored.updated_at = spec.due, requirement, now
+            stored.due, stored.requirement, stored.updated_at = spec.due, requirement, stamp
             occ_updated += 1
     # concurrent first syncs (29 checks at 09:05 on Jan 1) may insert the same keys: the first wins
     occ_added = insert_ignore(session, Occurrence, new_rows)
@@ -216,17 +210,17 @@ def sync_catalogue(
             {
                 "key": "catalogue",
                 "fingerprint": fingerprint,
-                "through_year": today.year + 1,
+                "through_year": horizon,
                 "high_water": today,
-                "synced_at": now,
+                "synced_at": stamp,
             },
         )
     else:
         state.fingerprint, state.through_year, state.high_water, state.synced_at = (
             fingerprint,
-            today.year + 1,
+            horizon,
             today,
-            now,
+            stamp,
         )
     session.flush()
     return SyncReport(len(cat.units), added, changed, occ_added, occ_updated, occ_removed)
@@ -308,7 +302,10 @@ def load_evaluations(
         OccurrenceRow(i, ob, sc, pe, ps, du, parse_requirement(req))
         for i, ob, sc, pe, ps, du, req in session.execute(occ_q)
     ]
-    pairs = list(zip(rows, evaluate(rows, totals, waived, as_of=as_of, cal=cal), strict=True))
+    installation = read_installation(session=session)
+    tracking_from = installation.tracking_from if installation else None
+    evaluations = evaluate(rows, totals, waived, as_of=as_of, cal=cal, tracking_from=tracking_from)
+    pairs = list(zip(rows, evaluations, strict=True))
     if flt.everything:
         return pairs
     year = flt.year or today.year

@@ -203,3 +203,14 @@ class CatalogueState(SQLModel, table=True):
     through_year: int
     high_water: date
     synced_at: datetime = Field(default_factory=utcnow)
+
+
+class Installation(SQLModel, table=True):
+    """One row: what belongs to this installation rather than to any process or home directory, so every
+    worker sharing the database agrees: where tracking starts and the key that signs links and names
+    channels (unless SHANHAI_SECRET_KEY sets one)."""
+
+    key: str = Field(primary_key=True, max_length=16)
+    tracking_from: date
+    secret: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -22,10 +22,15 @@ from shanhai.models.statuses import Status
 from shanhai.models.store import OccurrenceFilter, load_evaluations
 from shanhai.models.tables import OutboxItem
 from shanhai.notifications.outbox import configured_channels, queue_reminders
-from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
+from shanhai.notifications.planner import PlanItem, PlannedMessage, plan, why_quiet
 
 # A check run's final state is named for the most urgent status it found.
-STATE_NAMES = ((Status.OVERDUE, "Overdue"), (Status.BEHIND_PACE, "BehindPace"), (Status.DUE_SOON, "DueSoon"))
+STATE_NAMES = (
+    (Status.OVERDUE, "Overdue"),
+    (Status.BEHIND_PACE, "BehindPace"),
+    (Status.DUE_SOON, "DueSoon"),
+    (Status.MISSED, "Missed"),
+)
 
 
 @dataclass
@@ -40,7 +45,7 @@ class CheckResult:
     queued: int
     state_name: str
     summary: str
-
+    quiet_reason: str | None = None  # why nothing was planned, when nothing was
 
 def state_name(counts: Counter) -> str:
     for status, name in STATE_NAMES:
@@ -48,7 +53,7 @@ def state_name(counts: Counter) -> str:
             return name
     if not counts:
         return "NoOccurrences"  # nothing has started yet (e.g. a duty whose first year is ahead)
-    if all(Status(s).is_resolved for s in counts):
+    if all(Status(s).is_final for s in counts):
         return "AllDone"
     return "AllOnTrack"
 
@@ -84,9 +89,13 @@ def plan_item(app, occ: OccurrenceRow, ev: Evaluation) -> PlanItem:
         scope=occ.scope,
         due=occ.due,
         status=ev.status,
-        responsible=occ.requirement.responsible,
+        lead=occ.requirement.leads,
+        copied=occ.requirement.copied,
         progress=progress_text(ev.progress),
         ladder=occ.requirement.reminder_ladder,
+        unverified=occ.requirement.unverified,
+        tracked=ev.tracked,
+        due_nominal=occ.requirement.due_nominal,
     )
 
 
@@ -95,6 +104,7 @@ def message_json(m: PlannedMessage) -> dict[str, Any]:
     return {
         "recipient": m.recipient,
         "role": str(m.role),
+        "role_label": m.role.label,
         "stage": m.stage.name,
         "stage_label": m.stage.label,
         "items": [
@@ -105,8 +115,11 @@ def message_json(m: PlannedMessage) -> dict[str, Any]:
                 "due": i.due.isoformat(),
                 "status": str(i.status),
                 "stage": i.stage.name,
+                "role": str(i.role),
+                "urgency": str(i.urgency),
                 "progress": i.progress,
                 "working_days_left": i.working_days_left,
+                "days_overdue": i.days_overdue,
             }
             for i in m.items
         ],
@@ -132,7 +145,7 @@ def check_obligation(
             cal=app.calendar,
             flt=OccurrenceFilter(obligation=obligation_id, everything=True),
         )
-        open_pairs = [(occ, ev) for occ, ev in pairs if not ev.status.is_resolved]
+        open_pairs = [(occ, ev) for occ, ev in pairs if not ev.status.is_final]
         planned = plan(
             (plan_item(app, occ, ev) for occ, ev in open_pairs),
             as_of=as_of,
@@ -143,11 +156,12 @@ def check_obligation(
             send_hour=app.settings.send_hour,
         )
         queued = 0 if dry_run else queue_reminders(app, session, planned, as_of)
+        quiet = None if planned else why_quiet(as_of, app.calendar, app.settings.send_hour)
         year = local_date(as_of).year
         shown = [
             (o, e)
             for o, e in pairs
-            if not e.status.is_resolved or o.period == str(year) or o.due.year == year
+            if not e.status.is_final or o.period == str(year) or o.due.year == year
         ]
         items = [status_item(app, e) for _, e in shown]
         history = Counter(e.status for _, e in pairs)
@@ -170,5 +184,7 @@ def check_obligation(
         queued=queued,
         state_name=state_name(judged),
         summary=("" if counts else "本年度无期次；历史期次：")
-        + summary(judged, len(planned) if dry_run else queued, dry_run),
+        + summary(judged, len(planned) if dry_run else queued, dry_run)
+        + (f"（{quiet}）" if quiet else ""),
+        quiet_reason=quiet,
     )

@@ -26,10 +26,10 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from shanhai.models.audit import audit
 from shanhai.models.ladder import may_send
-from shanhai.models.store import audit
 from shanhai.models.tables import Delivery, OutboxMessage, utcnow
-from shanhai.notifications.outbox import channel_key, configured_channels, queue_once, render, unit_code
+from shanhai.notifications.outbox import channel_keys, configured_channels, queue_once, render, unit_code
 
 CLAIM_LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 6
@@ -186,7 +186,12 @@ def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
     if len(payloads) == 1:
         return payloads[0]
     lead = max(payloads, key=lambda p: p.get("stage_rank", -1))
-    return {**lead, "items": [item for p in payloads for item in p["items"]]}
+    documents = [d for p in payloads for d in p.get("document", "").split("、") if d]
+    return {
+        **lead,
+        "document": "、".join(dict.fromkeys(documents)),
+        "items": [item for p in payloads for item in p["items"]],
+    }
 
 
 def deliver_outbox(
@@ -225,7 +230,7 @@ def deliver_outbox(
         # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
         key = (recipient_code, key_of_channel) if kind == "reminder" else (key_of_channel, message_id)
         groups.setdefault(key, []).append(delivery_id)
-    channels = {channel_key(app, c.url): c for cs in configured.values() for c in cs}
+    channels = {key: c for cs in configured.values() for c in cs for key in channel_keys(app, c.url)}
 
     def send_group(delivery_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
         token = secrets.token_hex(8)

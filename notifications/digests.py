@@ -17,13 +17,34 @@ from shanhai.models.progress import progress_text
 from shanhai.models.statuses import Status
 from shanhai.models.tables import utcnow
 from shanhai.notifications.checking import CheckResult, check_obligation, state_name, summary
-from shanhai.notifications.outbox import configured_channels, queue_once, render, unit_code
+from shanhai.notifications.outbox import (
+    configured_channels,
+    documents_of,
+    queue_once,
+    render,
+    sender_line,
+    unit_code,
+    view_link,
+)
 
 Audience = Literal["coordinator", "supervisor"]
 _WANTED = {
     "coordinator": {Status.OVERDUE, Status.BEHIND_PACE, Status.DUE_SOON},
     "supervisor": {Status.OVERDUE},
 }
+
+
+def _pending_reviews(app) -> int:
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from shanhai.models.statuses import RecordState
+    from shanhai.models.tables import CompletionRecord
+
+    with app.session() as session:
+        return session.execute(
+            select(func.count()).where(col(CompletionRecord.state) == RecordState.SUBMITTED)
+        ).scalar_one()
 
 
 def digest_period(audience: Audience, as_of: datetime) -> str:
@@ -46,10 +67,19 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
     period = digest_period(audience, as_of)
     recipient = getattr(app.catalogue.roles, audience)
     label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{period}）"
+    notes = []
+    if audience == "coordinator":
+        pending = _pending_reviews(app)
+        notes.append(f"待核验的完成记录：{pending} 条" + ("（请在门户“核验队列”或用 shanhai records --pending 处理）"
+                                                         if pending else ""))
     payload: dict[str, Any] = {
         "recipient": recipient,
         "role": audience,
         "stage_label": label,
+        "title_label": label,
+        "notes": notes,
+        "document": documents_of(app, [i["obligation"] for i in items]),
+        "sender": sender_line(app),
         "board_link": f"{app.settings.portal_url}/",
         "items": [
             {
@@ -61,7 +91,9 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
                 "progress": progress_text(i["progress"]),
                 "working_days_left": app.calendar.working_days_between(today, date.fromisoformat(i["due"])),
                 "stage_label": label,
-                "link": f"{app.settings.portal_url}/occurrences/{i['id']}",
+                "role": audience,
+                "days_overdue": max(0, (today - date.fromisoformat(i["due"])).days),
+                "link": view_link(app, i["id"]),
             }
             for i in items
         ],

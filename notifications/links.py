@@ -34,10 +34,12 @@ class LinkError(ValueError):
         self.reason = reason
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    if not secret:
+def _serializer(secret: str | list[str]) -> URLSafeSerializer:
+    keys = [secret] if isinstance(secret, str) else list(secret)
+    if not keys or not all(keys):
         raise ValueError("a non-empty secret is required to sign or verify report links")
-    return URLSafeSerializer(secret, salt=_SALT)
+    # itsdangerous signs with the last key and verifies with any: ours are listed newest first
+    return URLSafeSerializer(list(reversed(keys)), salt=_SALT)
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -59,7 +61,9 @@ def sign_report_link(
     return f"{base_url.rstrip('/')}/report/{token}"
 
 
-def verify_report_token(token: str, *, secret: str, now: datetime, max_age_days: int = 60) -> tuple[int, str]:
+def verify_report_token(
+    token: str, *, secret: str | list[str], now: datetime, max_age_days: int = 60
+) -> tuple[int, str]:
     """Return ``(occurrence_id, unit_code)`` or raise :class:`LinkError`."""
     _aware(now, "now")
     try:

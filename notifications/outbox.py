@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from shanhai.db import insert_ignore
-from shanhai.models.store import audit
+from shanhai.models.audit import audit
 from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
-from shanhai.notifications.planner import PlannedItem, PlannedMessage
+from shanhai.notifications.planner import PlannedItem, PlannedMessage, Role
 
 LOCAL_CHANNEL = "local"
 
@@ -34,9 +34,17 @@ def configured_channels(app):
     return load_channels(app.settings.apprise_config, environ=os.environ, known_units=known)
 
 
-def channel_key(app, url: str) -> str:
-    """Identifies a channel without storing a reversible trace of its secrets (keyed hash)."""
-    return hmac.new(app.settings.signing_secret().encode(), url.encode(), hashlib.sha256).hexdigest()
+def channel_key(app, url: str, key: str | None = None, *, session: Session | None = None) -> str:
+    """Identifies a channel without storing a reversible trace of its secrets (keyed hash, by default
+    under the current signing key)."""
+    key = key or app.signing_keys(session=session)[0]
+    return hmac.new(key.encode(), url.encode(), hashlib.sha256).hexdigest()
+
+
+def channel_keys(app, url: str) -> list[str]:
+    """The channel's identity under every key still in use (a rotation leaves pending deliveries
+    queued under the previous key)."""
+    return [channel_key(app, url, key) for key in app.signing_keys()]
 
 
 def unit_code(app, name: str) -> str:
@@ -48,19 +56,47 @@ def render(payload: dict[str, Any], *, limit_bytes: int | None) -> tuple[str, st
     """(title, body) of a stored payload, for a channel that takes ``limit_bytes`` (None: no limit)."""
     from shanhai.notifications.render import RenderItem, render_message
 
-    fields = set(RenderItem.__dataclass_fields__) - {"due"}
+    fields = set(RenderItem.__dataclass_fields__) - {"due", "due_nominal"}
     items = [
-        RenderItem(**{k: v for k, v in i.items() if k in fields}, due=date.fromisoformat(i["due"]))
+        RenderItem(
+            **{k: v for k, v in i.items() if k in fields},
+            due=date.fromisoformat(i["due"]),
+            due_nominal=date.fromisoformat(i["due_nominal"]) if i.get("due_nominal") else None,
+        )
         for i in payload["items"]
     ]
     return render_message(
         recipient=payload["recipient"],
         role=payload["role"],
         items=items,
-        stage_label=payload["stage_label"],
+        stage_label=payload.get("stage_label"),
         board_link=payload["board_link"],
         limit_bytes=limit_bytes,
+        document=payload.get("document", ""),
+        sender=payload.get("sender", ""),
+        title_label=payload.get("title_label"),
+        notes=payload.get("notes", ()),
     )
+
+
+def sender_line(app) -> str:
+    return f"山海协作工程督办系统（{app.catalogue.roles.coordinator}）"
+
+
+def documents_of(app, obligation_ids: list[str]) -> str:
+    """The numbers of the documents the duties come from: 温政发〔2018〕26号."""
+    cat = app.catalogue
+    numbers = [
+        cat.documents[cat.obligation_document[ob]].number
+        for ob in obligation_ids
+        if ob in cat.obligation_document and cat.obligation_document[ob] in cat.documents
+    ]
+    return "、".join(dict.fromkeys(numbers))
+
+
+def view_link(app, occurrence_id: int) -> str:
+    """The portal's page of an occurrence: coordinators and supervisors log in to open it."""
+    return f"{app.settings.portal_url.rstrip('/')}/occurrences/{occurrence_id}"
 
 
 def add_deliveries(app, session: Session, message_id: int, channels) -> None:
@@ -83,7 +119,7 @@ def add_deliveries(app, session: Session, message_id: int, channels) -> None:
             Delivery,
             {
                 "message_id": message_id,
-                "channel_key": channel_key(app, ch.url),
+                "channel_key": channel_key(app, ch.url, session=session),
                 "channel_label": ch.masked_url[:255],
                 "status": "pending",
             },
@@ -102,27 +138,38 @@ def queue_once(app, session: Session, values: dict[str, Any]) -> bool:
     return True
 
 
-def _item_payloads(app, recipient_code: str, items: list[PlannedItem], as_of: datetime) -> list[dict[str, Any]]:
+def _item_payloads(
+    app, session: Session, recipient_code: str, items: list[PlannedItem]
+) -> list[dict[str, Any]]:
     from shanhai.notifications.links import sign_report_link
 
-    secret = app.settings.signing_secret()
+    secret = app.signing_keys(session=session)[0]
+    issued_at = app.clock()  # a link lives from when it is queued on the real clock, not a preview's date
     return [
         {
             "title": i.title,
             "clause": i.clause,
             "scope": i.scope,
             "due": i.due.isoformat(),
+            "due_nominal": i.due_nominal.isoformat() if i.due_nominal else None,
             "status": str(i.status),
             "progress": i.progress,
             "working_days_left": i.working_days_left,
+            "days_overdue": i.days_overdue,
             "stage_label": i.stage.label,
+            "role": str(i.role),
+            "urgency": str(i.urgency),
+            # units act through a signed link (the form for the units that owe it, a view for the others);
+            # the coordinator and the supervisors log in
             "link": sign_report_link(
                 base_url=app.settings.portal_url,
                 occurrence_id=i.occurrence_id,
                 unit_code=recipient_code,
                 secret=secret,
-                issued_at=as_of,
-            ),
+                issued_at=issued_at,
+            )
+            if i.role in (Role.LEAD, Role.CO)
+            else view_link(app, i.occurrence_id),
         }
         for i in items
     ]
@@ -174,7 +221,9 @@ def queue_reminders(app, session: Session, planned: list[PlannedMessage], as_of:
                 "stage_label": m.stage.label,
                 "stage_rank": m.stage.rank,
                 "board_link": f"{app.settings.portal_url}/units/{msg.recipient_code}",
-                "items": _item_payloads(app, msg.recipient_code, won, as_of),
+                "document": documents_of(app, [i.obligation_id for i in won]),
+                "sender": sender_line(app),
+                "items": _item_payloads(app, session, msg.recipient_code, won),
             }
             msg.title, msg.body = render(payload, limit_bytes=None)
             msg.payload = json.dumps(payload, ensure_ascii=False)

@@ -1,27 +1,24 @@
-"""Chinese message rendering (Jinja2 templates in ``templates/``).
+"""Chinese messages a clerk reads once and acts on (Jinja2 templates in ``templates/``).
 
-One recipient gets one message listing all its items.  Each item shows the
-obligation, its clause and scope, the due date with the Chinese weekday
-(``2026-10-31（周六）``), the working days left (or ``已逾期N个工作日``), the
-progress (``1/2``), its status in Chinese and its signed report link.
+One recipient gets one message listing all its items, grouped by urgency — newly overdue, due soon,
+still overdue — and titled by what is new (``【山海协作】2项新逾期、1项即将到期``). Each item shows the
+obligation and its clause, the scope, the due date with its weekday, the time left or the time overdue
+(in working days while recent, in weeks once older: never "已逾期1971个工作日"), the progress and a link:
+填报 for the units that owe it, 查看 for everyone else. Every body names the recipient and its role in
+Chinese (牵头单位, 配合单位, 协调单位, 领导小组), the document the duties come from, and the sender.
 
-With ``limit_bytes`` (UTF-8 bytes of the body; see
-:func:`shanhai.notifications.transport.body_limit`) a body that does not fit
-becomes a summary: one count line per status, then as many *whole* items as
-fit — the most urgent first — and ``另有N项，详见：{board_link}``.  An item is
-never cut, and the limit is never exceeded (a limit too small even for the
-summary frame raises ``ValueError``).
+With ``limit_bytes`` (UTF-8 bytes of the body; see :func:`shanhai.notifications.transport.body_limit`)
+a body that does not fit becomes a summary: one count line per group, then as many *whole* items as
+fit — the most urgent first — and ``另有N项，详见：{board_link}``. An item is never cut and the limit is
+never exceeded (a limit too small even for the summary frame raises ``ValueError``).
 
-The templates are plain files beside this module (``title.txt.j2``,
-``message.txt.j2``, ``item.txt.j2``); a coordinator can reword them without
-touching code.
+The templates are plain files beside this module; a coordinator can reword them without touching code.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -30,19 +27,20 @@ import jinja2
 
 from shanhai.models.localtime import format_day
 from shanhai.models.statuses import Status
-from shanhai.notifications.planner import Role
+from shanhai.notifications.planner import NEWS_DAYS, Role, Urgency
 
-__all__ = ["RenderItem", "format_days_left", "render_message"]
-
+__all__ = ["RenderItem", "format_age", "format_days_left", "message_title", "render_message"]
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
+RECENT_DAYS = NEWS_DAYS  # overdue by fewer calendar days: counted in working days; from then on, in weeks
 
-# role -> (lead sentence, follow-up note)
 _INTROS: dict[Role, tuple[str, str]] = {
-    Role.COUNTY: ("以下事项请按时办理", "完成后请点击该项的“填报”链接上报完成情况并上传佐证材料。"),
-    Role.COORDINATOR: ("以下事项请跟踪督办", ""),
-    Role.SUPERVISOR: ("以下事项请督促相关单位办理", ""),
+    Role.LEAD: ("以下事项由贵单位牵头办理", "办结后请点击该项的“填报”链接上报完成情况并上传佐证材料；已知悉可在链接页面“签收”。"),
+    Role.CO: ("以下事项贵单位为配合单位，特此抄送", "请配合牵头单位办理；点击“查看”可了解进度。"),
+    Role.COORDINATOR: ("以下事项请跟踪督办", "点击“查看”可打开事项页面核验记录、豁免或催办。"),
+    Role.SUPERVISOR: ("以下事项已逾期，请督促相关单位办理", "点击“查看”可打开事项页面。"),
 }
+_STILL_OVERDUE_DEFAULT = Urgency.STILL_OVERDUE
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,59 @@ class RenderItem:
     working_days_left: int  # negative: working days overdue
     stage_label: str
     link: str
+    role: Role = Role.LEAD
+    urgency: Urgency | None = None  # None: from the status (digests)
+    days_overdue: int = 0  # calendar days
+    due_nominal: date | None = None  # the document's date, when it fell on a day off and rolled (顺延)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+        object.__setattr__(self, "role", Role(self.role))
+        if self.urgency is None:
+            urgency = _STILL_OVERDUE_DEFAULT if self.status is Status.OVERDUE else Urgency.DUE_SOON
+        else:
+            urgency = Urgency(self.urgency)
+        object.__setattr__(self, "urgency", urgency)
+
+    @property
+    def group(self) -> Urgency:
+        assert isinstance(self.urgency, Urgency)
+        return self.urgency
+
+
+@dataclass(frozen=True)
+class _Group:
+    urgency: Urgency
+    items: list[tuple[int, RenderItem]] = field(default_factory=list)
 
 
 def format_days_left(n: int) -> str:
-    """``剩余3个工作日`` / ``已逾期2个工作日``."""
-    return f"剩余{n}个工作日" if n >= 0 else f"已逾期{-n}个工作日"
+    """``剩余3个工作日`` / ``今日到期`` / ``已逾期2个工作日``."""
+    if n == 0:
+        return "今日到期"
+    return f"剩余{n}个工作日" if n > 0 else f"已逾期{-n}个工作日"
+
+
+def format_age(item: RenderItem) -> str:
+    """The time left, or overdue: working days while recent, weeks once older."""
+    if item.status.is_final:
+        return ""
+    if item.working_days_left < 0 and item.days_overdue >= RECENT_DAYS:
+        return f"已逾期{item.days_overdue // 7}周"
+    return format_days_left(item.working_days_left)
+
+
+def message_title(items: Sequence[RenderItem], label: str | None = None) -> str:
+    """Titled by what is new: ``【山海协作】2项新逾期、1项即将到期``; only old news: how old."""
+    if label:
+        return f"【山海协作】{label}"
+    counts = {u: sum(1 for i in items if i.group is u) for u in Urgency}
+    new = [f"{counts[u]}项{u.label}" for u in (Urgency.NEWLY_OVERDUE, Urgency.DUE_SOON) if counts[u]]
+    if new:
+        return "【山海协作】" + "、".join(new)
+    oldest = max((i.days_overdue for i in items), default=0)
+    weeks = f"（最早一项已逾期{oldest // 7}周）" if oldest >= RECENT_DAYS else ""
+    return f"【山海协作】{counts[Urgency.STILL_OVERDUE]}项仍逾期{weeks}"
 
 
 @cache
@@ -77,21 +123,20 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _render_item(number: int, item: RenderItem, code: Status, stage_label: str) -> str:
-    days_suffix = "" if code.is_resolved else f"，{format_days_left(item.working_days_left)}"
-    stage_suffix = (
-        f"　阶段：{item.stage_label}" if item.stage_label and item.stage_label != stage_label else ""
-    )
+def _render_item(number: int, item: RenderItem, stage_label: str | None) -> str:
     return (
         _env()
         .get_template("item.txt.j2")
         .render(
             number=number,
             item=item,
-            status_label=code.label,
-            days_suffix=days_suffix,
-            stage_suffix=stage_suffix,
-            stage_label=stage_label,
+            status_label=item.status.label,
+            age=format_age(item),
+            copied=item.role is Role.CO,
+            stage_suffix=(
+                f"　阶段：{item.stage_label}" if item.stage_label and item.stage_label != stage_label else ""
+            ),
+            link_label="填报" if item.role.reports else "查看",
         )
         .rstrip("\n")
     )
@@ -101,61 +146,91 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def _groups(items: Sequence[RenderItem]) -> list[_Group]:
+    order = {u: n for n, u in enumerate(Urgency)}
+    ranked = sorted(
+        enumerate(items), key=lambda p: (order[p[1].group], -p[1].days_overdue, p[1].due, p[0])
+    )
+    groups: dict[Urgency, _Group] = {}
+    for index, item in ranked:
+        groups.setdefault(item.group, _Group(item.group)).items.append((index, item))
+    return list(groups.values())
+
+
 def render_message(
     *,
     recipient: str,
     role: str,
     items: Sequence[RenderItem],
-    stage_label: str,
+    stage_label: str | None,
     board_link: str,
     limit_bytes: int | None,
+    document: str = "",
+    sender: str = "",
+    title_label: str | None = None,
+    notes: Sequence[str] = (),
 ) -> tuple[str, str]:
-    """Return ``(title, body)`` in Chinese for one recipient's items."""
-    codes = [Status(item.status) for item in items]
-    title = _env().get_template("title.txt.j2").render(stage_label=stage_label).strip()
+    """``(title, body)`` in Chinese for one recipient's items.
+
+    ``title_label`` replaces the "what is new" title (digests, reports); ``notes`` are lines shown
+    before the items (e.g. a digest's count of records waiting for review)."""
+    who = Role(role)
+    intro, note = _INTROS[who]
+    groups = _groups(items)
     message = _env().get_template("message.txt.j2")
     common = {
         "recipient": recipient,
-        "intro": _INTROS[Role(role)][0],
-        "note": _INTROS[Role(role)][1],
+        "role_label": who.label,
+        "intro": intro,
+        "note": note,
+        "notes": list(notes),
+        "document": document,
+        "sender": sender,
         "total": len(items),
         "board_link": board_link,
     }
 
-    def body(blocks: list[str], *, summary: bool, remaining: int) -> str:
-        counts = sorted(Counter(codes).items(), key=lambda kv: kv[0].urgency)
-        return message.render(
-            **common,
-            blocks=blocks,
-            summary=summary,
-            counts=[(c.label, n) for c, n in counts],
-            remaining=remaining,
-        ).rstrip("\n")
+    def body(shown: set[int] | None) -> str:
+        blocks = []
+        number = 0
+        for n, group in enumerate(groups, 1):
+            rendered = []
+            for index, item in group.items:
+                if shown is None or index in shown:
+                    number += 1
+                    rendered.append(_render_item(number, item, stage_label))
+            oldest = max(i.days_overdue for _, i in group.items)
+            blocks.append(
+                {
+                    "heading": f"{'一二三四'[n - 1]}、{group.urgency.label}（{len(group.items)}项"
+                    + (f"，最早一项已逾期{oldest // 7}周" if group.urgency is Urgency.STILL_OVERDUE
+                       and oldest >= RECENT_DAYS else "")
+                    + "）",
+                    "items": rendered,
+                }
+            )
+        remaining = 0 if shown is None else len(items) - len(shown)
+        return message.render(**common, groups=blocks, summary=shown is not None, remaining=remaining).rstrip(
+            "\n"
+        )
 
-    full = body(
-        [
-            _render_item(i, item, code, stage_label)
-            for i, (item, code) in enumerate(zip(items, codes, strict=True), 1)
-        ],
-        summary=False,
-        remaining=0,
-    )
+    title = message_title(items, title_label)
+    full = body(None)
     if limit_bytes is None or _size(full) <= limit_bytes:
         return title, full
-
-    # Summary: most urgent first (stable), whole items only.
-    order = sorted(range(len(items)), key=lambda i: codes[i].urgency)
-    blocks: list[str] = []
-    best = body([], summary=True, remaining=len(items))
+    # Summary: whole items only, the most urgent first.
+    order = [index for group in groups for index, _ in group.items]
+    shown: set[int] = set()
+    best = body(shown)
     if _size(best) > limit_bytes:
         raise ValueError(
             f"limit_bytes={limit_bytes} is too small even for a summary of {len(items)} items "
             f"({_size(best)} bytes)"
         )
-    for position, index in enumerate(order, 1):
-        candidate_blocks = [*blocks, _render_item(position, items[index], codes[index], stage_label)]
-        candidate = body(candidate_blocks, summary=True, remaining=len(items) - len(candidate_blocks))
+    for index in order:
+        candidate = body(shown | {index})
         if _size(candidate) > limit_bytes:
             break
-        blocks, best = candidate_blocks, candidate
+        shown.add(index)
+        best = candidate
     return title, best

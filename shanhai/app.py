@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,9 +39,21 @@ def parse_as_of(text: str | None) -> datetime:
     raise ValueError(f"'{text}' is not a date or datetime (YYYY-MM-DD[THH:MM])")
 
 
+def real_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
 @dataclass
 class App:
+    """Settings, the catalogue, the working calendar, sessions, and the clock that owns real state.
+
+    ``clock`` is the real clock: it stamps claims, moves the high-water mark that freezes history,
+    bounds the dates a record may carry and issues links. ``as_of`` (a preview) never does."""
+
     settings: Settings = field(default_factory=get_settings)
+    clock: Callable[[], datetime] = real_now
 
     @property
     def database_url(self) -> str:
@@ -91,6 +103,7 @@ class App:
             self.calendar,
             session=session,
             as_of=as_of,
+            now=self.clock(),
             actor=actor,
             fingerprint=self.catalogue_fingerprint,
         )
@@ -100,3 +113,40 @@ class App:
         self.migrate()
         with self.session() as session:
             return self.sync_in(session, as_of=as_of, actor=actor)
+
+    def tracking_from(self):
+        """The installation's tracking start (a date): occurrences due before it are history."""
+        from shanhai.models.installation import read_installation
+
+        with self.session() as session:
+            row = read_installation(session=session)
+        if row is None:
+            raise RuntimeError("the database has no installation yet: run `shanhai init` first")
+        return row.tracking_from
+
+    def set_tracking_from(self, start, *, actor: str) -> None:
+        from shanhai.models.installation import set_tracking_from
+
+        with self.session() as session:
+            set_tracking_from(session=session, tracking_from=start, actor=actor)
+
+    def signing_keys(self, *, session: Session | None = None) -> list[str]:
+        """Keys that sign links and name channels: SHANHAI_SECRET_KEY ("new,old" while rotating) or the
+        key generated into the database at the first sync. The first signs; every one verifies.
+        Pass the open ``session`` when there is one (on SQLite a second one would wait for its lock)."""
+        if self.settings.secret_keys:
+            return self.settings.secret_keys
+        if self._installation_secret is None:
+            from shanhai.models.installation import read_installation
+
+            if session is not None:
+                row = read_installation(session=session)
+            else:
+                with self.session() as own:
+                    row = read_installation(session=own)
+            if row is None:
+                raise RuntimeError("the database has no installation yet: run `shanhai init` first")
+            self._installation_secret = row.secret
+        return [self._installation_secret]
+
+    _installation_secret: str | None = field(default=None, init=False, repr=False)

@@ -16,11 +16,12 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path("var"), description="data directory: database, evidence, secrets")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
     catalogue_dir: Path = Field(default=REPO_ROOT / "calendar")
-    timezone: str = "Asia/Shanghai"
     send_hour: int = Field(default=9, ge=0, le=23)
     apprise_config: Path | None = None
     secret_key: str | None = Field(
-        default=None, description="signs report links; default: generated under home"
+        default=None,
+        description="signs links and names channels; 'new,old' while rotating; default: one generated "
+        "into the database, shared by every worker",
     )
     portal_url: str = "http://127.0.0.1:8600"
     prefect_ui_url: str = "http://127.0.0.1:4200"
@@ -40,27 +41,10 @@ class Settings(BaseSettings):
     def evidence_dir(self) -> Path:
         return self.home_dir / "evidence"
 
-    def signing_secret(self) -> str:
-        """The configured secret, or one generated once and kept under home (never in the repo)."""
-        if self.secret_key:
-            return self.secret_key
-        import os
-        import secrets
-        import time
-
-        path = self.home_dir / "secret_key"
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:  # O_EXCL: one process creates it, private from the first byte; the others read that one
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            for _ in range(50):  # the creator may not have written it yet
-                if text := path.read_text().strip():
-                    return text
-                time.sleep(0.02)
-            raise RuntimeError(f"{path} is empty: remove it or set SHANHAI_SECRET_KEY") from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(32))
-        return path.read_text().strip()
+    @property
+    def secret_keys(self) -> list[str]:
+        """SHANHAI_SECRET_KEY as "new,old,…": the first signs, every one verifies (a rotation)."""
+        return [k.strip() for k in (self.secret_key or "").split(",") if k.strip()]
 
 
 def get_settings() -> Settings:

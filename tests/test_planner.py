@@ -55,12 +55,14 @@ def item(
     due: date,
     status: str = "due_soon",
     responsible: tuple[str, ...] = ("泰顺县", "鹿城区"),
+    copied: tuple[str, ...] = (),
     obligation_id: str = "joint-meeting",
     title: str = "联席会议",
     clause: str = "三(二)",
     scope: str = "泰顺-鹿城",
     progress: str = "1/2",
     ladder: ReminderLadder = DEFAULT_LADDER,
+    **more,
 ) -> PlanItem:
     return PlanItem(
         occurrence_id=occurrence_id,
@@ -70,9 +72,11 @@ def item(
         scope=scope,
         due=due,
         status=status,
-        responsible=responsible,
+        lead=responsible,
+        copied=copied,
         progress=progress,
         ladder=ladder,
+        **more,
     )
 
 
@@ -123,17 +127,17 @@ def test_labels_and_audiences(cal):
     assert by_name["overdue_1wd"].label == "逾期1个工作日"
     assert by_name["overdue_5wd"].label == "逾期5个工作日"
     assert by_name["repeat_1"].label == "逾期第1周复报"
-    assert by_name["before_7d"].audience == {"responsible"}
-    assert by_name["overdue_1wd"].audience == {"responsible", "coordinator"}
+    assert by_name["before_7d"].audience == {"lead"}
+    assert by_name["overdue_1wd"].audience == {"lead", "copied", "coordinator"}
     assert by_name["overdue_5wd"].audience == {"supervisor"}
-    assert by_name["repeat_1"].audience == {"responsible", "coordinator", "supervisor"}
+    assert by_name["repeat_1"].audience == {"lead", "coordinator", "supervisor"}
 
 
 def test_due_stage_on_an_ordinary_working_day(cal):
     # Thu 2026-11-26 is an ordinary working day: the due-date reminder goes out that day.
     stage = current_stage(date(2026, 11, 26), date(2026, 11, 26), cal)
     assert (stage.name, stage.label, stage.on) == ("due", "到期当日", date(2026, 11, 26))
-    assert stage.audience == {"responsible"}
+    assert stage.audience == {"lead", "copied"}
 
 
 def test_a_due_date_inside_national_day(cal):
@@ -226,9 +230,9 @@ def test_ladder_override_via_from_mapping(cal):
         ("overdue_2wd", date(2026, 11, 3)),
         # no repeats
     ]
-    # A single overdue stage goes to responsible + coordinator.
+    # A single overdue stage goes to the lead units + coordinator, and copies the co-responsible.
     last = stages(DUE_SAT, cal, ladder, until=date(2026, 11, 3))[-1]
-    assert last.audience == {"responsible", "coordinator"}
+    assert last.audience == {"lead", "copied", "coordinator"}
 
 
 def test_from_mapping_none_or_empty_is_the_default():
@@ -274,8 +278,8 @@ def test_planner_uses_the_items_ladder(cal):
 def test_it_sends_the_before_stage_to_both_sides_of_a_pairing():
     msgs = run([item(due=DUE_SAT)], at(2026, 10, 28))  # before_3wd day
     assert [(m.recipient, m.role, m.stage.name) for m in msgs] == [
-        ("泰顺县", "county", "before_3wd"),
-        ("鹿城区", "county", "before_3wd"),
+        ("泰顺县", "lead", "before_3wd"),
+        ("鹿城区", "lead", "before_3wd"),
     ]
     planned = msgs[0].items[0]
     assert (planned.title, planned.clause, planned.scope, planned.progress) == (
@@ -294,8 +298,8 @@ def test_it_escalates_on_first_working_day_after_due():
     assert run([item(due=DUE_SAT, status="overdue")], at(2026, 11, 1, 10)) == []  # Sunday
     msgs = run([item(due=DUE_SAT, status="overdue")], at(2026, 11, 2))
     assert [(m.recipient, m.role, m.stage.name) for m in msgs] == [
-        ("泰顺县", "county", "overdue_1wd"),
-        ("鹿城区", "county", "overdue_1wd"),
+        ("泰顺县", "lead", "overdue_1wd"),
+        ("鹿城区", "lead", "overdue_1wd"),
         (COORD, "coordinator", "overdue_1wd"),
     ]
     # working days in (10-31, 11-02] = {11-02}: one working day overdue
@@ -317,8 +321,8 @@ def test_weekly_repeats_go_to_everyone():
     # Fri 11-13 = 11-06 + 7
     msgs = run([it], at(2026, 11, 13))
     assert [(m.recipient, m.role, m.stage.name) for m in msgs] == [
-        ("泰顺县", "county", "repeat_1"),
-        ("鹿城区", "county", "repeat_1"),
+        ("泰顺县", "lead", "repeat_1"),
+        ("鹿城区", "lead", "repeat_1"),
         (COORD, "coordinator", "repeat_1"),
         (SUP, "supervisor", "repeat_1"),
     ]
@@ -386,10 +390,16 @@ def test_it_sends_only_the_most_advanced_stage_after_downtime():
     # before_3wd (10-28) are all due; only before_3wd goes out.
     msgs = run([it], at(2026, 10, 28, 14))
     assert {(m.recipient, m.stage.name) for m in msgs} == {("泰顺县", "before_3wd"), ("鹿城区", "before_3wd")}
-    # Down until Mon 11-09: overdue_5wd (Fri 11-06) is the most advanced stage; its only
-    # audience is the supervisor.  No burst of before/overdue_1wd messages.
+    # Down until Mon 11-09: overdue_5wd (Fri 11-06) is the most advanced stage, but its only
+    # audience is the supervisors; the units and the coordinator get the most advanced stage
+    # meant for them (overdue_1wd), not silence until the weekly repeat. No burst of before-stages.
     msgs = run([it], at(2026, 11, 9))
-    assert [(m.recipient, m.stage.name) for m in msgs] == [(SUP, "overdue_5wd")]
+    assert [(m.recipient, m.stage.name) for m in msgs] == [
+        ("泰顺县", "overdue_1wd"),
+        ("鹿城区", "overdue_1wd"),
+        (COORD, "overdue_1wd"),
+        (SUP, "overdue_5wd"),
+    ]
 
 
 def test_it_sends_nothing_new_when_run_twice():
@@ -459,7 +469,7 @@ def test_a_coordinator_that_is_also_responsible_gets_one_item_per_occurrence():
     it = item(due=DUE_SAT, status="overdue", responsible=(COORD, "泰顺县"))
     msgs = run([it], at(2026, 11, 2))
     assert [(m.recipient, m.role, len(m.items)) for m in msgs] == [
-        ("泰顺县", "county", 1),
+        ("泰顺县", "lead", 1),
         (COORD, "coordinator", 1),
     ]
 
@@ -591,3 +601,77 @@ def test_ladder_module_is_pure():
     source = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (ladder_module, planner_module))
     for forbidden in ("date.today(", "datetime.now(", "pendulum.now(", "pendulum.today(", "time.time("):
         assert forbidden not in source
+
+
+# --------------------------------------------------------------------------- who is told (lead, copied, roles)
+
+
+def test_co_responsible_units_are_copied_only_at_the_due_date_and_the_first_escalation():
+    # Thu 2026-11-26, an ordinary working day
+    due = date(2026, 11, 26)
+    it = item(due=due, responsible=("永嘉县",), copied=("市教育局",))
+
+    def stages_to(recipient: str, when: datetime) -> str | None:
+        found = by_recipient(run([it], when)).get(recipient)
+        return found.items[0].stage.name if found else None
+
+    assert stages_to("市教育局", at(2026, 11, 23)) is None, "no copy of the before-stages"
+    assert stages_to("市教育局", at(2026, 11, 26)) == "due"
+    assert by_recipient(run([it], at(2026, 11, 26)))["市教育局"].items[0].role == "co"
+    assert stages_to("市教育局", at(2026, 11, 27)) == "overdue_1wd"
+    sent = {(1, "due", "市教育局"), (1, "overdue_1wd", "市教育局")}
+    assert "市教育局" not in by_recipient(run([it], at(2026, 12, 10), sent)), "no weekly repeats to copies"
+    assert stages_to("永嘉县", at(2026, 12, 10)) == "repeat_1"
+
+
+def test_a_duty_with_unverified_figures_never_reaches_the_supervisors():
+    it = item(due=DUE_SAT, status="overdue", unverified=True)
+    for when in (at(2026, 11, 6), at(2026, 11, 13), at(2026, 11, 20)):
+        assert SUP not in by_recipient(run([it], when))
+    assert "泰顺县" in by_recipient(run([it], at(2026, 11, 13)))
+
+
+def test_history_before_the_tracking_start_and_closed_periods_are_never_reminded():
+    untracked = item(1, due=DUE_SAT, status="overdue", tracked=False)
+    missed = item(2, due=DUE_SAT, status="missed")
+    assert run([untracked, missed], at(2026, 11, 13)) == []
+
+
+def test_an_acknowledgement_pauses_the_weekly_repeats_to_that_unit_not_the_escalation():
+    it = item(due=DUE_SAT, status="overdue")
+    # 泰顺县 acknowledged on repeat_1 (rank 301): no repeat_2 for it; 鹿城区, the coordinator and the
+    # supervisors still get theirs
+    acks = {(1, "泰顺县"): 301}
+    got = by_recipient(run([it], at(2026, 11, 20), acknowledged=acks))
+    assert "泰顺县" not in got
+    assert {r: m.items[0].stage.name for r, m in got.items()} == {
+        "鹿城区": "repeat_2",
+        COORD: "repeat_2",
+        SUP: "repeat_2",
+    }
+    # an acknowledgement of an earlier stage does not stop what comes after it
+    early = {(1, "泰顺县"): 2}  # before_3wd
+    assert "泰顺县" in by_recipient(run([it], at(2026, 11, 20), acknowledged=early))
+
+
+def test_items_are_grouped_newly_overdue_due_soon_then_still_overdue():
+    items = [
+        item(1, due=date(2026, 11, 27), status="due_soon"),
+        item(2, due=date(2026, 11, 19), status="overdue", scope="a"),  # overdue_1wd on Fri 11-20
+        item(3, due=date(2026, 10, 9), status="overdue", scope="b"),  # weekly repeats by now
+    ]
+    [msg, *_] = run(items, at(2026, 11, 20))
+    assert [(i.occurrence_id, i.urgency) for i in msg.items] == [
+        (2, "newly_overdue"),
+        (1, "due_soon"),
+        (3, "still_overdue"),
+    ]
+    assert msg.items[2].days_overdue == 42
+
+
+def test_why_a_run_planned_nothing(cal):
+    from shanhai.notifications.planner import why_quiet
+
+    assert "不是工作日" in why_quiet(at(2026, 11, 29, 10), cal, 9)  # a Sunday
+    assert "未到发送时间" in why_quiet(at(2026, 11, 30, 8, 30), cal, 9)
+    assert "没有新到期" in why_quiet(at(2026, 11, 30, 10), cal, 9)

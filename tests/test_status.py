@@ -26,6 +26,7 @@ from tests.conftest import (
     joint_meeting,
     make_app,
     make_catalogue,
+    make_obligation,
     make_record,
     next_year_plan,
     park_investment_plan,
@@ -222,8 +223,11 @@ def test_it_marks_a_next_year_plan_filed_on_november_5_done_late(book):
     def plan(as_of):
         return book.status("next-year-plan", PAIR, "2026", as_of)
 
-    assert plan(at(2026, 10, 1)).status == "due_soon"
-    # 10-31 is a Saturday; Monday 11-02 is the first working day after it
+    # 10-31 is a Saturday: the due date rolls forward to Monday 11-02 (顺延)
+    assert plan(at(2026, 10, 1)).due == date(2026, 11, 2)
+    assert plan(at(2026, 10, 1)).due_nominal == date(2026, 10, 31)
+    assert plan(at(2026, 10, 5)).status == "due_soon"
+    assert plan(at(2026, 11, 2, 23)).status == "due_soon"
     ev = plan(at(2026, 11, 3))
     assert (ev.status, ev.escalation_level) == ("overdue", 1)
     book.record("next-year-plan", PAIR, "2026-11-05")
@@ -232,6 +236,12 @@ def test_it_marks_a_next_year_plan_filed_on_november_5_done_late(book):
     assert ev.light == "green"
     assert ev.escalation_level == 0
     assert ev.satisfied_on == date(2026, 11, 5)
+
+
+def test_a_plan_filed_on_monday_for_a_saturday_deadline_is_on_time(book):
+    book.record("next-year-plan", PAIR, "2026-11-02")
+    ev = book.status("next-year-plan", PAIR, "2026", at(2026, 11, 20))
+    assert (ev.status, ev.satisfied_on) == ("done", date(2026, 11, 2))
 
 
 def test_it_marks_a_next_year_plan_filed_on_october_30_done(book):
@@ -391,6 +401,63 @@ def test_a_cumulative_quantity_reached_before_its_date_is_done(book):
     assert ev.satisfied_on == date(2026, 1, 15)
 
 
+# --------------------------------------------------------------------------- the occurrence's life
+
+
+def test_an_unmet_period_is_missed_once_it_closes_at_the_assessment(book):
+    """Due 2025-12-31, it closes at the first 03-31 after: overdue until then, missed (final) after."""
+    assert book.status("joint-meeting", PAIR, "2025", at(2026, 3, 31, 23)).status == "overdue"
+    ev = book.status("joint-meeting", PAIR, "2025", at(2026, 4, 1))
+    assert (ev.status, ev.light, ev.escalation_level) == ("missed", "red", 0)
+    assert ev.closes == date(2026, 3, 31)
+    assert ev.status.is_final
+
+
+def test_a_late_record_for_an_earlier_period_counts_until_it_closes(book):
+    book.record("joint-meeting", PAIR, "2025-05-10")
+    book.record("joint-meeting", PAIR, "2026-01-15", period="2025")
+    ev = book.status("joint-meeting", PAIR, "2025", at(2026, 2, 1))
+    assert (ev.status, ev.satisfied_on) == ("done_late", date(2026, 1, 15))
+    assert book.status("joint-meeting", PAIR, "2026", at(2026, 2, 1)).progress == {"done": 0, "required": 2}
+
+
+def test_a_record_dated_after_the_closing_does_not_count_for_that_period(book):
+    book.record("next-year-plan", PAIR, "2026-04-02", period="2025")
+    assert book.status("next-year-plan", PAIR, "2025", at(2026, 4, 3)).status == "missed"
+
+
+def test_occurrences_due_before_the_tracking_start_are_history_never_escalated(book):
+    """A fresh installation tracking from 2026-01-01 shows 2025's open period overdue, unescalated."""
+    row = book._row("joint-meeting", PAIR, "2025")
+    [ev] = evaluate([row], [], set(), as_of=at(2026, 2, 2), cal=book.cal, tracking_from=date(2026, 1, 1))
+    assert (ev.status, ev.escalation_level, ev.tracked) == ("overdue", 0, False)
+    [tracked] = evaluate([row], [], set(), as_of=at(2026, 2, 2), cal=book.cal, tracking_from=date(2025, 1, 1))
+    assert (tracked.escalation_level, tracked.tracked) == (3, True)
+
+
+def test_a_window_counts_only_records_dated_inside_it(tmp_path):
+    inspection = make_obligation(
+        "midyear-inspection", "annual_deadline", scope="city", window_from="05-01", due="08-31",
+        responsible={"lead": ["市招商局（经合办）"], "co": []},
+    )
+    book = Book(make_catalogue(tmp_path / "calendar", [inspection]))
+    book.record("midyear-inspection", CITY, "2026-01-20")
+    assert book.status("midyear-inspection", CITY, "2026", at(2026, 9, 2)).status == "overdue"
+    book.record("midyear-inspection", CITY, "2026-06-15")
+    assert book.status("midyear-inspection", CITY, "2026", at(2026, 9, 2)).status == "done"
+
+
+def test_a_one_off_with_an_amount_floor_is_done_only_when_the_amount_reaches_it(tmp_path):
+    companies = make_obligation("park-management", "one_off", scope="park", due=date(2026, 7, 31),
+                                target={"value": 2, "unit": "亿元"})
+    book = Book(make_catalogue(tmp_path / "calendar", [companies]))
+    book.record("park-management", PARK, "2026-07-01", amount_fen=15_000 * 10_000 * 100)  # 1.5亿
+    ev = book.status("park-management", PARK, "2026-07-31", at(2026, 7, 20))
+    assert ev.status == "due_soon" and ev.progress["amount"] == 1.5
+    book.record("park-management", PARK, "2026-07-20", amount_fen=5_000 * 10_000 * 100)
+    assert book.status("park-management", PARK, "2026-07-31", at(2026, 7, 21)).status == "done"
+
+
 # --------------------------------------------------------------------------- end to end, through the store
 
 
@@ -512,16 +579,18 @@ def test_every_status_is_one_of_the_known_names_with_a_consistent_light(engine_i
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=record_totals, as_of_day=days)
-def test_joint_meetings_are_satisfied_exactly_when_two_counting_meetings_fall_in_the_year(
+def test_joint_meetings_are_satisfied_exactly_when_two_counting_meetings_fall_in_the_period(
     engine_inputs, raw, as_of_day
 ):
+    """The year's meetings, and late records up to the period's closing (03-31 of the next year)."""
     rows, cal = engine_inputs
     meeting_rows = [r for r in rows if r.obligation_id == "joint-meeting"]
     for ev, row in zip(_eval(meeting_rows, cal, raw, as_of_day), meeting_rows, strict=True):
         year = int(row.period)
         held = sum(
             n for o, d, _c, s, n, _a in raw
-            if o == row.id and s != "rejected" and d.year == year and d <= as_of_day
+            if o == row.id and s != "rejected" and date(year, 1, 1) <= d <= date(year + 1, 3, 31)
+            and d <= as_of_day
         )
         assert (ev.status in ("done", "done_late")) == (held >= 2)
         assert ev.progress == {"done": held, "required": 2}
@@ -536,6 +605,8 @@ def test_time_never_undoes_a_satisfied_occurrence_nor_lowers_an_escalation(engin
         if a.status in ("done", "done_late"):
             assert b.status == a.status and b.satisfied_on == a.satisfied_on
         if a.status == "overdue":
-            assert b.status in ("overdue", "done_late")
+            assert b.status in ("overdue", "done_late", "missed")
             if b.status == "overdue":
                 assert b.escalation_level >= a.escalation_level
+        if a.status == "missed":
+            assert b.status == "missed", "a closed period is final"
