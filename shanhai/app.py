@@ -95,7 +95,7 @@ class App:
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         return digest.hexdigest()
 
-    def sync_in(self, session: Session, *, as_of: datetime, actor: str = "system"):
+    def sync_in(self, session: Session, *, as_of: datetime, now: datetime | None = None, actor: str = "system"):
         from shanhai.models.store import sync_catalogue
 
         return sync_catalogue(
@@ -103,16 +103,17 @@ class App:
             self.calendar,
             session=session,
             as_of=as_of,
-            now=self.clock(),
+            now=now or self.clock(),
             actor=actor,
             fingerprint=self.catalogue_fingerprint,
         )
 
-    def sync(self, *, as_of: datetime, actor: str = "system"):
-        """Migrate, then store the catalogue and the occurrences it implies up to as_of's next year."""
+    def sync(self, *, as_of: datetime, now: datetime | None = None, actor: str = "system"):
+        """Migrate, then store the catalogue and the occurrences it implies up to the year after as_of
+        (a preview may look ahead; only the real clock, ``now``, freezes history)."""
         self.migrate()
         with self.session() as session:
-            return self.sync_in(session, as_of=as_of, actor=actor)
+            return self.sync_in(session, as_of=as_of, now=now, actor=actor)
 
     def tracking_from(self):
         """The installation's tracking start (a date): occurrences due before it are history."""

@@ -308,14 +308,20 @@ def line_of(text: str, snippet: str) -> int:
 # --------------------------------------------------------------------------- apps and records
 
 
+# The "real" clock of the apps tests build: a Monday after the send hour (tests never read today).
+TEST_NOW = at(2026, 11, 30, 10)
+
+
 def make_app(home: Path, database_url: str, catalogue_dir: Path = REAL_CATALOGUE, *, sync_at=None,
-             **settings: Any):
-    """An App on explicit settings (never the environment's); synced at ``sync_at`` if given."""
+             now: datetime | None = None, **settings: Any):
+    """An App on explicit settings (never the environment's) whose real clock reads ``now`` (default:
+    ``sync_at``, else TEST_NOW); synced at ``sync_at`` if given."""
     from shanhai.app import App
     from shanhai.settings import Settings
 
+    fixed = now or sync_at or TEST_NOW
     app = App(settings=Settings(home=home, database_url=database_url, catalogue_dir=catalogue_dir,
-                                secret_key="test-secret", **settings))
+                                secret_key="test-secret", **settings), clock=lambda: fixed)
     if sync_at is not None:
         app.sync(as_of=sync_at)
     return app

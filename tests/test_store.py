@@ -76,16 +76,17 @@ def due_dates(app, obligation: str) -> dict[str, date]:
 
 def test_loading_the_documents_catalogue_twice_changes_nothing(tmp_path, database_url):
     first = make_app(tmp_path / "home", database_url)
-    report = first.sync(as_of=at(2026, 11, 29))
-    assert report.obligations_added == 29 and report.occurrences_added > 0
+    report = first.sync(as_of=at(2026, 11, 29), now=at(2026, 11, 29))
+    assert report.obligations_added == 30 and report.occurrences_added > 0
     before = snapshot(first)
     # a new process, the same catalogue, later the same day
-    again = make_app(tmp_path / "home", database_url).sync(as_of=at(2026, 11, 29, 18))
+    again = make_app(tmp_path / "home", database_url, now=at(2026, 11, 29, 18)).sync(as_of=at(2026, 11, 29, 18))
     assert not again.changed
     assert snapshot(first) == before
     # and a full reload, compared row by row rather than skipped as unchanged, changes nothing either
     with first.session() as session:
-        full = sync_catalogue(first.catalogue, first.calendar, session=session, as_of=at(2026, 11, 29, 18))
+        full = sync_catalogue(first.catalogue, first.calendar, session=session, as_of=at(2026, 11, 29, 18),
+                              now=at(2026, 11, 29, 18))
     assert (full.obligations_added, full.obligations_changed) == (0, 0)
     assert (full.occurrences_added, full.occurrences_updated) == (0, 0)
     assert snapshot(first) == before
@@ -96,7 +97,7 @@ def test_a_new_year_adds_the_next_years_occurrences_and_keeps_the_rest(tmp_path,
     app = make_app(tmp_path / "home", database_url, catalogue, sync_at=at(2025, 6, 1))
     assert periods(app, "joint-meeting", "泰顺-鹿城") == ["2025", "2026"]
     before = snapshot(app)["occurrences"]
-    report = make_app(tmp_path / "home", database_url, catalogue).sync(as_of=at(2026, 1, 5))
+    report = make_app(tmp_path / "home", database_url, catalogue, now=at(2026, 1, 5)).sync(as_of=at(2026, 1, 5))
     assert (report.occurrences_added, report.occurrences_updated) == (2, 0)  # 2027, for each pairing
     assert periods(app, "joint-meeting", "泰顺-鹿城") == ["2025", "2026", "2027"]
     assert set(before) <= set(snapshot(app)["occurrences"])
@@ -112,12 +113,13 @@ def test_changing_a_due_date_changes_future_occurrences_and_never_past_ones(tmp_
     make_record(app, "next-year-plan", "泰顺-鹿城", "2024-10-15")
     ids_before = _ids(app)
     assert due_dates(app, "next-year-plan") == {
-        "2024": date(2024, 10, 31), "2025": date(2025, 10, 31), "2026": date(2026, 10, 31),
+        # 2026-10-31 is a Saturday: the due date rolls forward to Monday 11-02
+        "2024": date(2024, 10, 31), "2025": date(2025, 10, 31), "2026": date(2026, 11, 2),
     }
 
     # the coordinator moves the deadline to 09-30 and reloads on 2025-06-01
     make_catalogue(directory, [next_year_plan(valid_from=2024, due="09-30")])
-    edited = make_app(tmp_path / "home", database_url, directory)
+    edited = make_app(tmp_path / "home", database_url, directory, now=at(2025, 6, 1))
     report = edited.sync(as_of=at(2025, 6, 1))
     assert report.obligations_changed == 1
     assert report.occurrences_updated == 4  # 2025 and 2026, for each of the two pairings
@@ -196,7 +198,7 @@ def test_a_pairing_added_later_to_the_catalogue_reaches_back_to_its_first_year(t
     app = make_app(tmp_path / "home", database_url, directory, sync_at=at(2023, 3, 1))
     before = snapshot(app)["occurrences"]
     make_catalogue(directory, [joint_meeting(valid_from=2020)], pairings=TWO_PARTNERS)
-    report = make_app(tmp_path / "home", database_url, directory).sync(as_of=at(2023, 3, 1))
+    report = make_app(tmp_path / "home", database_url, directory, now=at(2023, 3, 1)).sync(as_of=at(2023, 3, 1))
     assert (report.occurrences_added, report.occurrences_updated) == (3, 0)
     assert periods(app, "joint-meeting", "泰顺-龙湾") == ["2022", "2023", "2024"]
     assert set(before) <= set(snapshot(app)["occurrences"])
@@ -275,9 +277,27 @@ def test_a_backdated_preview_never_moves_deadlines_already_past(tmp_path, databa
     assert due_dates(app, "next-year-plan") == {
         "2024": date(2024, 10, 31),
         "2025": date(2025, 10, 31),
-        "2026": date(2026, 10, 31),  # all three were past on 2026-11-29
+        "2026": date(2026, 11, 2),  # all three were past on 2026-11-29 (Sat 10-31 rolled to Mon 11-02)
         "2027": date(2027, 9, 30),  # only the future one takes the new date
     }
+
+
+def test_a_preview_of_a_later_date_does_not_freeze_what_is_still_open(tmp_path, database_url):
+    """`status --as-of 2027-06-01` on 2026-11-20 must not stop a catalogue edit from reaching the open
+    2026 occurrence: only the real clock moves the high-water mark."""
+    directory = tmp_path / "calendar"
+    make_catalogue(directory, [joint_meeting()])
+    real = at(2026, 11, 20)
+    app = make_app(tmp_path / "home", database_url, directory, sync_at=real)
+    app.sync(as_of=at(2027, 6, 1))  # the preview, on the real clock of 2026-11-20
+    make_catalogue(directory, [joint_meeting(due="12-18")])
+    make_app(tmp_path / "home", database_url, directory, now=real).sync(as_of=real)
+    with app.session() as s:
+        due = s.execute(
+            select(Occurrence.due).where(Occurrence.obligation_id == "joint-meeting",
+                                         Occurrence.scope == "泰顺-鹿城", Occurrence.period == "2026")
+        ).scalar_one()
+    assert due == date(2026, 12, 18)
 
 
 def test_ending_a_pairing_removes_its_unstarted_occurrences_but_keeps_history(tmp_path, database_url):
@@ -289,7 +309,7 @@ def test_ending_a_pairing_removes_its_unstarted_occurrences_but_keeps_history(tm
 
     ended = [dict(PAIRINGS[0], valid_until=2024), PAIRINGS[1]]  # 泰顺-鹿城 turns out to have ended
     make_catalogue(directory, [next_year_plan(valid_from=2025)], pairings=ended)
-    report = make_app(tmp_path / "home", database_url, directory).sync(as_of=at(2026, 11, 30))
+    report = make_app(tmp_path / "home", database_url, directory, now=at(2026, 11, 30)).sync(as_of=at(2026, 11, 30))
     assert report.changed
     with app.session() as s:
         left = sorted(
