@@ -442,7 +442,7 @@ def test_waive_needs_a_reason_a_known_occurrence_and_happens_once(sh):
     blank = sh("waive", item["id"], "--reason", "  ")
     assert blank.exit_code == 1 and "--reason" in blank.stderr
     unknown = sh("waive", "99999", "--reason", "理由")
-    assert unknown.exit_code == 1 and "--occurrence" in unknown.stderr
+    assert unknown.exit_code == 1 and "没有编号为 99999 的期次" in unknown.stderr
     assert count_rows(sh.database_url, Waiver) == 0
     ok(sh("waive", item["id"], "--reason", "结对关系调整"))
     again = sh("waive", item["id"], "--reason", "再次")
