@@ -55,12 +55,16 @@ def export(
     as_of: AsOf = None,
     everything: Annotated[bool, typer.Option("--all", help="包含全部历史期次")] = False,
 ) -> None:
-    """导出状态表到 Excel。 Export status to Excel."""
-    from shanhai.cli.exports import export_excel
+    """导出状态表到 Excel（按紧急程度排序，含责任单位与截至时间，可筛选）。 Export status to Excel."""
+    from shanhai.cli.exports import ExportError, check_target, export_excel
 
     when = as_of_option(as_of)
-    a = ready_app(when)
-    n = export_excel(a, path, as_of=when, everything=everything)
+    try:
+        check_target(path)
+        a = ready_app(when)
+        n = export_excel(a, path, as_of=when, everything=everything)
+    except ExportError as exc:
+        fail(str(exc))
     typer.echo(f"已导出 {n} 行到 {path}")
 
 
