@@ -15,7 +15,7 @@ from shanhai.cli.app import AsOf, Json, app, as_of_option, catalogue_app, emit_j
 def init(as_of: AsOf = None) -> None:
     """初始化：迁移数据库并载入事项目录（可重复执行）。 Migrate and load the catalogue (idempotent)."""
     when = as_of_option(as_of)
-    a = load_app()
+    a = load_app(need_db=False)
     report = a.sync(as_of=when)
     typer.echo(
         f"数据库 {a.database_url}\n"
@@ -58,7 +58,7 @@ def obligations(as_json: Json = False) -> None:
     """列出事项目录中的全部事项。 List obligations."""
     from shanhai.models.queries import obligation_items
 
-    items = obligation_items(load_app().catalogue)
+    items = obligation_items(load_app(need_db=False).catalogue)
     if as_json:
         return emit_json(items)
     output.table(
@@ -83,7 +83,7 @@ def plans(as_json: Json = False) -> None:
     """附件1 生态旅游文化产业园投资计划（万元）。 List the 附件1 plan rows."""
     from shanhai.models.queries import plan_items
 
-    items = plan_items(load_app().catalogue)
+    items = plan_items(load_app(need_db=False).catalogue)
     if as_json:
         return emit_json(items)
     output.table(
