@@ -42,12 +42,16 @@ def as_of_option(text: str | None):
         fail(f"--as-of：无法识别的时间 '{text}'（{exc}）")
 
 
-def load_app():
+def load_app(*, need_db: bool = True):
+    """The app with its catalogue and calendar checked. Unless ``need_db`` is False (init, demo and the
+    commands that read only files), a missing database ends the command before anything is created."""
     from shanhai.app import App
     from shanhai.models.catalogue import CatalogueError
     from shanhai.models.working_days import HolidayFileError
 
     a = App()
+    if need_db:
+        require_database(a)
     try:
         a.catalogue  # noqa: B018  (fail early, before any database work)
         a.calendar  # noqa: B018
@@ -56,8 +60,25 @@ def load_app():
     return a
 
 
-def ready_app(as_of):
-    a = load_app()
+def require_database(a) -> None:
+    """One line and exit 1 when the configured database is not there; nothing is created to find out
+    (run from another folder, SHANHAI_HOME=./var would otherwise get a new, empty, all-red database)."""
+    from shanhai.app import DatabaseUnreachable
+
+    where = f"{a.database_location}（SHANHAI_HOME={a.settings.home_dir}）"
+    try:
+        found = a.database_exists()
+    except DatabaseUnreachable as exc:
+        fail(f"无法连接数据库：{where}：{exc}。请检查 SHANHAI_DATABASE_URL 与数据库服务器。")
+    if not found:
+        fail(
+            f"未找到数据库：{where}。"
+            "请先运行 shanhai init，或设置 SHANHAI_HOME / SHANHAI_DATABASE_URL 指向已有的数据。"
+        )
+
+
+def ready_app(as_of, *, need_db: bool = True):
+    a = load_app(need_db=need_db)
     a.sync(as_of=as_of)
     return a
 

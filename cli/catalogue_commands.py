@@ -34,7 +34,7 @@ def init(
             fail(f"--tracking-from：无法识别的日期 '{tracking_from}'（应为 YYYY-MM-DD）")
         if not 2000 <= start.year <= 2100:
             fail(f"--tracking-from：{start} 不在 2000—2100 年之间")
-    a = load_app()
+    a = load_app(need_db=False)
     report = a.sync(as_of=when)
     if start is not None:
         a.set_tracking_from(start, actor="cli")
@@ -80,7 +80,7 @@ def obligations(as_json: Json = False) -> None:
     """列出事项目录中的全部事项。 List obligations."""
     from shanhai.models.queries import obligation_items
 
-    items = obligation_items(load_app().catalogue)
+    items = obligation_items(load_app(need_db=False).catalogue)
     if as_json:
         return emit_json(items)
     output.table(
@@ -105,7 +105,7 @@ def plans(as_json: Json = False) -> None:
     """附件1 生态旅游文化产业园投资计划（万元）。 List the 附件1 plan rows."""
     from shanhai.models.queries import plan_items
 
-    items = plan_items(load_app().catalogue)
+    items = plan_items(load_app(need_db=False).catalogue)
     if as_json:
         return emit_json(items)
     output.table(

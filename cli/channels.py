@@ -37,7 +37,7 @@ def channels(ctx: typer.Context, as_json: Json = False) -> None:
         return
     from shanhai.cli.app import emit_json, load_app
 
-    a = load_app()
+    a = load_app(need_db=False)
     by_unit = _load(a)
     units = {u.code: u.name for u in a.catalogue.units.values()}
     items = [
@@ -75,7 +75,7 @@ def channels_test(
     from shanhai.cli.app import emit_json, fail, load_app
     from shanhai.notifications.probe import PROBE_TITLE, probe_channels
 
-    a = load_app()
+    a = load_app(need_db=False)
     units = {u.code: u.name for u in a.catalogue.units.values()}
     codes = list(units)
     if unit is not None:

@@ -71,6 +71,40 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
     )
 
 
+def records_table(items: Sequence[dict[str, Any]]) -> None:
+    from shanhai.models.statuses import record_label
+
+    rows = []
+    for it in items:
+        remark = it["note"] or ""
+        if it["review_note"]:
+            remark = f"{remark}（审核：{it['review_note']}）" if remark else f"审核：{it['review_note']}"
+        rows.append(
+            {
+                **it,
+                "state_label": record_label(it["state"]),
+                "measure": it["amount"] or str(it["count"]),
+                "remark": remark or None,
+            }
+        )
+    table(
+        rows,
+        [
+            ("id", "#"),
+            ("state_label", "审核"),
+            ("title", "事项"),
+            ("scope", "范围"),
+            ("period", "期次"),
+            ("date", "完成日期"),
+            ("measure", "金额/数量"),
+            ("category", "类别"),
+            ("evidence", "证明材料"),
+            ("submitted_at", "登记时间"),
+            ("remark", "说明"),
+        ],
+    )
+
+
 def board(grid: dict[str, Any], as_of: datetime) -> None:
     import pendulum
 

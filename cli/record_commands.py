@@ -99,21 +99,21 @@ def import_records(
 
 @app.command()
 def verify(
-    record_id: int,
-    note: Annotated[str | None, typer.Option("--note")] = None,
-    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+    record_id: Annotated[int, typer.Argument(help="记录编号，见 shanhai records --pending")],
+    note: Annotated[str | None, typer.Option("--note", help="核验说明（可选）")] = None,
+    actor: Annotated[str, typer.Option("--by", help="审核人")] = "市招商局（经合办）",
 ) -> None:
-    """核验通过一条记录（协调方）。 Verify a record."""
+    """核验通过一条待核验的记录（协调方；每条记录只审核一次）。 Verify a submitted record."""
     _review(record_id, "verified", note, actor)
 
 
 @app.command()
 def reject(
-    record_id: int,
-    note: Annotated[str, typer.Option("--note", help="退回理由")],
-    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+    record_id: Annotated[int, typer.Argument(help="记录编号，见 shanhai records --pending")],
+    note: Annotated[str, typer.Option("--note", help="退回理由（告知填报单位，永久保留）")],
+    actor: Annotated[str, typer.Option("--by", help="审核人")] = "市招商局（经合办）",
 ) -> None:
-    """退回一条记录，其不再计数，提醒恢复（协调方）。 Reject a record."""
+    """退回一条待核验的记录：其不再计数，提醒恢复；更正须登记新记录（协调方）。 Reject a submitted record."""
     _review(record_id, "rejected", note, actor)
 
 
@@ -127,8 +127,37 @@ def _review(record_id: int, verdict: str, note: str | None, actor: str) -> None:
         with a.session() as session:
             review_record(session=session, record_id=record_id, verdict=verdict, actor=actor, note=note)
     except InputError as exc:
-        fail(f"--{exc.field}：{exc.message}")
+        fail(_input_error(exc))
     typer.echo(f"记录 #{record_id}：{'已核验' if verdict == 'verified' else '已退回'}")
+
+
+def _input_error(exc) -> str:
+    """An option's error names the option; the record or occurrence (the argument) names itself."""
+    return exc.message if exc.field in ("record", "occurrence") else f"--{exc.field}：{exc.message}"
+
+
+@app.command()
+def records(
+    pending: Annotated[bool, typer.Option("--pending", help="只看待核验（submitted）的记录")] = False,
+    scope: Annotated[
+        str | None, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")
+    ] = None,
+    obligation: Annotated[str | None, typer.Option("--obligation", help="事项编号")] = None,
+    as_json: Json = False,
+) -> None:
+    """完成记录：待核验的在前（最早登记的在前），供 verify / reject 使用编号。 List completion records."""
+    from shanhai.cli import output
+    from shanhai.models.queries import record_items
+
+    a = load_app()
+    a.migrate()
+    try:
+        items = record_items(a, pending=pending, scope=scope, obligation=obligation)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        return emit_json(items)
+    output.records_table(items)
 
 
 @app.command()
@@ -147,5 +176,5 @@ def waive(
         with a.session() as session:
             waive_occurrence(session=session, occurrence_id=occurrence_id, reason=reason, actor=actor)
     except InputError as exc:
-        fail(f"--{exc.field}：{exc.message}")
+        fail(_input_error(exc))
     typer.echo(f"期次 #{occurrence_id} 已豁免。")

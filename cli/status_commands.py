@@ -55,12 +55,16 @@ def export(
     as_of: AsOf = None,
     everything: Annotated[bool, typer.Option("--all", help="包含全部历史期次")] = False,
 ) -> None:
-    """导出状态表到 Excel。 Export status to Excel."""
-    from shanhai.cli.exports import export_excel
+    """导出状态表到 Excel（按紧急程度排序，含责任单位与截至时间，可筛选）。 Export status to Excel."""
+    from shanhai.cli.exports import ExportError, check_target, export_excel
 
     when = as_of_option(as_of)
-    a = ready_app(when)
-    n = export_excel(a, path, as_of=when, everything=everything)
+    try:
+        check_target(path)
+        a = ready_app(when)
+        n = export_excel(a, path, as_of=when, everything=everything)
+    except ExportError as exc:
+        fail(str(exc))
     typer.echo(f"已导出 {n} 行到 {path}")
 
 
@@ -98,7 +102,7 @@ def demo(as_of: AsOf = None) -> None:
     from shanhai.cli.demo import load_demo_history
 
     when = as_of_option(as_of)
-    a = ready_app(when)
+    a = ready_app(when, need_db=False)
     n = load_demo_history(a, as_of=when)
     typer.echo(f"演示历史：新增 {n} 条记录。" if n else "演示历史已载入，未重复载入。")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from shanhai.models.catalogue import PAIRING_TOKEN, Catalogue
+from shanhai.models.requirement import Requirement
+from shanhai.models.status import Evaluation, OccurrenceRow
 from shanhai.models.statuses import Status
 
 
@@ -77,17 +80,100 @@ def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None,
     with app.session() as session:
         pairs = load_evaluations(session=session, as_of=as_of, cal=app.calendar, flt=flt)
     if unit_scope:
-        # a unit sees its own occurrences: its own scope, its pairings', its parks' and city duties naming it
-        pairs = [
-            (o, e) for o, e in pairs if o.scope == unit_scope or unit_scope in o.requirement.responsible
-        ]
+        pairs = [(o, e) for o, e in pairs if unit_sees(unit_scope, o.scope, o.requirement)]
     return pairs
+
+
+def unit_sees(unit: str, scope: str, requirement: Requirement) -> bool:
+    """A unit sees its own occurrences: its own scope, its pairings', its parks' and city duties naming it."""
+    return scope == unit or unit in requirement.responsible
+
+
+def urgency_key(ev: Evaluation) -> tuple:
+    """Most urgent first (Status is declared in that order), then the oldest effective due date."""
+    return (Status(ev.status).urgency, ev.due, ev.obligation_id, ev.scope, ev.period)
+
+
+def by_urgency(pairs: Iterable[tuple[OccurrenceRow, Evaluation]]) -> list[tuple[OccurrenceRow, Evaluation]]:
+    """(occurrence, evaluation) pairs in the order every listing shows them: overdue first, oldest first."""
+    return sorted(pairs, key=lambda pair: urgency_key(pair[1]))
+
+
+def ordered_evaluations(app, *, as_of: datetime, **flt) -> list[tuple[OccurrenceRow, Evaluation]]:
+    """What `status` and `export` list, in urgency order (filters as :func:`evaluations`)."""
+    return by_urgency(evaluations(app, as_of=as_of, **flt))
 
 
 def status_items(app, *, as_of: datetime, **flt) -> list[dict[str, Any]]:
     return [
         ev.as_item(*title_and_clause(app.catalogue, ev.obligation_id))
-        for _, ev in evaluations(app, as_of=as_of, **flt)
+        for _, ev in ordered_evaluations(app, as_of=as_of, **flt)
+    ]
+
+
+def record_items(
+    app, *, pending: bool = False, scope: str | None = None, obligation: str | None = None
+) -> list[dict[str, Any]]:
+    """Completion records for review: the submitted ones first, oldest first, then the reviewed ones.
+    ``scope`` is read as `status --scope` reads it (a unit sees the records of its own occurrences)."""
+    from sqlalchemy import case, select
+    from sqlmodel import col
+
+    from shanhai.models.localtime import format_local
+    from shanhai.models.records import amount_text
+    from shanhai.models.requirement import parse_requirement
+    from shanhai.models.statuses import RecordState
+    from shanhai.models.tables import CompletionRecord, Occurrence
+
+    if obligation is not None and obligation not in app.catalogue.obligations:
+        raise ValueError(f"--obligation：未知的事项编号“{obligation}”")
+    ref = _scope_filter(app, scope)
+    submitted = RecordState.SUBMITTED.value
+    q = (
+        select(CompletionRecord, Occurrence)
+        .join(Occurrence, col(Occurrence.id) == col(CompletionRecord.occurrence_id))
+        .order_by(
+            case((col(CompletionRecord.state) == submitted, 0), else_=1),
+            col(CompletionRecord.created_at),
+            col(CompletionRecord.id),
+        )
+    )
+    if pending:
+        q = q.where(col(CompletionRecord.state) == submitted)
+    if obligation is not None:
+        q = q.where(col(Occurrence.obligation_id) == obligation)
+    if ref is not None and ref.kind != "unit":
+        q = q.where(col(Occurrence.scope) == ref.name)
+    with app.session() as session:
+        rows = session.execute(q).all()
+    if ref is not None and ref.kind == "unit":
+        rows = [(r, o) for r, o in rows if unit_sees(ref.name, o.scope, parse_requirement(o.requirement))]
+
+    def local(instant: datetime | None) -> str | None:
+        return format_local(instant) if instant else None
+
+    return [
+        {
+            "id": r.id,
+            "occurrence": o.id,
+            "obligation": o.obligation_id,
+            "title": title_and_clause(app.catalogue, o.obligation_id)[0],
+            "scope": o.scope,
+            "period": o.period,
+            "date": r.date.isoformat(),
+            "amount": amount_text(app.catalogue, o.obligation_id, r.amount_fen),
+            "count": r.count,
+            "category": r.category,
+            "state": r.state,
+            "note": r.note,
+            "evidence": r.evidence_name,
+            "submitted_by": r.submitted_by,
+            "submitted_at": local(r.created_at),
+            "reviewed_by": r.reviewed_by,
+            "reviewed_at": local(r.reviewed_at),
+            "review_note": r.review_note,
+        }
+        for r, o in rows
     ]
 
 
@@ -133,6 +219,10 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
     with app.session() as session:
         q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
         if message_id is not None:
+            from shanhai.models.records import MAX_ID
+
+            if not 0 < message_id <= MAX_ID:
+                return []
             q = select(OutboxMessage).where(col(OutboxMessage.id) == message_id)
         messages = list(session.execute(q).scalars())
         ids = [m.id for m in messages]

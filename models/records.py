@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from shanhai.models.amounts import amount_unit, check_amount, check_count, format_amount, takes_amount
@@ -14,10 +14,11 @@ from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.errors import InputError
 from shanhai.models.evidence import store_evidence
-from shanhai.models.localtime import local_date
+from shanhai.models.localtime import format_local, local_date
 from shanhai.models.occurrences import scopes_for
 from shanhai.models.requirement import parse_requirement
 from shanhai.models.scopes import resolve_scope
+from shanhai.models.statuses import RecordState
 from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, utcnow
 
 
@@ -154,21 +155,40 @@ def amount_text(cat: Catalogue, obligation_id: str, amount_fen: int | None) -> s
     return format_amount(amount_fen, amount_unit(ob) if ob else "元")
 
 
+MAX_ID = 2**63 - 1  # the largest key a database stores; a bigger typed id names nothing
+ACTOR_MAX = 128  # reviewed_by / waived_by columns
+
+
 def review_record(
     *, session: Session, record_id: int, verdict: str, actor: str, note: str | None = None
 ) -> CompletionRecord:
-    if verdict not in ("verified", "rejected"):
-        raise InputError("verdict", f"unknown verdict {verdict}")
-    rec = session.get(CompletionRecord, record_id)
-    if rec is None:
-        raise InputError("record", f"没有编号为 {record_id} 的完成记录")
-    if verdict == "rejected" and not note:
-        raise InputError("note", "退回记录须说明理由")
-    rec.state, rec.reviewed_by, rec.reviewed_at, rec.review_note = verdict, actor, utcnow(), note
+    """Verify or reject a submitted record, once (SPEC §4). The UPDATE is conditional on the record
+    still being submitted, so of two coordinators reviewing at once exactly one wins; the other gets
+    the same refusal as a later reviewer, naming who reviewed it and when."""
+    try:
+        target = RecordState(verdict)
+    except ValueError:
+        raise InputError("verdict", f"未知的审核结果“{verdict}”（应为 verified 或 rejected）") from None
+    actor = _actor(actor)
+    rec = _record(session, record_id)
+    _check_review(rec, target)
+    note = note.strip() if note else None
+    if target is RecordState.REJECTED and not note:
+        raise InputError("note", "退回记录须说明理由（--note），理由会告知填报单位")
+    now = utcnow()
+    won = session.connection().execute(
+        update(CompletionRecord)
+        .where(col(CompletionRecord.id) == record_id, col(CompletionRecord.state) == RecordState.SUBMITTED.value)
+        .values(state=target.value, reviewed_by=actor, reviewed_at=now, review_note=note)
+    )
+    session.refresh(rec)
+    if won.rowcount != 1:  # another review committed between our read and our UPDATE
+        _check_review(rec, target)
+        raise InputError("record", f"记录 #{record_id} 已被他人同时审核，请刷新后查看")
     audit(
         session=session,
         actor=actor,
-        action=f"record.{verdict}",
+        action=f"record.{target.value}",
         entity="record",
         entity_id=str(record_id),
         note=note,
@@ -176,10 +196,53 @@ def review_record(
     return rec
 
 
+def _actor(actor: str) -> str:
+    """Who reviews or waives is kept on the row and in the audit log: a name that fits the column."""
+    name = (actor or "").strip()
+    if not name:
+        raise InputError("by", "须写明审核人")
+    if len(name) > ACTOR_MAX:
+        raise InputError("by", f"审核人名称过长（{len(name)} 字，最多 {ACTOR_MAX} 字）")
+    return name
+
+
+def _record(session: Session, record_id: int) -> CompletionRecord:
+    rec = session.get(CompletionRecord, record_id) if 0 < record_id <= MAX_ID else None
+    if rec is None:
+        raise InputError("record", f"没有编号为 {record_id} 的记录（用 shanhai records --pending 查看待核验记录）")
+    return rec
+
+
+def _check_review(rec: CompletionRecord, target: RecordState) -> None:
+    """The refusal, in Chinese, when ``rec`` cannot take ``target``: its state, who reviewed it, when."""
+    try:
+        current = RecordState(rec.state)
+    except ValueError:
+        raise InputError("record", f"记录 #{rec.id} 的状态“{rec.state}”无法识别，不能审核") from None
+    if current.can_become(target):
+        return
+    who = rec.reviewed_by or "未知"
+    when = format_local(rec.reviewed_at) if rec.reviewed_at else "时间不详"
+    act = "核验" if target is RecordState.VERIFIED else "退回"
+    if current is RecordState.REJECTED:
+        reason = f"，理由：{rec.review_note}" if rec.review_note else ""
+        raise InputError(
+            "record",
+            f"记录 #{rec.id} 已于 {when} 由 {who} 退回{reason}；已退回的记录不能再次{act}，更正请登记一条新记录",
+        )
+    if current is RecordState.VERIFIED and target is RecordState.VERIFIED:
+        raise InputError("record", f"记录 #{rec.id} 已于 {when} 由 {who} 核验通过，无需再次核验")
+    raise InputError(
+        "record",
+        f"记录 #{rec.id} 已于 {when} 由 {who} 核验通过，不能再{act}；如有错误，请登记一条更正记录",
+    )
+
+
 def waive_occurrence(*, session: Session, occurrence_id: int, reason: str, actor: str) -> Waiver:
     if not reason or not reason.strip():
         raise InputError("reason", "豁免须说明理由")
-    occ = session.get(Occurrence, occurrence_id)
+    actor = _actor(actor)
+    occ = session.get(Occurrence, occurrence_id) if 0 < occurrence_id <= MAX_ID else None
     if occ is None:
         raise InputError("occurrence", f"没有编号为 {occurrence_id} 的期次")
     existing = session.execute(

@@ -92,3 +92,28 @@ class RecordState(StrEnum):
     def counts(self) -> bool:
         """A submitted record counts at once (shown as pending); a rejected one stops counting."""
         return self is not RecordState.REJECTED
+
+    @property
+    def label(self) -> str:
+        return _RECORD_LABELS[self]
+
+    def can_become(self, other: RecordState) -> bool:
+        """Only a submitted record is reviewed, once: a verdict is final (a correction is a new record),
+        so a rejection's reason is never overwritten."""
+        return other in _REVIEWS.get(self, ())
+
+
+_RECORD_LABELS = {
+    RecordState.SUBMITTED: "待核验",
+    RecordState.VERIFIED: "已核验",
+    RecordState.REJECTED: "已退回",
+}
+_REVIEWS: dict[RecordState, tuple[RecordState, ...]] = {RecordState.SUBMITTED: (RecordState.VERIFIED, RecordState.REJECTED)}
+
+
+def record_label(state: str) -> str:
+    """The Chinese label of a record's review state (an unknown code is shown as it is)."""
+    try:
+        return RecordState(state).label
+    except ValueError:
+        return state

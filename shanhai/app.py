@@ -7,12 +7,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shanhai.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # the database stack is imported only by commands that use it
     from sqlmodel import Session
+
+class DatabaseUnreachable(Exception):
+    """The configured database server cannot be reached (the driver's reason, without secrets)."""
+
 
 AS_OF_YEARS = (2000, 2100)  # the document's era with room; a typo such as 9999 is refused, not computed
 
@@ -70,6 +75,36 @@ class App:
         from shanhai.models.working_days import default_calendar
 
         return default_calendar(self.settings.catalogue_dir)
+
+    @property
+    def database_location(self) -> str:
+        """Where the database is, fit to show: the SQLite file's path, or the URL without its password."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return url.database
+        return url.render_as_string(hide_password=True)
+
+    def database_exists(self) -> bool:
+        """Whether an initialised database is there, creating nothing to find out: for SQLite its file,
+        for a server database the ``alembic_version`` table. An unreachable server raises
+        :class:`DatabaseUnreachable`."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite":
+            # opening a missing SQLite file would create it (and its folder): look, don't touch
+            return not url.database or url.database == ":memory:" or Path(url.database).is_file()
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from shanhai.db import schema_revision
+
+        try:
+            return schema_revision(self.database_url) is not None
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise DatabaseUnreachable(reason[0] if reason else type(exc).__name__) from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

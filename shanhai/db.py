@@ -109,6 +109,12 @@ def _current_revision(url: str) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def schema_revision(url: str) -> str | None:
+    """The database's Alembic revision, None when it has never been migrated (creates nothing on a
+    server database; for SQLite, look for the file first: opening it creates it)."""
+    return _current_revision(url)
+
+
 def _upgrade(url: str) -> None:
     from alembic import command
     from alembic.config import Config

@@ -225,12 +225,16 @@ def test_channels_still_lists_each_units_channels_masked(tmp_path, webhook):
 def test_every_command_that_queues_or_delivers_stops_on_a_configured_file_that_cannot_be_used(
     tmp_path, command, problem
 ):
+    from shanhai.db import migrate
+
+    database_url = f"sqlite:///{tmp_path / 'shanhai.db'}"  # an initialised home: the channel file is the problem
+    migrate(database_url)
     config = tmp_path / "apprise.yaml"
     if problem == "empty":
         config.write_text("", encoding="utf-8")
     elif problem == "invalid":
         config.write_text('urls:\n  - "json://127.0.0.1:1/hook":\n      tag: nowhere\n', encoding="utf-8")
-    result = shanhai(tmp_path, *command, config=config)
+    result = shanhai(tmp_path, *command, config=config, database_url=database_url)
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
     [line] = result.stderr.strip().splitlines()

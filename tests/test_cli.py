@@ -206,16 +206,17 @@ def test_export_writes_a_workbook_with_a_row_per_occurrence(cli, tmp_path):
     out = tmp_path / "out" / "status.xlsx"
     ok(cli("export", out, "--as-of", "2026-11-29"))
     sheet = load_workbook(out).active
-    rows = list(sheet.iter_rows(values_only=True))
+    title, *rows = list(sheet.iter_rows(values_only=True))  # a title row states the as-of instant
+    assert title[0].startswith("山海协作工程督办状态 截至 2026-11-29 12:00")
     assert rows[0][:2] == ("期次#", "事项")
     assert len(rows) - 1 == len(items)
-    assert sorted(r[0] for r in rows[1:]) == sorted(i["id"] for i in items)
-    by_id = {r[0]: r for r in rows[1:]}
+    assert [r[0] for r in rows[1:]] == [i["id"] for i in items]  # the same order as status
+    by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     overdue = next(i for i in items if i["status"] == "overdue")
-    assert by_id[overdue["id"]][7] == "已逾期"
+    assert by_id[overdue["id"]]["状态"] == "已逾期"
     everything = tmp_path / "all.xlsx"
     ok(cli("export", everything, "--as-of", "2026-11-29", "--all"))
-    assert load_workbook(everything).active.max_row == len(rows) + 1
+    assert load_workbook(everything).active.max_row == len(rows) + 2
 
 
 # --------------------------------------------------------------------------- init
@@ -442,7 +443,7 @@ def test_waive_needs_a_reason_a_known_occurrence_and_happens_once(sh):
     blank = sh("waive", item["id"], "--reason", "  ")
     assert blank.exit_code == 1 and "--reason" in blank.stderr
     unknown = sh("waive", "99999", "--reason", "理由")
-    assert unknown.exit_code == 1 and "--occurrence" in unknown.stderr
+    assert unknown.exit_code == 1 and "没有编号为 99999 的期次" in unknown.stderr
     assert count_rows(sh.database_url, Waiver) == 0
     ok(sh("waive", item["id"], "--reason", "结对关系调整"))
     again = sh("waive", item["id"], "--reason", "再次")
