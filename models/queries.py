@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from shanhai.models.catalogue import PAIRING_TOKEN, Catalogue
+from shanhai.models.catalogue import SIDE_TOKENS, Catalogue
 from shanhai.models.requirement import Requirement
 from shanhai.models.status import Evaluation, OccurrenceRow
 from shanhai.models.statuses import Status
@@ -17,7 +17,7 @@ def obligation_items(cat: Catalogue) -> list[dict[str, Any]]:
     for ob in cat.obligations.values():
         due = ob.due.isoformat() if isinstance(ob.due, date) else ob.due
         responsible = [
-            n if n == PAIRING_TOKEN else cat.aliases[n] for n in [*ob.responsible.lead, *ob.responsible.co]
+            n if n in SIDE_TOKENS else cat.aliases[n] for n in [*ob.responsible.lead, *ob.responsible.co]
         ]
         items.append(
             {

@@ -34,6 +34,7 @@ UNITS = {"taishun": "泰顺县", "lucheng": "鹿城区"}
 DT_TOKEN = "0123456789abcdef0123456789abcdef"
 # Monday 2026-11-30, 10:00 in Shanghai: a working day after the send hour.
 MONDAY = datetime(2026, 11, 30, 10, tzinfo=SHANGHAI)
+DEC_1 = datetime(2026, 12, 1, 10, tzinfo=SHANGHAI)  # the joint meeting's 30-day reminder goes out
 
 # Every secret position, per scheme. {http} is a receiver's port (or a closed one), {smtp} the mail server's.
 POSITIONS = {
@@ -270,8 +271,8 @@ def test_no_secret_reaches_the_database_or_the_json_of_the_cli(tmp_path, databas
         settings_ = Settings(home=tmp_path / "home", database_url=database_url, apprise_config=config,
                              secret_key="test")
         app = App(settings=settings_)
-        check_obligation(app, "joint-meeting", as_of=MONDAY)
-        report = deliver_outbox(app, clock=lambda: MONDAY)
+        check_obligation(app, "joint-meeting", as_of=DEC_1)
+        report = deliver_outbox(app, clock=lambda: DEC_1)
         assert report.failed >= 1, report.summary
 
     dumped: list[str] = []

@@ -27,7 +27,7 @@ from tests.conftest import (
 )
 
 PAIR = "泰顺-鹿城"
-STATUS_NAMES = {"done", "done_late", "on_track", "due_soon", "behind_pace", "overdue", "waived"}
+STATUS_NAMES = {"done", "done_late", "on_track", "due_soon", "behind_pace", "overdue", "missed", "waived"}
 
 # The --json contracts: what the issue requires, and the full set the README documents.
 ISSUE_OBLIGATION_FIELDS = {"id", "title", "clause", "kind", "scope", "due", "min_count", "target", "valid_from",
@@ -36,7 +36,8 @@ ISSUE_PLAN_FIELDS = {"park", "year", "kind", "projects", "planned_total", "plann
 ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progress", "escalation_level"}
 README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document"}
 README_PLAN_FIELDS = ISSUE_PLAN_FIELDS
-README_STATUS_FIELDS = ISSUE_STATUS_FIELDS | {"id", "title", "clause", "light", "pending", "satisfied_on"}
+README_STATUS_FIELDS = ISSUE_STATUS_FIELDS | {"id", "title", "clause", "light", "pending", "satisfied_on",
+                                              "due_nominal", "closes", "unverified"}
 
 
 def ok(result):
@@ -81,14 +82,12 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
     science = record("social-coop-science", "2025-04-01")
     ok(cli("reject", science["id"], "--note", "协议未签署"))
     record("aid-funds", "2025-05-20")
-    record("matchmaking-meeting", "2025-06-10")
 
     july = statuses("2025-07-01")
     assert july["joint-meeting"]["status"] == "behind_pace"  # 0 of 2 by 06-30
     assert july["high-level-visit"]["status"] == "on_track"  # 1 of 2 by 06-30
     assert july["high-level-visit"]["progress"] == {"done": 1, "required": 2}
     assert july["aid-funds"]["status"] == "done" and july["aid-funds"]["pending"] is True
-    assert july["matchmaking-meeting"]["status"] == "done"
     assert july["social-coop-science"]["status"] == "on_track"  # the rejected record does not count
     assert july["next-year-plan"]["status"] == "on_track"
 
@@ -118,7 +117,6 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
         "next-year-plan": "done_late",
         "aid-funds": "done",
         "transfer-measures": "overdue",
-        "matchmaking-meeting": "done",
         "social-coop-science": "overdue",
         "social-coop-education": "waived",
         "social-coop-health": "done",
@@ -137,13 +135,21 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
     assert "⚪ 已豁免" in table
     assert "按期完成·待核验" in table
 
+    # the 2026-03-31 assessment closes 2025: what is still unmet is missed, final, no longer escalated
+    april = statuses("2026-04-01")
+    assert {k for k, v in april.items() if v["status"] == "missed"} == {
+        "joint-meeting", "transfer-measures", "social-coop-science",
+    }
+    assert {v["escalation_level"] for v in april.values() if v["status"] == "missed"} == {0}
+    assert {v["light"] for v in april.values() if v["status"] == "missed"} == {"red"}
+
 
 # --------------------------------------------------------------------------- --json contracts
 
 
 def test_obligations_json_has_the_documented_fields(tmp_path):
     items = as_json(run_cli(["obligations", "--json"], home=tmp_path))
-    assert len(items) == 29
+    assert len(items) == 30
     for item in items:
         assert set(item) == README_OBLIGATION_FIELDS, item["id"]
         assert item["scope"] in {"pairing", "county", "park", "city"}
@@ -216,7 +222,9 @@ def test_export_writes_a_workbook_with_a_row_per_occurrence(cli, tmp_path):
     assert by_id[overdue["id"]]["状态"] == "已逾期"
     everything = tmp_path / "all.xlsx"
     ok(cli("export", everything, "--as-of", "2026-11-29", "--all"))
-    assert load_workbook(everything).active.max_row == len(rows) + 2
+    full = list(load_workbook(everything).active.iter_rows(values_only=True))[2:]
+    assert len(full) > len(rows) - 1, "the full history lists every past period too"
+    assert any(r[3] == "aid-funds" and r[6] == "2025" for r in full)
 
 
 # --------------------------------------------------------------------------- init
@@ -318,7 +326,7 @@ INVEST = ["record", "industrial-investment", "--scope", "全市", "--date", "202
         ([*MEETING, "--date", "03/01/2026"], "--date", "03/01/2026"),
         ([*MEETING, "--date", "2024-06-01"], "--date", "2025"),  # before the duty's first year
         (["record", "retired-duty", "--scope", PAIR, "--date", "2026-02-01"], "--date", "2025"),  # after its last
-        ([*MEETING, "--date", "2026-01-05", "--period", "2025"], "--date", "2025"),  # past 2025's window
+        ([*MEETING, "--date", "2025-12-20", "--period", "2026"], "--date", "2026-01-01"),  # before its period
         ([*INVEST, "--amount", "-5万"], "--amount", "负数"),
         ([*INVEST, "--amount", "五百万"], "--amount", "五百万"),
         ([*INVEST, "--amount", "0.001元"], "--amount", "0.001"),
@@ -333,7 +341,7 @@ INVEST = ["record", "industrial-investment", "--scope", "全市", "--date", "202
     ],
     ids=[
         "unknown-obligation", "unknown-pairing", "pairing-for-a-city-duty", "future-date", "impossible-date",
-        "unreadable-date", "before-validity", "after-validity", "past-the-annual-window", "negative-amount",
+        "unreadable-date", "before-validity", "after-validity", "before-its-period", "negative-amount",
         "amount-in-words", "fraction-of-a-fen", "bare-amount", "amount-over-the-bound", "amount-for-a-count-duty",
         "zero-count", "count-over-the-bound", "unknown-category", "plan-without-category",
     ],
@@ -573,12 +581,12 @@ def test_record_names_a_bad_period(sh, period):
     assert_nothing_stored(sh)
 
 
-def test_a_one_off_cannot_be_recorded_after_its_validity(cli):
-    # the document's park-management duty was due 2018-07-31 and is in force for 2018 only:
-    # a late record in 2018 counts (done_late), one in 2026 is outside the duty's validity
-    late = cli("record", "park-management", "--scope", "泰顺园", "--date", "2018-09-03", *AS_OF)
+def test_a_one_off_cannot_be_recorded_after_it_closes(cli):
+    # the document's park-management duty was due 2018-07-31: a late record counts (done_late) until the
+    # period closes at the 2019-03-31 assessment; after it, nothing does
+    late = cli("record", "park-management", "--scope", "泰顺园", "--date", "2019-03-20", "--amount", "2亿", *AS_OF)
     assert late.exit_code == 0, late.output
-    result = cli("record", "park-management", "--scope", "泰顺园", "--date", "2026-01-20", *AS_OF)
+    result = cli("record", "park-management", "--scope", "泰顺园", "--date", "2019-04-02", *AS_OF)
     assert result.exit_code == 1
-    assert "--date" in result.stderr and "有效期" in result.stderr
+    assert "--date" in result.stderr and "2019-03-31" in result.stderr
     assert len(records(cli.database_url)) == 1

@@ -42,7 +42,8 @@ AS_OF = ["--as-of", "2026-11-30T10:00"]
 
 def _evaluation(status: Status, due: date, obligation: str, scope: str, period: str = "2026") -> Evaluation:
     return Evaluation(occurrence_id=0, obligation_id=obligation, scope=scope, period=period, due=due, status=status,
-                      progress={}, escalation_level=0, satisfied_on=None, pending=False)
+                      progress={}, escalation_level=0, satisfied_on=None, pending=False,
+                      closes=date(due.year + 1, 3, 31))
 
 
 evaluations = st.lists(
@@ -82,7 +83,7 @@ def test_overdue_sorts_before_everything_and_an_older_overdue_before_a_newer_one
 
 @pytest.fixture
 def sh(cli, tmp_path):
-    """A small catalogue at 2026-11-30: overdue 2025 duties, an overdue 2026 plan, meetings due soon, some done."""
+    """A small catalogue at 2026-11-30: missed 2025 duties, an overdue 2026 plan, meetings, some done."""
     catalogue = make_catalogue(tmp_path / "calendar", [joint_meeting(), next_year_plan(), industrial_investment()])
 
     def run(*args):
@@ -106,7 +107,10 @@ def test_status_lists_overdue_first_oldest_first_in_json_and_in_the_table(sh):
     assert len({i["status"] for i in items}) >= 3, items
     assert [_key(i) for i in items] == sorted(_key(i) for i in items)
     overdue = [i for i in items if i["status"] == "overdue"]
-    assert [i["due"] for i in overdue] == sorted(i["due"] for i in overdue) and overdue[0]["period"] == "2025"
+    assert [i["due"] for i in overdue] == sorted(i["due"] for i in overdue) and overdue
+    missed = [i for i in items if i["status"] == "missed"]
+    assert missed and {i["period"] for i in missed} == {"2025"}, "2025 closed at the 2026-03-31 assessment"
+    assert items.index(overdue[-1]) < items.index(missed[0]), "still open comes before closed"
     table = sh("status", "--all", *AS_OF).stdout.strip().splitlines()[1:-1]
     assert [int(line.split()[0]) for line in table] == [i["id"] for i in items]
 

@@ -25,8 +25,9 @@ from shanhai.notifications.digests import send_digest
 from shanhai.settings import Settings
 from tests.conftest import in_parallel
 
-# Monday 2026-11-30, 10:00 in Shanghai: a working day after the send hour.
-MONDAY = pendulum.datetime(2026, 11, 30, 10, tz="Asia/Shanghai")
+# Tuesday 2026-12-01, 10:00 in Shanghai: a working day after the send hour, when the year's joint meeting
+# (due 12-31) has its 30-day reminder out to both sides of every pairing.
+REMINDER_DAY = pendulum.datetime(2026, 12, 1, 10, tz="Asia/Shanghai")
 
 
 class Receiver:
@@ -100,8 +101,8 @@ def keys(app: App) -> list[tuple]:
 
 def test_it_queues_nothing_new_when_the_same_check_runs_twice(tmp_path, database_url):
     app = make_app(tmp_path, database_url)
-    first = check_obligation(app, "joint-meeting", as_of=MONDAY)
-    second = check_obligation(app, "joint-meeting", as_of=MONDAY)
+    first = check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
+    second = check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     assert first.queued > 0
     assert second.queued == 0
     assert count(app, OutboxMessage) == first.queued
@@ -109,18 +110,18 @@ def test_it_queues_nothing_new_when_the_same_check_runs_twice(tmp_path, database
 
 def test_a_dry_run_stores_and_sends_nothing(tmp_path, database_url):
     app = make_app(tmp_path, database_url)
-    preview = check_obligation(app, "joint-meeting", as_of=MONDAY, dry_run=True)
+    preview = check_obligation(app, "joint-meeting", as_of=REMINDER_DAY, dry_run=True)
     assert preview.messages, "the preview lists what would go out"
     assert count(app, OutboxMessage) == 0
-    real = check_obligation(app, "joint-meeting", as_of=MONDAY)
+    real = check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     assert [m["recipient"] for m in real.messages] == [m["recipient"] for m in preview.messages]
 
 
 def test_two_concurrent_runs_queue_each_key_once(tmp_path, database_url):
     app = make_app(tmp_path, database_url)
-    app.sync(as_of=MONDAY)
+    app.sync(as_of=REMINDER_DAY)
     apps = [make_app(tmp_path, database_url) for _ in range(2)]
-    results = in_parallel(2, lambda: check_obligation(apps.pop(), None, as_of=MONDAY))  # list.pop is atomic
+    results = in_parallel(2, lambda: check_obligation(apps.pop(), None, as_of=REMINDER_DAY))  # list.pop is atomic
     all_keys = keys(app)
     assert len(all_keys) == len(set(all_keys)), "a key was queued twice"
     planned = max(sum(len(m["items"]) for m in r.messages) for r in results)
@@ -130,12 +131,12 @@ def test_two_concurrent_runs_queue_each_key_once(tmp_path, database_url):
 
 def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, receiver):
     app = make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
-    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     pending = count(app, Delivery)
     # one App per worker (own settings and caches), sharing the database and the channel file
     apps = [make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
             for _ in range(3)]
-    in_parallel(3, lambda: deliver_outbox(apps.pop(), clock=lambda: MONDAY))  # list.pop is atomic
+    in_parallel(3, lambda: deliver_outbox(apps.pop(), clock=lambda: REMINDER_DAY))  # list.pop is atomic
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
     assert states["sent"] == 2, "泰顺县 and 鹿城区 each get one message"
@@ -146,16 +147,16 @@ def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, re
 
 def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path, database_url, receiver):
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
-    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     receiver.status = 503
-    first = deliver_outbox(app, clock=lambda: MONDAY)
+    first = deliver_outbox(app, clock=lambda: REMINDER_DAY)
     assert (first.sent, first.retrying) == (0, 1)
-    again = deliver_outbox(app, clock=lambda: MONDAY.add(seconds=30))
+    again = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(seconds=30))
     assert again.sent == again.retrying == 0, "backoff: not retried before the next attempt is due"
     receiver.status = 200
-    later = deliver_outbox(app, clock=lambda: MONDAY.add(minutes=2))
+    later = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=2))
     assert later.sent == 1
-    assert deliver_outbox(app, clock=lambda: MONDAY.add(hours=1)).sent == 0
+    assert deliver_outbox(app, clock=lambda: REMINDER_DAY.add(hours=1)).sent == 0
     assert len(receiver.bodies) == 1
     with app.session() as s:
         d = s.execute(select(Delivery).where(Delivery.status == "sent")).scalar_one()
@@ -164,9 +165,9 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path
 
 def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, database_url, receiver):
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
-    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     receiver.status = 404  # permanent: the hook is gone
-    report = deliver_outbox(app, clock=lambda: MONDAY)
+    report = deliver_outbox(app, clock=lambda: REMINDER_DAY)
     assert report.failed == 1
     with app.session() as s:
         failure = s.execute(
@@ -174,7 +175,7 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
         ).scalar_one()
     assert failure.recipient == "市招商局（经合办）"
     assert "泰顺县" in failure.body and "无法送达" in failure.body
-    deliver_outbox(app, clock=lambda: MONDAY.add(hours=2))
+    deliver_outbox(app, clock=lambda: REMINDER_DAY.add(hours=2))
     with app.session() as s:
         assert (
             s.execute(select(func.count()).where(OutboxMessage.kind == "delivery_failure")).scalar_one() == 1
@@ -185,15 +186,15 @@ def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
     tmp_path, database_url, receiver
 ):
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
-    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     with app.session() as s:  # what a worker killed between claim and send leaves behind
         s.execute(
             update(Delivery)
             .where(Delivery.status == "pending")
-            .values(status="sending", claimed_at=MONDAY, attempts=1, claim_token="dead")
+            .values(status="sending", claimed_at=REMINDER_DAY, attempts=1, claim_token="dead")
         )
-    assert deliver_outbox(app, clock=lambda: MONDAY.add(minutes=1)).failed == 0, "a live claim is respected"
-    report = deliver_outbox(app, clock=lambda: MONDAY.add(minutes=11))
+    assert deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=1)).failed == 0, "a live claim is respected"
+    report = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=11))
     assert (report.sent, report.failed) == (0, 1), "it may have arrived: never sent a second time"
     assert receiver.bodies == []
     with app.session() as s:
@@ -213,7 +214,7 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
     }
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
     env["SHANHAI_APPRISE_CONFIG"] = str(app.settings.apprise_config)
-    app.sync(as_of=MONDAY)
+    app.sync(as_of=REMINDER_DAY)
     receiver.status = 200
     # slow every delivery so the kill lands while the run is busy
     script = textwrap.dedent(f"""
@@ -227,7 +228,7 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
         from shanhai.app import App
         from shanhai.notifications.checking import check_obligation
         from shanhai.notifications.delivery import deliver_outbox
-        as_of = pendulum.parse("{MONDAY.isoformat()}")
+        as_of = pendulum.parse("{REMINDER_DAY.isoformat()}")
         app = App()
         check_obligation(app, None, as_of=as_of)
         print("queued", flush=True)
@@ -243,9 +244,9 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     queued_before = keys(app)
-    again = check_obligation(app, None, as_of=MONDAY)
+    again = check_obligation(app, None, as_of=REMINDER_DAY)
     assert again.queued == 0 and keys(app) == queued_before, "nothing queued twice"
-    deliver_outbox(app, clock=lambda: MONDAY.add(minutes=11))  # past the dead worker's lease
+    deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=11))  # past the dead worker's lease
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
         reported = s.execute(
@@ -258,9 +259,9 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
 
 def test_a_weekly_digest_goes_out_once_a_week(tmp_path, database_url):
     app = make_app(tmp_path, database_url)
-    first = send_digest(app, audience="coordinator", as_of=MONDAY)
-    again = send_digest(app, audience="coordinator", as_of=MONDAY.add(days=2))
-    next_week = send_digest(app, audience="coordinator", as_of=MONDAY.add(days=7))
+    first = send_digest(app, audience="coordinator", as_of=REMINDER_DAY)
+    again = send_digest(app, audience="coordinator", as_of=REMINDER_DAY.add(days=2))
+    next_week = send_digest(app, audience="coordinator", as_of=REMINDER_DAY.add(days=7))
     assert first.queued == 1 and again.queued == 0 and next_week.queued == 1
     with app.session() as s:
         digest = (
@@ -300,7 +301,7 @@ def test_a_digest_due_on_a_holiday_goes_out_on_the_next_working_day(tmp_path, da
 
 def test_nothing_is_delivered_on_a_weekend_not_even_a_retry(tmp_path, database_url, receiver):
     app = make_app(tmp_path, database_url, {"taishun": receiver.port})
-    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     saturday = pendulum.datetime(2026, 12, 5, 10, tz="Asia/Shanghai")
     held = deliver_outbox(app, clock=lambda: saturday)
     assert (held.sent, held.held) == (0, 1) and receiver.bodies == []
@@ -320,10 +321,10 @@ def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, databas
             home=tmp_path / "home", database_url=database_url, apprise_config=config, secret_key="test"
         )
     )
-    check_obligation(app, "joint-meeting", as_of=MONDAY)
-    assert deliver_outbox(app, clock=lambda: MONDAY).sent == 2
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
+    assert deliver_outbox(app, clock=lambda: REMINDER_DAY).sent == 2
     heads = sorted(b["message"].split("：", 1)[0] for b in receiver.bodies)
-    assert heads == ["泰顺县", "鹿城区"], "each message is addressed to its own unit"
+    assert heads == ["泰顺县（牵头单位）", "鹿城区（牵头单位）"], "each message is addressed to its own unit"
 
 
 def test_a_thread_that_raises_fails_the_concurrency_harness():
@@ -349,14 +350,14 @@ def test_a_robots_per_minute_limit_holds_across_delivery_processes(tmp_path, dat
     }
     app = App(settings=Settings(home=tmp_path / "home", database_url=database_url, apprise_config=config,
                                 secret_key="test"))
-    check_obligation(app, "joint-meeting", as_of=MONDAY)
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     script = textwrap.dedent(f"""
         import pendulum
         import shanhai.notifications.transport as t
         t.DEFAULT_RATE_LIMITS = {{"json": ((3, 60.0),)}}
         from shanhai.app import App
         from shanhai.notifications.delivery import deliver_outbox
-        now = pendulum.parse("{MONDAY.isoformat()}")
+        now = pendulum.parse("{REMINDER_DAY.isoformat()}")
         report = deliver_outbox(App(), clock=lambda: now, sleep=lambda s: None)
         print(report.sent, report.deferred, flush=True)
     """)

@@ -15,11 +15,10 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_a_fresh_home_keeps_its_database_evidence_and_secret_key_private(tmp_path):
+def test_a_fresh_home_keeps_its_database_and_evidence_private_and_writes_no_key_file(tmp_path):
     from sqlalchemy import text
 
     from shanhai.db import get_engine
-    from shanhai.settings import Settings
 
     home = tmp_path / "home"
     old = os.umask(0o022)  # the usual umask: files would be world-readable by default
@@ -45,14 +44,14 @@ def test_a_fresh_home_keeps_its_database_evidence_and_secret_key_private(tmp_pat
         }
         assert mode(home / "evidence") == 0o700
 
-        Settings(home=tmp_path / "other", secret_key=None).signing_secret()
-        assert mode(tmp_path / "other") == 0o700 and mode(tmp_path / "other" / "secret_key") == 0o600
+        # the generated key lives in the (private) database, shared by every worker: no key file
+        assert not (home / "secret_key").exists()
     finally:
         os.umask(old)
 
 
 def test_the_logs_of_shanhai_up_are_private(tmp_path):
-    from shanhai.cli.up import Stack
+    from shanhai.cli.processes import Stack
 
     stack = Stack()
     log = tmp_path / "home" / "logs" / "worker.log"

@@ -188,7 +188,7 @@ def test_a_file_of_exactly_the_limit_is_accepted_and_one_byte_more_is_not(app, t
         ({"obligation": "next-year-plan", "amount_fen": 10**13 + 1}, "amount"),  # over 1000亿元
         ({"obligation": "no-such-duty"}, "obligation"),
         ({"scope": "泰顺-火星"}, "scope"),
-        ({"on": "2026-01-05", "period": "2025"}, "date"),  # after 2025's counting window
+        ({"on": "2026-04-01", "period": "2025"}, "date"),  # after 2025's period closed (03-31)
     ],
 )
 def test_a_bad_record_names_its_field_and_stores_nothing(app, fields, field):

@@ -1,7 +1,8 @@
 """`shanhai remind` on the document's catalogue around 2026's National Day and make-up working day.
 
 Dates (verified with chinese-calendar): 2026-10-01..10-07 are off; Saturday 10-10 is a make-up working day;
-10-31 is a Saturday, so the first working day after the next-year plan's due date is Monday 11-02.
+10-31 is a Saturday, so the next-year plan's deadline rolls forward to Monday 11-02; the first working day
+after it is 11-03 and the fifth is 11-09.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ def reminders(cli, when: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def items_for(messages: list[dict], recipient: str, obligation: str, due: str = "2026-10-31") -> list[dict]:
+DUE = "2026-11-02"  # the 2026 plan: Saturday 10-31 rolled forward to Monday 11-02
+
+
+def items_for(messages: list[dict], recipient: str, obligation: str, due: str = DUE) -> list[dict]:
     """The recipient's items for one occurrence's due date (earlier years, never recorded, are overdue too)."""
     return [
         i
@@ -37,33 +41,60 @@ def test_remind_follows_the_working_calendar_and_sends_each_stage_once(cli):
     assert reminders(cli, "2026-10-10T08:30") == [], "nothing before the send hour, even on a working day"
 
     on_make_up_day = reminders(cli, "2026-10-10T10:00")
-    plan = items_for(on_make_up_day, "泰顺县", "next-year-plan")
-    assert [(i["scope"], i["stage"], i["due"]) for i in plan] == [("泰顺-鹿城", "before_30d", "2026-10-31")], (
-        "the 30-day reminder fell on the holiday (10-01) and goes out on the next working day it is run"
+    plan = items_for(on_make_up_day, "泰顺县", "next-year-plan", due=DUE)
+    assert [(i["scope"], i["stage"], i["due"]) for i in plan] == [("泰顺-鹿城", "before_30d", DUE)], (
+        "the 30-day reminder fell on the holiday (10-03) and goes out on the next working day it is run"
     )
-    assert items_for(on_make_up_day, "鹿城区", "next-year-plan"), "both sides of the pairing are reminded"
-    assert not items_for(on_make_up_day, "永嘉县", "next-year-plan"), "a done occurrence is not reminded"
-    assert items_for(on_make_up_day, "泰顺县", "next-year-plan", due="2025-10-31"), "last year's missed plan nags"
-    assert all(m["role"] == "county" for m in on_make_up_day if m["recipient"] in ("泰顺县", "鹿城区"))
+    assert items_for(on_make_up_day, "鹿城区", "next-year-plan", due=DUE), "both sides of the pairing are reminded"
+    assert not items_for(on_make_up_day, "永嘉县", "next-year-plan", due=DUE), "a done occurrence is not reminded"
+    assert not items_for(on_make_up_day, "泰顺县", "next-year-plan", due="2025-10-31"), (
+        "last year's plan closed at the 2026-03-31 assessment (and predates the tracking start): never reminded"
+    )
+    assert all(m["role"] == "lead" and m["role_label"] == "牵头单位"
+               for m in on_make_up_day if m["recipient"] in ("泰顺县", "鹿城区"))
     per_recipient = [m["recipient"] for m in on_make_up_day]
     assert len(per_recipient) == len(set(per_recipient)), "one message per recipient"
 
     again = cli("remind", "--as-of", "2026-10-10T10:05")
     assert again.exit_code == 0 and "新入发件箱 0 条" in again.output, again.output
+    assert "没有新到期" in again.output, "a run that plans nothing says why"
     assert "没有离开本机" in again.output, "with no channel configured the CLI says nothing left the machine"
 
-    assert reminders(cli, "2026-10-11T10:00") == [], "an ordinary Sunday is not a working day"
+    sunday = cli("remind", "--as-of", "2026-10-11T10:00")
+    assert "不是工作日" in sunday.output, "an ordinary Sunday is not a working day, and the run says so"
 
-    overdue = reminders(cli, "2026-11-02T10:00")
-    assert [i["stage"] for i in items_for(overdue, "泰顺县", "next-year-plan")] == ["overdue_1wd"]
-    assert sorted(i["scope"] for i in items_for(overdue, "市招商局（经合办）", "next-year-plan")) == sorted(
+    # 10-31 is a Saturday: the deadline rolls forward to Monday 11-02 (顺延), the due-day reminder goes then
+    on_due_day = reminders(cli, "2026-11-02T10:00")
+    assert [i["stage"] for i in items_for(on_due_day, "泰顺县", "next-year-plan", due=DUE)] == ["due"]
+    overdue = reminders(cli, "2026-11-03T10:00")
+    assert [i["stage"] for i in items_for(overdue, "泰顺县", "next-year-plan", due=DUE)] == ["overdue_1wd"]
+    assert sorted(i["scope"] for i in items_for(overdue, "市招商局（经合办）", "next-year-plan", due=DUE)) == sorted(
         ["苍南-龙湾", "文成-瑞安", "泰顺-鹿城", "平阳-乐清"]
     ), "the coordinator hears of every pairing that missed it, on the first working day after the due date"
-    assert not items_for(overdue, "市山海协作工程工作领导小组", "next-year-plan"), "supervisors only from the 5th"
-    supervisors = reminders(cli, "2026-11-06T10:00")
-    escalated = items_for(supervisors, "市山海协作工程工作领导小组", "next-year-plan")
+    assert not items_for(overdue, "市山海协作工程工作领导小组", "next-year-plan", due=DUE), "supervisors from the 5th"
+    assert reminders(cli, "2026-11-06T10:00") == [], "11-06 is only the fourth working day after 11-02"
+    supervisors = reminders(cli, "2026-11-09T10:00")
+    escalated = items_for(supervisors, "市山海协作工程工作领导小组", "next-year-plan", due=DUE)
     assert [(i["scope"], i["stage"]) for i in escalated if i["scope"] == "泰顺-鹿城"] == [("泰顺-鹿城", "overdue_5wd")]
-    assert len(escalated) == 4, "11-06 is the fifth working day after 10-31: the supervisors get all four"
+    assert len(escalated) == 4
+
+
+def test_the_aid_funds_reach_only_the_partner_and_a_monday_filing_is_on_time(cli):
+    # 2026-05-31 is a Sunday: the aid funds are due Monday 06-01
+    due_day = reminders(cli, "2026-06-01T10:00")
+    assert [i["stage"] for i in items_for(due_day, "鹿城区", "aid-funds", due="2026-06-01")] == ["due"]
+    assert not items_for(due_day, "泰顺县", "aid-funds", due="2026-06-01"), "the county receives the funds"
+    escalated = reminders(cli, "2026-06-02T10:00")
+    assert [i["stage"] for i in items_for(escalated, "鹿城区", "aid-funds", due="2026-06-01")] == ["overdue_1wd"]
+    assert items_for(escalated, "市招商局（经合办）", "aid-funds", due="2026-06-01")
+    assert not items_for(escalated, "泰顺县", "aid-funds", due="2026-06-01"), "not escalated to the county either"
+
+    filed = cli("record", "next-year-plan", "--scope", "泰顺-鹿城", "--date", "2026-11-02", "--as-of", "2026-11-02")
+    assert filed.exit_code == 0, filed.output
+    status = json.loads(cli("status", "--obligation", "next-year-plan", "--scope", "泰顺-鹿城", "--as-of",
+                            "2026-11-20", "--json").stdout)
+    [plan] = [s for s in status if s["period"] == "2026"]
+    assert (plan["status"], plan["due"], plan["due_nominal"]) == ("done", DUE, "2026-10-31")
 
 
 def test_a_dry_run_previews_without_storing(cli):
