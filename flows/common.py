@@ -9,7 +9,7 @@ deployment pages' default filter list Prefect's standard state NAMES, so a custo
 So a run that found something wrong ends in the standard `Failed` state (red, counted, filterable,
 listed everywhere) with the counts in its message and a tag naming what it found (`已逾期`); every other
 run ends in the standard `Completed` with the counts in its message. The engine's own verdict
-(`Overdue`, `BehindPace` …) stays in the artifacts and in the state's data.
+(`Overdue`, `BehindPace` …) stays in the artifacts (and in a Completed state's data).
 """
 
 from __future__ import annotations
