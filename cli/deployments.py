@@ -89,7 +89,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
         _deployment(
             "deliver-outbox",
             "shanhai.flows.deliver:deliver_outbox_flow",
-            "投递发件箱：待发送与待重试的消息（每 10 分钟）",
+            "发件箱投递：待发送与待重试的消息（每 10 分钟）",
             DELIVER_CRON,
             ["shanhai", "delivery"],
             {},

@@ -1,5 +1,6 @@
-"""Talking to a Prefect server for `shanhai up`: start it, wait for it, the work pool, deploy, a worker,
-today's checks. Prefect is imported only inside the functions that talk to the server."""
+"""Talking to a Prefect server for `shanhai up`: its settings, start it, wait for it, the work pool,
+deploy, a worker (the runs themselves: `prefect_runs`). Prefect is imported only inside the functions
+that talk to the server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shanhai import REPO_ROOT
@@ -19,6 +19,27 @@ WORK_POOL = "shanhai"
 CHECK_FLOW = "check-obligation"
 WORKER_LIMIT = 4  # concurrent flow runs (each one a Python process)
 HEALTH_TIMEOUT = 120.0
+
+# Settings of the local stack's server and worker (each may be overridden from the environment).
+STACK_SETTINGS = {
+    # The scheduler pre-creates runs (with random adjective-animal names until they start) up to
+    # max(3 runs, 1 hour) ahead by default: ~110 Scheduled runs for 32 deployments, burying the flow
+    # pages. Only the next run of each schedule: created when the previous one becomes due.
+    "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1",
+    "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "1",
+    "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_SCHEDULED_TIME": "PT0S",  # an ISO 8601 duration
+    # The checks triggered together wait their turn at the worker for a minute or so; marking them
+    # Late after the default 15 s makes the late-runs service write them all at once, which SQLite
+    # answers with "database is locked" (logged, retried). Five minutes still flags a stopped worker.
+    "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": "300",
+    # The worker's heartbeat (over its WebSocket channel) is persisted by the server as a read then a
+    # write in one deferred SQLite transaction: when any other write commits in between, which is likely
+    # while the day's checks run four at a time, it fails with "database is locked" and a traceback in
+    # the server log (the next heartbeat succeeds). Heartbeats every 5 minutes instead of 30 s leave
+    # only the one sent when the worker connects, before the checks start, in a start's busy minutes.
+    # The server marks the worker offline after three missed heartbeats (15 minutes).
+    "PREFECT_WORKER_HEARTBEAT_SECONDS": "300",
+}
 DEPLOY_TIMEOUT = 600.0
 
 
@@ -40,10 +61,8 @@ def prefect_env(prefect_home: Path, port: int, base: dict[str, str] | None = Non
         DO_NOT_TRACK="1",
         PYTHONUNBUFFERED="1",
     )
-    # The checks triggered together wait their turn at the worker for a minute or so; marking them
-    # Late after the default 15 s makes the late-runs service write them all at once, which SQLite
-    # answers with "database is locked" (logged, retried). Five minutes still flags a stopped worker.
-    env.setdefault("PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS", "300")
+    for name, value in STACK_SETTINGS.items():
+        env.setdefault(name, value)
     return env
 
 
@@ -137,31 +156,3 @@ def start_worker(stack: Stack, *, env: dict[str, str], log_path: Path, limit: in
         "shanhai-local",
     )
     return stack.start("Prefect worker", argv, env=env, log_path=log_path, cwd=REPO_ROOT)
-
-
-def trigger_checks(api_url: str, obligation_ids: list[str], as_of: str | None = None) -> int:
-    """One run of each obligation's check deployment, now; the number of runs created."""
-    from prefect.client.orchestration import SyncPrefectClient
-    from prefect.exceptions import ObjectNotFound
-    from prefect.states import Scheduled
-
-    params = {"as_of": as_of} if as_of else {}
-    created = 0
-    with SyncPrefectClient(api_url) as client:
-        for ob_id in obligation_ids:
-            try:
-                dep = client.read_deployment_by_name(f"{CHECK_FLOW}/{ob_id}")
-            except ObjectNotFound:
-                continue
-            client.create_flow_run_from_deployment(dep.id, parameters=params, tags=["shanhai-up"])
-            created += 1
-        # checks only queue; one delivery run shortly after sends what they queued, one message per unit
-        try:
-            deliver = client.read_deployment_by_name("deliver-outbox/deliver-outbox")
-        except ObjectNotFound:
-            return created
-        when = datetime.now(UTC) + timedelta(minutes=2)
-        client.create_flow_run_from_deployment(
-            deliver.id, tags=["shanhai-up"], state=Scheduled(scheduled_time=when)
-        )
-    return created

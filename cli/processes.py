@@ -77,10 +77,13 @@ class Stack:
             self.pid_file.write_text("".join(f"{c.proc.pid}\n" for c in self.children))
 
     def stop(self, timeout: float = 20.0) -> None:
-        for child in reversed(self.children):
-            stop_process_group(child.proc, timeout=timeout)
-            child.log.close()
-        self.children.clear()
+        for child in reversed(list(self.children)):
+            self.stop_one(child, timeout=timeout)
+
+    def stop_one(self, child: Child, timeout: float = 20.0) -> None:
+        stop_process_group(child.proc, timeout=timeout)
+        child.log.close()
+        self.children.remove(child)
         self._record()
 
 

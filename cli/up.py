@@ -2,12 +2,16 @@
 
 A Prefect server (SQLite under SHANHAI_HOME/prefect unless PREFECT_API_DATABASE_CONNECTION_URL says
 otherwise), the `shanhai` process work pool, every deployment of prefect.yaml, one process worker,
-the catalogue and the demo history, and today's checks triggered. Subprocess output goes to
-SHANHAI_HOME/logs.
+the catalogue and the demo history, and today's checks triggered (once a day: a second start the same
+day finds them). It says when every check of the day has finished and which found overdue duties, then
+runs the delivery of what they queued.
+Stopping (Ctrl-C, SIGTERM) cancels this stack's in-flight runs through the API before the worker and
+the server stop, so no run stays Running. Subprocess output goes to SHANHAI_HOME/logs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -22,10 +26,22 @@ from shanhai.cli.prefect_admin import (
     prefect_env,
     start_server,
     start_worker,
-    trigger_checks,
     wait_healthy,
 )
-from shanhai.cli.processes import Stack, StartupError, choose_port, reap_orphans
+from shanhai.cli.prefect_runs import (
+    Progress,
+    Triggered,
+    checks_progress,
+    deliver_now,
+    name_upcoming_runs,
+    settle_previous_runs,
+    settle_runs,
+    trigger_checks,
+)
+from shanhai.cli.processes import Child, Stack, StartupError, choose_port, reap_orphans
+
+PROGRESS_EVERY = 2.0  # seconds between two looks at the day's checks
+NAMING_EVERY = 30.0  # the scheduler adds the next run of a schedule when the previous one is due
 
 
 class _Stop(BaseException):  # like KeyboardInterrupt: no `except Exception` on the way swallows it
@@ -69,6 +85,40 @@ def _lock_home(home: Path) -> IO | None:
     return handle
 
 
+def _say_triggered(triggered: Triggered) -> None:
+    if triggered.created:
+        _say(f"  已触发今日检查 {len(triggered.created)} 次，由工作进程执行（最多同时 {WORKER_LIMIT} 个）。")
+    if triggered.existing:
+        _say(f"  今日已有检查 {len(triggered.existing)} 项（已运行或正在运行），不再重复触发。")
+
+
+def _say_progress(progress: Progress, titles: dict[str, str], seconds: float) -> None:
+    _say(f"今日检查已全部结束（{progress.total} 项，启动后 {seconds:.0f} 秒）。")
+    if progress.overdue:
+        names = "、".join(titles.get(o, o) for o in progress.overdue)
+        _say(f"  发现逾期 {len(progress.overdue)} 项（界面中为红色 Failed，标签 已逾期）：{names}")
+    if progress.errors:
+        names = "、".join(titles.get(o, o) for o in progress.errors)
+        _say(f"  未完成 {len(progress.errors)} 项（出错、崩溃或被取消，见 Prefect 界面中的运行日志）：{names}")
+
+
+def stop_stack(stack: Stack, worker: Child | None, api_url: str | None) -> int:
+    """Cancel the in-flight runs, stop the worker, cancel what it picked up meanwhile, stop the rest.
+
+    `api_url` is None when the server is gone (nothing to tell it); the number of runs cancelled."""
+    settled = 0
+    for step in range(2):
+        if api_url is not None:
+            try:
+                settled += settle_runs(api_url)
+            except Exception as exc:  # noqa: BLE001  (the processes must stop whatever the API says)
+                _say(f"  注意：未能取消进行中的运行：{exc}")
+        if step == 0 and worker is not None and worker in stack.children:
+            stack.stop_one(worker)
+    stack.stop()
+    return settled
+
+
 def run_stack(settings=None, as_of: str | None = None) -> int:
     """Bring the stack up, wait for Ctrl-C or SIGTERM, stop it; the process exit code."""
     from shanhai.app import App, parse_as_of
@@ -97,6 +147,8 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     code = 0
+    server = worker = None
+    api_url: str | None = None
     try:
         t0 = time.monotonic()
         app = App(settings)
@@ -140,8 +192,11 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
         _say(f"  Prefect 服务器就绪（{waited:.0f} 秒）：{ui_url}")
         created = ensure_work_pool(api_url)
         _say(f"  工作池 {WORK_POOL}（process）" + ("已创建。" if created else "已存在。"))
+        crashed, missed = settle_previous_runs(api_url)
+        if crashed or missed:
+            _say(f"  上次遗留的运行：{crashed} 个标记为 Crashed（进程已不在），{missed} 个往日计划运行已取消。")
 
-        start_worker(stack, env=env, log_path=logs / "prefect-worker.log")
+        worker = start_worker(stack, env=env, log_path=logs / "prefect-worker.log")
         _say("部署 prefect.yaml（prefect deploy --all）…")
         prefect_file = _prepare_prefect_file(catalogue, prefect_home, settings.send_hour)
         deploy_all(env=env, log_path=logs / "prefect-deploy.log", prefect_file=prefect_file)
@@ -150,8 +205,9 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
             f"  已部署 {n_deployments} 个部署（每项职责每天 {settings.send_hour:02d}:05 检查；发件箱每 10 分钟投递；周报、月报）。"
         )
 
-        n_runs = trigger_checks(api_url, list(catalogue.obligations), as_of)
-        _say(f"  已触发今日检查 {n_runs} 次，由工作进程执行（最多同时 {WORKER_LIMIT} 个）。")
+        titles = {ob_id: ob.title for ob_id, ob in catalogue.obligations.items()}
+        triggered = trigger_checks(api_url, titles, as_of)
+        _say_triggered(triggered)
 
         _say("")
         _say(f"山海 Shanhai 已启动（{time.monotonic() - t0:.0f} 秒）")
@@ -161,6 +217,7 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
         _say(f"  命令行使用本服务器：export PREFECT_API_URL={api_url} PREFECT_HOME={prefect_home}")
         _say("按 Ctrl-C 停止。")
 
+        waiting, last_look, last_naming = bool(triggered.runs), 0.0, 0.0
         while True:
             for child in stack.children:
                 if not child.alive():
@@ -168,7 +225,26 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
                         f"{child.name} 意外退出（退出码 {child.proc.returncode}），日志 {child.log_path}：\n"
                         f"{child.log_tail()}"
                     )
-            time.sleep(1)
+            if waiting and time.monotonic() - last_look >= PROGRESS_EVERY:
+                last_look = time.monotonic()
+                try:
+                    progress = checks_progress(api_url, triggered.runs)
+                except Exception:  # noqa: BLE001  (a busy server answers next time; the stack runs on)
+                    continue
+                if progress.done:
+                    waiting = False
+                    _say("")
+                    _say_progress(progress, titles, time.monotonic() - t0)
+                    try:
+                        if triggered.created and deliver_now(api_url):
+                            _say("  已触发一次发件箱投递，发送今日检查写入发件箱的消息。")
+                    except Exception as exc:  # noqa: BLE001  (the 10-minute schedule delivers them anyway)
+                        _say(f"  注意：未能触发发件箱投递（每 10 分钟的计划投递仍会发送）：{exc}")
+            if time.monotonic() - last_naming >= NAMING_EVERY:
+                last_naming = time.monotonic()
+                with contextlib.suppress(Exception):  # cosmetic: never a reason to stop the stack
+                    name_upcoming_runs(api_url)
+            time.sleep(0.5)
     except _Stop:
         _say("\n正在停止…")
     except StartupError as exc:
@@ -177,7 +253,10 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
     finally:
         shutting_down = True
         try:
-            stack.stop()
+            live = server is not None and server.alive()
+            settled = stop_stack(stack, worker, api_url if live else None)
+            if settled:
+                _say(f"  已取消进行中或等待中的运行 {settled} 个（Cancelled）。")
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -2,7 +2,8 @@
 
 The work is one coarse task (never one per occurrence); the run is named for a person
 (`联席会议 · 2026-11-29`), publishes the statuses it saw as a table artifact and what it queued and
-queued as a markdown artifact, and ends in a Completed state named for what it found (`Overdue` …).
+queued as a markdown artifact. A check that found overdue duties ends `Failed` (red in the Prefect UI,
+tagged `已逾期`, "发现逾期 4 项：…"); any other ends `Completed`, the counts in its message (`flows.states`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from prefect.states import Completed, State
+from prefect.states import State
 
-from shanhai.flows.common import artifact_key, check_markdown, check_run_name, status_rows
+from shanhai.flows.common import artifact_key, check_markdown, check_outcome, check_run_name, status_rows
+from shanhai.flows.states import final_state
 from shanhai.notifications.checking import CheckResult
 
 
@@ -55,9 +57,4 @@ def check_obligation_flow(obligation: str, as_of: str | None = None, dry_run: bo
         markdown=check_markdown(result),
         description=f"{result.title} 提醒与督办",
     )
-    message = result.summary
-    return Completed(
-        name=result.state_name,
-        message=message,
-        data={"state": result.state_name, "counts": result.counts, "queued": result.queued},
-    )
+    return final_state(check_outcome(result), {"counts": result.counts, "queued": result.queued})

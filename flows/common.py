@@ -1,25 +1,73 @@
-"""Plain-Python helpers of the flows: run names, artifact keys and artifact contents.
+"""Plain-Python helpers of the flows: run names, artifact keys, artifact contents and run outcomes.
 
 No Prefect import here, so everything is testable (and usable) without the engine.
+
+How a run's outcome shows in the Prefect UI (Prefect 3.9, both the default React UI under /v2 and the
+classic one): badges are coloured by state TYPE only (a COMPLETED state is green whatever its name);
+the dashboard counts failed runs by type (FAILED, CRASHED); the classic UI's state filter and its
+deployment pages' default filter list Prefect's standard state NAMES, so a custom name hides a run there.
+So a run that found something wrong ends in the standard `Failed` state (red, counted, filterable,
+listed everywhere) with the counts in its message and a tag naming what it found (`已逾期`); every other
+run ends in the standard `Completed` with the counts in its message. The engine's own verdict
+(`Overdue`, `BehindPace` …) stays in the artifacts (and in a Completed state's data).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shanhai.models.localtime import local_date
+from shanhai.models.localtime import TZ_NAME, local_date
 from shanhai.models.progress import progress_text
-from shanhai.models.statuses import label_of
+from shanhai.models.statuses import Status, label_of
+from shanhai.notifications.checking import STATE_NAMES
 
-# Names of the Completed state of a delivery run, by what it found.
+# The engine's verdict of a delivery run, by what it found (kept in the state's data and the artifact).
 DELIVERY_STATES = (
     ("failed", "DeliveryFailed"),
     ("retrying", "Retrying"),
     ("sent", "Sent"),
     ("held", "Held"),  # due, but outside working hours: they leave at the next working day's send hour
 )
+
+# Run tags, so each outcome can be filtered for in the UI (tags filter) and by `shanhai up`.
+OVERDUE_VERDICT = dict(STATE_NAMES)[Status.OVERDUE]  # the engine's name: Overdue
+OVERDUE_TAG = Status.OVERDUE.label  # 已逾期
+VERDICT_TAGS = {name: status.label for status, name in STATE_NAMES}  # Overdue → 已逾期, BehindPace → 进度滞后 …
+DELIVERY_FAILED_TAG = "投递失败"
+DELIVERY_RETRYING_TAG = "待重试"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """The final state a run reports: Failed (red) when it found something wrong, else Completed."""
+
+    failed: bool
+    message: str
+    tags: tuple[str, ...] = ()
+    verdict: str = ""
+
+
+def check_outcome(result, suffix: str = "") -> RunOutcome:
+    """A check (or digest) that found overdue duties fails, with the counts; any other ends Completed."""
+    tag = VERDICT_TAGS.get(result.state_name)
+    tags = (tag,) if tag else ()
+    if result.state_name == OVERDUE_VERDICT:
+        n = result.counts.get(str(Status.OVERDUE))
+        head = f"发现逾期 {n} 项" if n else "发现逾期（历史期次）"
+        return RunOutcome(True, f"{head}：{result.summary}{suffix}", tags, result.state_name)
+    return RunOutcome(False, result.summary + suffix, tags, result.state_name)
+
+
+def delivery_outcome(report) -> RunOutcome:
+    """A delivery run with failed deliveries fails; retries, holds and idle runs are a healthy run's."""
+    verdict = delivery_state_name(report)
+    if report.failed:
+        return RunOutcome(True, f"投递失败 {report.failed} 条：{report.summary}", (DELIVERY_FAILED_TAG,), verdict)
+    tags = (DELIVERY_RETRYING_TAG,) if report.retrying else ()
+    return RunOutcome(False, report.summary, tags, verdict)
 
 STATUS_COLUMNS = (
     ("scope", "范围"),
@@ -60,9 +108,7 @@ def check_run_name(obligation: str, as_of: str | None, app=None) -> str:
     return f"{title} · {when}"
 
 
-def dated_run_name(
-    label: str, as_of: str | None, *, with_time: bool = False, tz: str = "Asia/Shanghai"
-) -> str:
+def dated_run_name(label: str, as_of: str | None, *, with_time: bool = False, tz: str = TZ_NAME) -> str:
     import pendulum
 
     from shanhai.app import parse_as_of

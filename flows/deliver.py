@@ -1,16 +1,18 @@
 """The delivery flow: every 10 minutes, deliver what is due in the outbox (retries with backoff).
 
 Delivery follows the real clock: nothing leaves outside working days and hours, and a claim is stamped
-with the time it was made."""
+with the time it was made. A run with failed deliveries ends `Failed` (tagged `投递失败`); sent, held,
+retrying (tagged `待重试`) and idle runs end `Completed`."""
 
 from __future__ import annotations
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, State
+from prefect.states import State
 
-from shanhai.flows.common import dated_run_name, delivery_markdown, delivery_state_name
+from shanhai.flows.common import dated_run_name, delivery_markdown, delivery_outcome
+from shanhai.flows.states import final_state
 from shanhai.notifications.delivery import DeliveryReport
 
 DELIVERY = "发件箱投递"
@@ -35,8 +37,6 @@ def deliver_outbox_flow() -> State:
     create_markdown_artifact(
         key="outbox-delivery", markdown=delivery_markdown(report, parse_as_of(None)), description=report.summary
     )
-    return Completed(
-        name=delivery_state_name(report),
-        message=report.summary,
-        data={"sent": report.sent, "retrying": report.retrying, "failed": report.failed},
+    return final_state(
+        delivery_outcome(report), {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
     )

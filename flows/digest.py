@@ -1,6 +1,7 @@
 """The digest flows: weekly to the coordinator, monthly to the supervisors.
 
-Scheduled daily; each digest goes out once per week/month, on its first working day from the send hour."""
+Scheduled daily; each digest goes out once per week/month, on its first working day from the send hour.
+A digest whose items include overdue duties ends `Failed` (tagged `已逾期`), like a check."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
-from prefect.states import Completed, State
+from prefect.states import State
 
-from shanhai.flows.common import artifact_key, check_markdown, dated_run_name, status_rows
+from shanhai.flows.common import artifact_key, check_markdown, check_outcome, dated_run_name, status_rows
 from shanhai.flows.deliver import deliver_task
+from shanhai.flows.states import final_state
 from shanhai.notifications.checking import CheckResult
 
 WEEKLY = "每周督办摘要"
@@ -44,11 +46,9 @@ def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, d
         markdown=check_markdown(result, report),
         description=result.title,
     )
-    return Completed(
-        name=result.state_name,
-        message=result.summary + (f"；{report.summary}" if report else ""),
-        data={"state": result.state_name, "counts": result.counts, "queued": result.queued},
-    )
+    # like a check: a digest that reports overdue duties is a red run, the counts in its message
+    outcome = check_outcome(result, f"；{report.summary}" if report else "")
+    return final_state(outcome, {"counts": result.counts, "queued": result.queued})
 
 
 @flow(

@@ -150,3 +150,136 @@ def _live_in_group(pgid: int) -> list[str]:
     """Processes of the group that are not zombies (a zombie is dead, waiting to be reaped)."""
     out = subprocess.run(["ps", "-e", "-o", "pid=,pgid=,stat="], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if line.split()[1] == str(pgid) and not line.split()[2].startswith("Z")]
+
+
+# --------------------------------------------------------------------------- how runs end (no server)
+
+
+def _result(state_name: str, counts: dict[str, int], summary: str):
+    from datetime import datetime
+
+    from shanhai.notifications.checking import CheckResult
+
+    return CheckResult(
+        obligation_id="joint-meeting", title="联席会议", as_of=datetime(2026, 11, 30, 2), dry_run=False,
+        items=[], counts=counts, messages=[], queued=3, state_name=state_name, summary=summary,
+    )  # fmt: skip
+
+
+def test_a_check_that_found_overdue_duties_fails_with_its_counts_and_a_tag():
+    from shanhai.flows.common import check_outcome
+
+    out = check_outcome(_result("Overdue", {"overdue": 4, "behind_pace": 1}, "已逾期 4 项，进度滞后 1 项；新入发件箱 3 条"))
+    assert out.failed and out.tags == ("已逾期",) and out.verdict == "Overdue"
+    assert out.message == "发现逾期 4 项：已逾期 4 项，进度滞后 1 项；新入发件箱 3 条"
+    # judged by its history (no period this year): still a failure, said so
+    past = check_outcome(_result("Overdue", {}, "本年度无期次；历史期次：已逾期 2 项；新入发件箱 0 条"))
+    assert past.failed and past.message.startswith("发现逾期（历史期次）：本年度无期次")
+
+
+def test_checks_that_found_nothing_overdue_complete_with_their_counts():
+    from shanhai.flows.common import check_outcome
+
+    behind = check_outcome(_result("BehindPace", {"behind_pace": 1, "on_track": 4}, "进度滞后 1 项，进展正常 4 项；新入发件箱 1 条"))
+    assert not behind.failed and behind.tags == ("进度滞后",)
+    assert behind.message == "进度滞后 1 项，进展正常 4 项；新入发件箱 1 条"
+    assert check_outcome(_result("DueSoon", {"due_soon": 1}, "x")).tags == ("即将到期",)
+    for verdict in ("AllOnTrack", "AllDone", "NoOccurrences"):
+        out = check_outcome(_result(verdict, {}, "按期完成 5 项；新入发件箱 0 条"), "；已发送 0 条")
+        assert (out.failed, out.tags, out.message) == (False, (), "按期完成 5 项；新入发件箱 0 条；已发送 0 条")
+
+
+def test_only_failed_deliveries_fail_a_delivery_run():
+    from shanhai.flows.common import delivery_outcome
+    from shanhai.notifications.delivery import DeliveryReport
+
+    failed = delivery_outcome(DeliveryReport(sent=3, failed=2))
+    assert failed.failed and failed.tags == ("投递失败",) and failed.verdict == "DeliveryFailed"
+    assert failed.message.startswith("投递失败 2 条：已发送 3 条")
+    retrying = delivery_outcome(DeliveryReport(retrying=1))
+    assert (retrying.failed, retrying.tags, retrying.verdict) == (False, ("待重试",), "Retrying")
+    for report, verdict in ((DeliveryReport(sent=1), "Sent"), (DeliveryReport(held=2), "Held"), (DeliveryReport(), "Idle")):
+        out = delivery_outcome(report)
+        assert (out.failed, out.tags, out.verdict) == (False, (), verdict)
+
+
+def test_the_engine_traceback_of_a_returned_failed_state_is_dropped_but_a_real_error_keeps_its_own():
+    import logging
+
+    from prefect.exceptions import FailedRun
+
+    from shanhai.flows.states import ENGINE_EXIT, _ReturnedFailureFilter
+
+    def record(msg, exc):
+        return logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, msg, None, (type(exc), exc, None))
+
+    keep = _ReturnedFailureFilter().filter
+    assert not keep(record(ENGINE_EXIT, FailedRun("发现逾期 1 项")))
+    assert keep(record(ENGINE_EXIT, ValueError("boom")))
+    assert keep(record("Encountered exception during execution", FailedRun("x")))
+
+
+def test_the_local_stack_schedules_only_the_next_run_and_prefect_reads_the_settings(tmp_path):
+    from shanhai.cli.prefect_admin import prefect_env
+
+    env = prefect_env(tmp_path, 4321, base={"PATH": "/usr/bin:/bin"})
+    code = (
+        "from prefect.settings import get_current_settings as g; s = g();"
+        "sch = s.server.services.scheduler;"
+        "print(sch.min_runs, sch.max_runs, sch.min_scheduled_time.total_seconds(),"
+        " s.server.services.late_runs.after_seconds.total_seconds(), s.worker.heartbeat_seconds)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1", "0.0", "300.0", "300.0"]
+    # the environment wins over these defaults
+    env = prefect_env(tmp_path, 4321, base={"PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "3"})
+    assert env["PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS"] == "3"
+
+
+def test_upcoming_runs_take_the_label_their_flow_names_runs_with():
+    from shanhai.cli.prefect_runs import run_label
+
+    specs = {spec["name"]: spec["description"] for spec in deployment_specs(_catalogue())}
+    assert run_label(specs["joint-meeting"], "x") == "联席会议"
+    # the labels the flows name their runs with (flows.deliver.DELIVERY, flows.digest.WEEKLY/MONTHLY)
+    from shanhai.flows.deliver import DELIVERY
+    from shanhai.flows.digest import MONTHLY, WEEKLY
+
+    assert run_label(specs["deliver-outbox"], "x") == DELIVERY
+    assert run_label(specs["weekly-digest"], "x") == WEEKLY
+    assert run_label(specs["monthly-digest"], "x") == MONTHLY
+    assert run_label(None, "deliver-outbox") == run_label("", "deliver-outbox") == "deliver-outbox"
+
+
+def _run(state, tags=()):
+    from uuid import uuid4
+
+    from prefect.client.schemas.objects import FlowRun
+
+    return FlowRun(flow_id=uuid4(), state=state, tags=list(tags))
+
+
+def test_a_run_is_the_days_check_unless_cancelled_crashed_or_failed_by_an_error():
+    from prefect.states import Cancelled, Completed, Crashed, Failed, Pending, Running, Scheduled
+
+    from shanhai.cli.prefect_runs import counts_as_the_days_check
+
+    for state in (Scheduled(), Pending(), Running(), Completed()):
+        assert counts_as_the_days_check(_run(state))
+    assert counts_as_the_days_check(_run(Failed(message="发现逾期 1 项"), ["shanhai", "已逾期"]))
+    for state in (Failed(message="Flow run encountered an exception"), Cancelled(), Crashed()):
+        assert not counts_as_the_days_check(_run(state, ["shanhai"]))
+    assert not counts_as_the_days_check(_run(None))
+
+
+def test_stopping_without_a_server_still_stops_every_process(tmp_path):
+    from shanhai.cli.processes import Stack
+    from shanhai.cli.up import stop_stack
+
+    stack = Stack()
+    env = {"PATH": "/usr/bin:/bin"}
+    server = stack.start("server", ["sleep", "60"], env=env, log_path=tmp_path / "s.log", cwd=tmp_path)
+    worker = stack.start("worker", ["sleep", "60"], env=env, log_path=tmp_path / "w.log", cwd=tmp_path)
+    assert stop_stack(stack, worker, None) == 0
+    assert server.proc.poll() is not None and worker.proc.poll() is not None and stack.children == []
