@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from shanhai import REPO_ROOT
 from shanhai.cli.prefect_admin import (
     WORK_POOL,
     WORKER_LIMIT,
@@ -26,6 +27,7 @@ from shanhai.cli.prefect_admin import (
     wait_healthy,
 )
 from shanhai.cli.processes import Stack, StartupError, choose_port, reap_orphans
+from shanhai.cli.user_commands import ensure_first_account
 
 
 class _Stop(BaseException):  # like KeyboardInterrupt: no `except Exception` on the way swallows it
@@ -67,6 +69,23 @@ def _lock_home(home: Path) -> IO | None:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
+
+
+def start_portal(stack: Stack, *, env: dict[str, str], configured: str, log_path: Path) -> str:
+    """The portal beside the Prefect server, on the configured port or a free one; its URL is what the
+    worker's and flows' links point at (SHANHAI_PORTAL_URL in env)."""
+    import sys
+    from urllib.parse import urlsplit
+
+    port = choose_port(configured, 8600)
+    local = urlsplit(configured).hostname in (None, "127.0.0.1", "localhost")
+    # an address the units reach (a LAN name, a reverse proxy) is kept as it is; a local one follows the port
+    url = f"http://127.0.0.1:{port}" if local else configured.rstrip("/")
+    env["SHANHAI_PORTAL_URL"] = url
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "shanhai.portal.app:create_app",
+            "--host", "127.0.0.1" if local else "0.0.0.0", "--port", str(port)]
+    stack.start("门户 portal", argv, env=env, log_path=log_path, cwd=REPO_ROOT)
+    return url
 
 
 def run_stack(settings=None, as_of: str | None = None) -> int:
@@ -125,6 +144,8 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
         app.sync(as_of=when)
 
         n_demo = load_demo_history(app, as_of=when)
+        portal_url = start_portal(stack, env=env, configured=settings.portal_url, log_path=logs / "portal.log")
+        first_account = ensure_first_account(app)
         _say(
             f"  事项目录：{len(catalogue.obligations)} 项职责已载入（{app.database_url}）；"
             + (f"演示历史新增 {n_demo} 条记录。" if n_demo else "演示历史此前已载入。")
@@ -156,6 +177,9 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
         _say("")
         _say(f"山海 Shanhai 已启动（{time.monotonic() - t0:.0f} 秒）")
         _say(f"  Prefect 界面 UI : {ui_url}")
+        _say(f"  门户 portal     : {portal_url}（提醒中的链接指向此地址；单位需能访问，见 README「门户」）")
+        if first_account:
+            _say(f"  门户账号        : {first_account[0]} / {first_account[1]}（协调方；仅显示这一次，shanhai user 管理账号）")
         _say(f"  数据 home       : {home}")
         _say(f"  日志 logs       : {logs}")
         _say(f"  命令行使用本服务器：export PREFECT_API_URL={api_url} PREFECT_HOME={prefect_home}")
