@@ -31,7 +31,7 @@ from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require, safe_next
 from shanhai.portal.board import as_of_param
 from shanhai.portal.prefect_link import deployment_link
 from shanhai.portal.uploads import media_type
-from shanhai.portal.web import PageError, Portal, check_csrf, portal_of, render
+from shanhai.portal.web import PageError, Portal, check_csrf, portal_of, render, stage_label
 
 router = APIRouter()
 COORDINATOR = (Role.COORDINATOR,)
@@ -67,7 +67,7 @@ def history_rows(entries) -> list[dict]:
                 "actor": e.actor,
                 "action": ACTIONS.get(e.action, e.action),
                 "what": f"记录 #{e.entity_id}" if e.entity == "record" else "本期次",
-                "note": detail.get("note") or detail.get("reason") or (f"阶段 {detail['stage']}" if "stage" in detail else ""),
+                "note": detail.get("note") or detail.get("reason") or (stage_label(detail["stage"]) if "stage" in detail else ""),
             }
         )
     return rows

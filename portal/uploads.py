@@ -43,6 +43,8 @@ SIGNATURES: dict[str, tuple[str, tuple[bytes, ...]]] = {
 ACCEPT = ",".join(SIGNATURES)  # the file input's accept attribute
 KINDS_TEXT = "PDF、图片（JPG/PNG/GIF/WEBP）、Word/Excel/PowerPoint、WPS、OFD 或 ZIP 压缩包"
 CHUNK = 1 << 20
+MAX_NAME_CHARS = 100
+MAX_NAME_BYTES = 200
 MEDIA_TYPES = {
     ".pdf": "application/pdf",
     ".png": "image/png",
@@ -55,7 +57,7 @@ MEDIA_TYPES = {
 
 def clean_name(name: str) -> str:
     """The file's own name without any path, control characters or reserved characters, at most 100
-    characters with its extension kept (the name is shown to people and stored; it is never a path)."""
+    characters and 200 bytes with its extension kept (shown to people and stored; never a path)."""
     base = re.split(r"[\\/]", name or "")[-1]
     base = "".join(ch for ch in unicodedata.normalize("NFC", base) if unicodedata.category(ch)[0] != "C")
     base = re.sub(r'[<>:"|?*]', "_", base).strip().lstrip(".")
@@ -63,7 +65,11 @@ def clean_name(name: str) -> str:
     if not dot:
         stem, ext = base, ""
     ext = ext[:10]
-    stem = stem[: 100 - len(ext) - 1] or "证明材料"
+    stem = stem[: MAX_NAME_CHARS - len(ext) - 1]
+    # the temporary copy is a file of this name: keep it well under the file system's 255 bytes
+    while len(f"{stem}.{ext}".encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    stem = stem or "证明材料"
     return f"{stem}.{ext}" if ext else stem
 
 

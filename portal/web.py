@@ -85,6 +85,22 @@ def _day(value: date | str | None) -> str:
     return format_day(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
+def stage_label(name: str) -> str:
+    """A ladder stage's name as people read it (before_30d -> 到期前30天); unknown names as they are."""
+    import re
+
+    patterns = [
+        (r"before_(\d+)d", "到期前{}天"),
+        (r"before_(\d+)wd", "到期前{}个工作日"),
+        (r"overdue_(\d+)wd", "逾期{}个工作日"),
+        (r"repeat_(\d+)", "逾期第{}次复报"),
+    ]
+    for pattern, label in patterns:
+        if m := re.fullmatch(pattern, name or ""):
+            return label.format(m.group(1))
+    return {"due": "到期当日", "none": "尚未提醒"}.get(name, name)
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))  # .html: autoescaped
     env = templates.env
@@ -92,6 +108,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["local"] = _local
     env.filters["amount"] = _amount
     env.filters["status_label"] = label_of
+    env.filters["stage"] = stage_label
     env.globals["to_local"] = to_local
     return templates
 
