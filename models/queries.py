@@ -74,7 +74,7 @@ def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None,
         year=year,
         everything=everything,
     )
-    with app.session() as session:
+    with app.read_session() as session:
         pairs = load_evaluations(session=session, as_of=as_of, cal=app.calendar, flt=flt)
     if unit_scope:
         # a unit sees its own occurrences: its own scope, its pairings', its parks' and city duties naming it
@@ -130,7 +130,7 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
 
     from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
 
-    with app.session() as session:
+    with app.read_session() as session:
         q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
         if message_id is not None:
             q = select(OutboxMessage).where(col(OutboxMessage.id) == message_id)
@@ -227,7 +227,7 @@ def board_view(app, *, as_of: datetime, year: int) -> dict[str, Any]:
     from shanhai.models.store import OccurrenceFilter, load_evaluations
 
     cat = app.catalogue
-    with app.session() as session:
+    with app.read_session() as session:
         pairs = load_evaluations(
             session=session, as_of=as_of, cal=app.calendar, flt=OccurrenceFilter(year=year)
         )
@@ -294,7 +294,7 @@ def occurrence_evaluation(app, *, occurrence_id: int, as_of: datetime):
     from shanhai.models.store import OccurrenceFilter, load_evaluations
     from shanhai.models.tables import Occurrence
 
-    with app.session() as session:
+    with app.read_session() as session:
         occ = session.get(Occurrence, occurrence_id)
         if occ is None:
             return None

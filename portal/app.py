@@ -13,6 +13,7 @@ from datetime import datetime
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -27,6 +28,14 @@ FORM_OVERHEAD = 1 << 20  # room for the form's other fields around the evidence 
 _TITLES = {400: "请求有误", 401: "需要登录", 403: "无权访问", 404: "页面不存在", 405: "不支持的请求方式",
            409: "已处理", 410: "链接已过期", 413: "内容过大", 415: "不支持的文件类型", 422: "输入有误",
            429: "请求过于频繁"}
+
+
+SERVER_ERROR = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>服务器出错</title></head>'
+    "<body><h1>服务器出错</h1><p>处理请求时出错，未保存任何内容。请稍后重试；如仍出错，请联系市山海协作办公室。</p>"
+    '<p><a href="/">返回首页</a></p></body></html>'
+)
 
 
 class BodyLimit:
@@ -133,6 +142,11 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     async def _bad_params(request: Request, exc: RequestValidationError):
         fields = "、".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors())
         return error_page(request, 422, "输入有误", f"参数无法识别：{fields}")
+
+    @web.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception):
+        # outside the session and templates on purpose: whatever broke, this page still renders
+        return HTMLResponse(SERVER_ERROR, status_code=500)
 
     web.add_middleware(
         SessionMiddleware,

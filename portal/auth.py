@@ -43,7 +43,7 @@ def load_user(request: Request) -> None:
     name = request.session.get("user") if "session" in request.scope else None
     if not name:
         return
-    with portal_of(request).app.session() as session:
+    with portal_of(request).app.read_session() as session:
         user = active_user(session=session, name=name)
         role = Role(user.role) if user else None
     if user is None or role is None:

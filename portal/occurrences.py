@@ -84,7 +84,7 @@ def occurrence_page(
         raise PageError(404, "期次不存在", f"没有编号为 {occurrence_id} 的期次。")
     occ_row, ev = found
     cat = portal.app.catalogue
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:
         occ = session.get(Occurrence, occurrence_id)
         assert occ is not None
         records = [rec for rec, _ in record_items(session, occurrence_ids=[occurrence_id])]
@@ -126,7 +126,7 @@ def occurrence_page(
 @router.get("/records/{record_id}/evidence")
 def record_evidence(request: Request, record_id: int, user: SessionUser = require(*ANY_ACCOUNT)):
     portal = portal_of(request)
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:
         rec = session.get(CompletionRecord, record_id)
     return evidence_response(portal, rec)
 

@@ -27,7 +27,7 @@ def queue_page(request: Request, user: SessionUser = require(Role.COORDINATOR)):
     portal = portal_of(request)
     portal.ensure_synced()
     cat = portal.app.catalogue
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:
         pending = record_items(session, state=RecordState.SUBMITTED, limit=PENDING_SHOWN)
         pending_total = count_records(session, state=RecordState.SUBMITTED)
         failures = failed_deliveries(session)

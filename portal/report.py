@@ -55,7 +55,7 @@ def open_link(portal: Portal, token: str) -> LinkScope:
     unit = next((u for u in portal.app.catalogue.units.values() if u.code == code), None)
     if unit is None:
         raise PageError(403, "链接无效", f"链接所属单位（{code}）已不在事项目录中。")
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:
         occ = session.get(Occurrence, occurrence_id)
     if occ is None:
         raise PageError(404, "期次不存在", "链接所指的期次已不存在（事项目录已调整）。请联系市山海协作办公室。")
@@ -155,7 +155,7 @@ def _nonce_state(portal: Portal, nonce: str, purpose: str) -> None:
 
     from shanhai.models.form_nonces import FormNonce
 
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:
         row = session.execute(
             select(col(FormNonce.used_at)).where(col(FormNonce.nonce) == nonce, col(FormNonce.purpose) == purpose)
         ).first()
@@ -281,7 +281,7 @@ def _store(portal: Portal, scope: LinkScope, parsed, evidence_path, nonce: str, 
 
 
 def _scoped_record(portal: Portal, scope: LinkScope, record_id: int) -> CompletionRecord:
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:
         rec = session.get(CompletionRecord, record_id)
     if rec is None:
         raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")

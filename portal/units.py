@@ -60,7 +60,7 @@ def unit_page(request: Request, code: str, key: str | None = None, as_of: str | 
     open_items = [i for i in items if not Status(i["status"]).is_resolved]
     next_due = min((i for i in open_items if i["due"] >= today.isoformat()), key=lambda i: i["due"], default=None)
     ids = [i["id"] for i in items]
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:
         acks = {a.occurrence_id: a for a in acknowledgements_of(session=session, occurrence_ids=ids) if a.unit_code == code}
         rejected = [
             (rec, occ)

@@ -213,3 +213,21 @@ def test_the_outbox_and_its_deliveries_show_in_the_queue(portal):
     with portal.app.session() as session:
         first = session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().first()
     assert first.recipient in page.text
+
+
+def test_an_unexpected_error_is_a_chinese_500_page(tmp_path, database_url):
+    from fastapi.testclient import TestClient
+
+    portal = make_portal(tmp_path, database_url)
+    client = TestClient(portal.client.app, raise_server_exceptions=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    original = portal.app.calendar.working_days_between
+    portal.app.calendar.working_days_between = broken  # the link page needs it
+    try:
+        page = client.get(portal.link())
+    finally:
+        portal.app.calendar.working_days_between = original
+    assert page.status_code == 500 and "服务器出错" in page.text and "未保存任何内容" in page.text
