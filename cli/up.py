@@ -207,7 +207,7 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
                 signal.signal(sig, handler)
             lock.close()
     if code == 0:
-        _say("已停止：Prefect 服务器与工作进程均已退出。")
+        _say("已停止：Prefect 服务器、工作进程与门户均已退出。")
     return code
 
 

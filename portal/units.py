@@ -32,8 +32,9 @@ def unit_by_code(portal: Portal, code: str) -> UnitSpec:
     raise PageError(404, "单位不存在", f"没有代码为“{code}”的单位。")
 
 
-def _allowed(request: Request, portal: Portal, code: str, key: str | None) -> bool:
-    """Logged in (any role), or holding this unit's key; otherwise off to the login page."""
+def _by_key(request: Request, portal: Portal, code: str, key: str | None) -> bool:
+    """False for an account (any role); True for a visitor holding this unit's key; otherwise off to
+    the login page (no key) or refused (a wrong key)."""
     if request.state.user is not None:
         return False
     if check_unit_key(key, unit_code=code, secret=portal.app.settings.signing_secret()):
@@ -53,7 +54,7 @@ def unit_links(portal: Portal, code: str) -> dict[str, str]:
 def unit_page(request: Request, code: str, key: str | None = None, as_of: str | None = None):
     portal = portal_of(request)
     unit = unit_by_code(portal, code)
-    by_key = _allowed(request, portal, code, key)
+    by_key = _by_key(request, portal, code, key)
     when, previewing = as_of_param(portal, as_of if not by_key else None)
     items = unit_view(portal.app, unit_name=unit.name, as_of=when)
     today = local_date(when)
@@ -93,7 +94,7 @@ def unit_feed(request: Request, code: str, key: str | None = None):
 
     portal = portal_of(request)
     unit = unit_by_code(portal, code)
-    _allowed(request, portal, code, key)
+    _by_key(request, portal, code, key)
     portal.ensure_synced()
     text = unit_calendar(portal.app, unit.name, as_of=portal.now())
     return Response(

@@ -104,3 +104,15 @@ def test_a_wrong_password_for_an_unknown_name_costs_a_hash_too(tmp_path, databas
     timed("warm-up")
     known, unknown = min(timed("jinghe") for _ in range(3)), min(timed("nobody") for _ in range(3))
     assert unknown > known / 3
+
+
+def test_up_makes_a_first_coordinator_account_once(tmp_path, database_url):
+    from shanhai.cli.user_commands import ensure_first_account
+
+    app = make_app(tmp_path, database_url)
+    name, password = ensure_first_account(app)
+    assert name == "admin" and len(password) >= 16
+    assert ensure_first_account(app) is None
+    with app.session() as session:
+        assert login(session=session, name="admin", password=password, address="x", now=at(2026, 10, 20)).user
+    assert count_rows(database_url, User) == 1
