@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from shanhai.app import App
 from shanhai.portal import auth, board, occurrences, overdue, queue, report, units
+from shanhai.portal.uploads import human_size
 from shanhai.portal.web import HERE, PageError, Portal, error_page, real_now
 
 SESSION_MAX_AGE = 12 * 3600
@@ -66,8 +67,8 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     def _error(self) -> PageError:
-        mb = (self.limit - FORM_OVERHEAD) / (1 << 20)
-        return PageError(413, "内容过大", f"提交的内容过大：证明材料不得超过 {mb:.0f} MB。未保存任何内容。")
+        allowed = human_size(self.limit - FORM_OVERHEAD)
+        return PageError(413, "内容过大", f"提交的内容过大：证明材料不得超过 {allowed}。未保存任何内容。")
 
 
 class SecurityHeaders:

@@ -112,7 +112,7 @@ def spooled_upload(source: BinaryIO, filename: str, *, max_bytes: int) -> Iterat
                     raise PageError(
                         413,
                         "文件过大",
-                        f"文件过大：证明材料“{name}”超过上限 {_size(max_bytes)}，请压缩或拆分后再上传。未保存任何内容。",
+                        f"文件过大：证明材料“{name}”超过上限 {human_size(max_bytes)}，请压缩或拆分后再上传。未保存任何内容。",
                     )
                 out.write(chunk)
         if total == 0:
@@ -123,8 +123,10 @@ def spooled_upload(source: BinaryIO, filename: str, *, max_bytes: int) -> Iterat
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def _size(n: int) -> str:
-    return f"{n / (1 << 20):.0f} MB" if n >= 1 << 20 else f"{n} 字节"
+def human_size(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.0f} MB"
+    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} 字节"
 
 
 def media_type(name: str | None) -> tuple[str, bool]:

@@ -147,6 +147,8 @@ def make_portal(tmp_path: Path, database_url: str, clock: Clock | None = None, *
     from shanhai.portal.app import create_app
 
     clock = clock or Clock()
+    # no Prefect server is asked unless a test starts one: port 9 (discard) never answers HTTP
+    settings.setdefault("prefect_ui_url", "http://127.0.0.1:9")
     app = make_app(tmp_path / "home", database_url, portal_catalogue(tmp_path / "cat"), sync_at=clock.now, **settings)
     client = TestClient(create_app(app, clock=clock))
     return PortalEnv(app=app, client=client, clock=clock, database_url=database_url)

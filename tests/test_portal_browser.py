@@ -70,7 +70,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
     root: Path = tmp_path_factory.mktemp("portal-browser")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    app = make_app(root / "home", f"sqlite:///{root / 'shanhai.db'}", REAL_CATALOGUE, sync_at=NOW, portal_url=url)
+    app = make_app(root / "home", f"sqlite:///{root / 'shanhai.db'}", REAL_CATALOGUE, sync_at=NOW, portal_url=url,
+                   prefect_ui_url="http://127.0.0.1:9")  # no Prefect here: the link falls back to the list
     load_demo_history(app, as_of=NOW)
     with app.session() as session:
         add_user(session=session, name="jinghe", role="coordinator", password=PASSWORD, actor="test")
