@@ -1,5 +1,5 @@
 """Shanhai benchmarks (SPEC §8): sweep vs bare SQL read at province scale, notification fan-out,
-CLI start-up. Prints a plain table and writes benchmarks/results.json.
+CLI start-up, portal page times. Prints a plain table and writes benchmarks/results.json.
 
     make bench        # or: .venv/bin/python -m benchmarks.run
 
@@ -205,6 +205,11 @@ def report(results: dict) -> str:
             ],
         )
     )
+    if "portal" in results:
+        from benchmarks.portal import report as portal_report
+
+        parts.append("")
+        parts.append(portal_report(results["portal"]))
     if results["notes"]:
         parts.append("")
         parts += [f"note: {n}" for n in results["notes"]]
@@ -291,6 +296,11 @@ def main() -> int:
             or results["cli"]["prefect_imported_by_obligations_command"]
         ):
             results["notes"].append("Prefect is imported by the CLI where it is not needed")
+        # 4. portal page times at the demo's scale
+        print("portal pages …", flush=True)
+        from benchmarks.portal import run_portal
+
+        results["portal"] = run_portal(root)
     except Exception:
         failed = True
         traceback.print_exc()

@@ -105,11 +105,14 @@ def plans(as_json: Json = False) -> None:
     """附件1 生态旅游文化产业园投资计划（万元）。 List the 附件1 plan rows."""
     from shanhai.models.queries import plan_items
 
-    items = plan_items(load_app(need_db=False).catalogue)
+    cat = load_app(need_db=False).catalogue
+    items = plan_items(cat)
     if as_json:
         return emit_json(items)
+    from shanhai.models.progress import PLAN_KIND_LABELS
+
     output.table(
-        items,
+        [{**i, "kind": PLAN_KIND_LABELS.get(i["kind"], i["kind"])} for i in items],
         [
             ("park", "产业园"),
             ("year", "年度"),
@@ -119,3 +122,8 @@ def plans(as_json: Json = False) -> None:
             ("planned_completion", "计划完成数"),
         ],
     )
+    for stated in cat.plan_totals:
+        total = sum(r.planned_total for r in stated.rows)
+        typer.echo(f"计划总投资合计 {total:,} 万元 = {total / 10_000:.1f} 亿元（文件所述 {stated.stated_total_yi:g} 亿元）")
+        if stated.note:
+            typer.echo(f"说明：{stated.note}")

@@ -7,6 +7,7 @@ from shanhai.cli import (  # noqa: F401  (each module registers its commands on 
     message_commands,
     record_commands,
     status_commands,
+    user_commands,
 )
 from shanhai.cli.app import app
 from shanhai.cli.channels import channels_app

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import typer
 
+from shanhai.models.text import display_width
+
 LIGHT = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
 
 
-def width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+width = display_width
 
 
 def pad(text: str, w: int) -> str:

@@ -75,7 +75,7 @@ def ics(
     as_of: AsOf = None,
 ) -> None:
     """某单位的期限日历（ICS，每项期限前3天09:00提醒）。 An ICS calendar of a unit's deadlines."""
-    from shanhai.cli.ics import unit_calendar
+    from shanhai.models.ics import unit_calendar
 
     when = as_of_option(as_of)
     if out is not None and not out.parent.is_dir():

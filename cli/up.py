@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import IO
 
+from shanhai import REPO_ROOT
 from shanhai.cli.prefect_admin import (
     WORK_POOL,
     WORKER_LIMIT,
@@ -39,6 +40,7 @@ from shanhai.cli.prefect_runs import (
     trigger_checks,
 )
 from shanhai.cli.processes import Child, Stack, StartupError, choose_port, reap_orphans
+from shanhai.cli.user_commands import ensure_first_account
 
 PROGRESS_EVERY = 2.0  # seconds between two looks at the day's checks
 NAMING_EVERY = 30.0  # the scheduler adds the next run of a schedule when the previous one is due
@@ -119,6 +121,23 @@ def stop_stack(stack: Stack, worker: Child | None, api_url: str | None) -> int:
     return settled
 
 
+def start_portal(stack: Stack, *, env: dict[str, str], configured: str, log_path: Path) -> str:
+    """The portal beside the Prefect server, on the configured port or a free one; its URL is what the
+    worker's and flows' links point at (SHANHAI_PORTAL_URL in env)."""
+    import sys
+    from urllib.parse import urlsplit
+
+    port = choose_port(configured, 8600)
+    local = urlsplit(configured).hostname in (None, "127.0.0.1", "localhost")
+    # an address the units reach (a LAN name, a reverse proxy) is kept as it is; a local one follows the port
+    url = f"http://127.0.0.1:{port}" if local else configured.rstrip("/")
+    env["SHANHAI_PORTAL_URL"] = url
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "shanhai.portal.app:create_app",
+            "--host", "127.0.0.1" if local else "0.0.0.0", "--port", str(port)]
+    stack.start("门户 portal", argv, env=env, log_path=log_path, cwd=REPO_ROOT)
+    return url
+
+
 def run_stack(settings=None, as_of: str | None = None) -> int:
     """Bring the stack up, wait for Ctrl-C or SIGTERM, stop it; the process exit code."""
     from shanhai.app import App, parse_as_of
@@ -177,6 +196,8 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
         app.sync(as_of=when)
 
         n_demo = load_demo_history(app, as_of=when)
+        portal_url = start_portal(stack, env=env, configured=settings.portal_url, log_path=logs / "portal.log")
+        first_account = ensure_first_account(app)
         _say(
             f"  事项目录：{len(catalogue.obligations)} 项职责已载入（{app.database_url}）；"
             + (f"演示历史新增 {n_demo} 条记录。" if n_demo else "演示历史此前已载入。")
@@ -212,6 +233,9 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
         _say("")
         _say(f"山海 Shanhai 已启动（{time.monotonic() - t0:.0f} 秒）")
         _say(f"  Prefect 界面 UI : {ui_url}")
+        _say(f"  门户 portal     : {portal_url}（提醒中的链接指向此地址；单位需能访问，见 README「门户」）")
+        if first_account:
+            _say(f"  门户账号        : {first_account[0]} / {first_account[1]}（协调方；仅显示这一次，shanhai user 管理账号）")
         _say(f"  数据 home       : {home}")
         _say(f"  日志 logs       : {logs}")
         _say(f"  命令行使用本服务器：export PREFECT_API_URL={api_url} PREFECT_HOME={prefect_home}")
@@ -262,7 +286,7 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
                 signal.signal(sig, handler)
             lock.close()
     if code == 0:
-        _say("已停止：Prefect 服务器与工作进程均已退出。")
+        _say("已停止：Prefect 服务器、工作进程与门户均已退出。")
     return code
 
 

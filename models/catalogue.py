@@ -177,6 +177,7 @@ class PlanRow(_Strict):
 
 class Plans(_Strict):
     stated_total_yi: float = Field(gt=0)
+    note: str | None = None  # how the stated total was chosen where the document disagrees with itself
     rows: list[PlanRow]
 
 
@@ -241,6 +242,7 @@ class Catalogue:
     obligations: dict[str, ObligationSpec]
     obligation_document: dict[str, str]
     plans: list[PlanRow]
+    plan_totals: list[Plans] = field(default_factory=list)  # each document's stated 附件1 total
     aliases: dict[str, str] = field(default_factory=dict)  # any spelling -> canonical unit name
 
     def unit(self, name: str) -> UnitSpec | None:
@@ -441,5 +443,6 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
         obligations=obligations,
         obligation_document=obligation_document,
         plans=[r for r, _, _ in plans],
+        plan_totals=[pl for pl, _ in stated],
         aliases=aliases,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -255,6 +255,14 @@ def _occurrence_filter(f: OccurrenceFilter, today: date) -> list[ColumnElement[b
         where.append(col(Occurrence.obligation_id) == f.obligation)
     if f.scope:
         where.append(col(Occurrence.scope) == f.scope)
+    if f.year is not None and not f.everything:
+        # the same rows the year filter below keeps, chosen in SQL: one year's board evaluates one year
+        where.append(
+            or_(
+                col(Occurrence.period) == str(f.year),
+                col(Occurrence.due).between(date(f.year, 1, 1), date(f.year, 12, 31)),
+            )
+        )
     return where
 
 

@@ -79,6 +79,18 @@ def _already_sent(session: Session, occurrence_ids: list[int]) -> set[tuple[int,
     return {(o, s, r) for o, s, r in rows}
 
 
+def _acknowledged(app, session: Session, occurrence_ids: list[int]) -> dict[tuple[int, str], int]:
+    """(occurrence id, unit name) -> the highest ladder rank the unit acknowledged (签收)."""
+    from shanhai.models.acknowledgements import latest_acknowledgements
+
+    names = {u.code: u.name for u in app.catalogue.units.values()}
+    return {
+        (occ, names[code]): rank
+        for (occ, code), rank in latest_acknowledgements(session=session, occurrence_ids=occurrence_ids).items()
+        if code in names
+    }
+
+
 def plan_item(app, occ: OccurrenceRow, ev: Evaluation) -> PlanItem:
     title, clause = title_and_clause(app.catalogue, occ.obligation_id)
     return PlanItem(
@@ -153,6 +165,7 @@ def check_obligation(
             coordinator=app.catalogue.roles.coordinator,
             supervisor=app.catalogue.roles.supervisor,
             already_sent=_already_sent(session, [occ.id for occ, _ in open_pairs]),
+            acknowledged=_acknowledged(app, session, [occ.id for occ, _ in open_pairs]),
             send_hour=app.settings.send_hour,
         )
         queued = 0 if dry_run else queue_reminders(app, session, planned, as_of)

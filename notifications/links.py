@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-__all__ = ["LinkError", "sign_report_link", "verify_report_token", "CLOCK_SKEW"]
+__all__ = ["LinkError", "sign_report_link", "verify_report_token", "CLOCK_SKEW", "unit_key", "check_unit_key"]
 
 _SALT = "shanhai.report-link"
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -90,3 +90,22 @@ def verify_report_token(
             f"链接已过期：签发于 {issued_at.astimezone(_SHANGHAI).date().isoformat()}，有效期 {max_age_days} 天，请使用最新提醒中的链接",
         )
     return occurrence_id, unit_code
+
+
+def unit_key(*, unit_code: str, secret: str) -> str:
+    """A capability for one unit's own page and calendar feed (``?key=…``): HMAC of the unit code.
+
+    Long-lived on purpose (a calendar subscription must keep working); changing the secret revokes
+    every key. It reads only that unit's page; it acts on nothing."""
+    import hashlib
+    import hmac
+
+    if not secret:
+        raise ValueError("a non-empty secret is required to sign unit keys")
+    return hmac.new(secret.encode(), f"shanhai.unit-key:{unit_code}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_unit_key(key: str | None, *, unit_code: str, secret: str) -> bool:
+    import hmac
+
+    return bool(key) and hmac.compare_digest(str(key), unit_key(unit_code=unit_code, secret=secret))

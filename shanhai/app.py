@@ -113,6 +113,14 @@ class App:
         with session_scope(self.database_url) as session:
             yield session
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """For reads only (pages, listings): on SQLite it takes no write lock, so readers run together."""
+        from shanhai.db import read_scope
+
+        with read_scope(self.database_url) as session:
+            yield session
+
     def migrate(self) -> None:
         from shanhai.db import migrate
 

@@ -15,6 +15,8 @@ from sqlmodel import Session, create_engine
 
 from shanhai.migrations import HEAD
 
+READ_ONLY = "shanhai_read_only"
+
 
 @cache
 def get_engine(url: str) -> Engine:
@@ -37,8 +39,10 @@ def get_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
             # IMMEDIATE takes the write lock up front, so two concurrent runs queue behind each other
-            # instead of failing when a read transaction tries to become a write transaction.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # instead of failing when a read transaction tries to become a write transaction. A
+            # read-only session (read_scope) takes no lock: in WAL mode it reads a consistent snapshot
+            # while others write, and many readers (the portal's pages) run side by side.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -84,6 +88,15 @@ def session_scope(url: str) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope(url: str) -> Iterator[Session]:
+    """A session for reading only: never committed; closing it ends the transaction (the pool rolls
+    back), and what it loaded stays readable."""
+    engine = get_engine(url).execution_options(**{READ_ONLY: True})
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
 
 
 _migrated: set[str] = set()

@@ -1,0 +1,125 @@
+"""The portal's commands: accounts (`shanhai user add|list|disable`) and serving it (`shanhai portal`)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from shanhai.cli.app import Json, app, emit_json, fail, load_app
+
+user_app = typer.Typer(help="门户账号：协调方与领导小组（user）。承办单位无需账号，使用提醒中的链接。", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+FIRST_ACCOUNT = "admin"
+
+
+def _ready():
+    a = load_app()
+    a.migrate()
+    return a
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="账号名，如 jinghe-zhang")],
+    role: Annotated[str, typer.Option("--role", help="coordinator（协调方，可核验、退回、豁免）或 supervisor（领导小组，只读）")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码（一行）")] = False,
+) -> None:
+    """新建门户账号（密码以 argon2 哈希保存）。 Add a portal account."""
+    from shanhai.models.accounts import add_user, check_name, check_password
+    from shanhai.models.errors import InputError
+
+    try:
+        check_name(name)
+        if role not in ("coordinator", "supervisor"):
+            raise InputError("role", f"角色应为 coordinator 或 supervisor，而不是“{role}”")
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    try:
+        check_password(password)
+        a = _ready()
+        with a.session() as session:
+            add_user(session=session, name=name, role=role, password=password, actor="cli")
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
+    typer.echo(f"已创建账号 {name.strip()}（{role}）。")
+
+
+@user_app.command("list")
+def user_list(as_json: Json = False) -> None:
+    """列出门户账号。 List portal accounts."""
+    from shanhai.models.accounts import Role, list_users
+    from shanhai.models.localtime import format_local
+
+    a = _ready()
+    with a.session() as session:
+        users = list_users(session=session)
+    items = [
+        {
+            "name": u.name,
+            "role": u.role,
+            "active": u.active,
+            "created_at": format_local(u.created_at),
+            "last_login": format_local(u.last_login_at) if u.last_login_at else None,
+        }
+        for u in users
+    ]
+    if as_json:
+        return emit_json(items)
+    if not items:
+        typer.echo("尚无账号：shanhai user add NAME --role coordinator")
+        return
+    for u in users:
+        state = "" if u.active else "（已停用）"
+        last = format_local(u.last_login_at) if u.last_login_at else "—"
+        typer.echo(f"{u.name}  {Role(u.role).label}{state}  创建 {format_local(u.created_at)}  最近登录 {last}")
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="账号名")]) -> None:
+    """停用门户账号（立即失效，包括已登录的会话）。 Disable a portal account."""
+    from shanhai.models.accounts import set_active
+    from shanhai.models.errors import InputError
+
+    a = _ready()
+    try:
+        with a.session() as session:
+            set_active(session=session, name=name, active=False, actor="cli")
+    except InputError as exc:
+        fail(exc.message)
+    typer.echo(f"账号 {name} 已停用。")
+
+
+@app.command()
+def portal(
+    host: Annotated[str, typer.Option("--host", help="监听地址；单位需从其他电脑访问时用 0.0.0.0")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="端口")] = 8600,
+) -> None:
+    """启动门户网站（总览、单位与期次页面、填报链接、核验队列）。 Serve the web portal."""
+    import uvicorn
+
+    a = load_app()
+    a.migrate()
+    typer.echo(f"门户 portal：http://{host}:{port}（提醒中的链接指向 SHANHAI_PORTAL_URL={a.settings.portal_url}）")
+    uvicorn.run("shanhai.portal.app:create_app", factory=True, host=host, port=port, proxy_headers=False)
+
+
+def ensure_first_account(a) -> tuple[str, str] | None:
+    """For `shanhai up` on a fresh home: a coordinator account `admin` with a random password, returned
+    once so it can be printed; None when any account exists."""
+    import secrets
+
+    from shanhai.models.accounts import add_user, list_users
+
+    with a.session() as session:
+        if list_users(session=session):
+            return None
+        password = secrets.token_urlsafe(12)
+        add_user(session=session, name=FIRST_ACCOUNT, role="coordinator", password=password, actor="up")
+    return FIRST_ACCOUNT, password

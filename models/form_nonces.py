@@ -1,0 +1,61 @@
+"""One-time form nonces: a form carries one, the POST consumes it in the same transaction as what it
+stores, so a double submit or a replayed POST stores nothing the second time.
+
+A nonce is bound to a purpose (e.g. ``report:12:taishun``): one issued for one form cannot be spent on
+another. Consuming is a conditional UPDATE (used_at IS NULL), which two concurrent requests cannot both
+win on SQLite (the write lock) or PostgreSQL (the row lock).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, select, update
+from sqlmodel import Field, Session, SQLModel, col
+
+NONCE_LIFETIME = timedelta(days=1)
+
+
+class FormNonce(SQLModel, table=True):
+    nonce: str = Field(primary_key=True, max_length=64)
+    purpose: str = Field(max_length=128)
+    issued_at: datetime
+    used_at: datetime | None = None
+
+
+class Spent(StrEnum):
+    OK = "ok"
+    USED = "used"  # submitted before
+    UNKNOWN = "unknown"  # never issued, for another form, or expired
+
+
+def issue_nonce(*, session: Session, purpose: str, now: datetime) -> str:
+    nonce = secrets.token_urlsafe(24)
+    session.add(FormNonce(nonce=nonce, purpose=purpose, issued_at=now))
+    # old nonces go as new ones come: the table holds about a day of forms
+    session.execute(delete(FormNonce).where(col(FormNonce.issued_at) < now - 2 * NONCE_LIFETIME))
+    return nonce
+
+
+def spend_nonce(*, session: Session, nonce: str, purpose: str, now: datetime) -> Spent:
+    """Mark the nonce used; call it in the transaction that stores the form's effect."""
+    if not nonce or len(nonce) > 64:
+        return Spent.UNKNOWN
+    result = session.execute(
+        update(FormNonce)
+        .where(
+            col(FormNonce.nonce) == nonce,
+            col(FormNonce.purpose) == purpose,
+            col(FormNonce.used_at).is_(None),
+            col(FormNonce.issued_at) >= now - NONCE_LIFETIME,
+        )
+        .values(used_at=now)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return Spent.OK
+    row = session.execute(
+        select(col(FormNonce.used_at)).where(col(FormNonce.nonce) == nonce, col(FormNonce.purpose) == purpose)
+    ).first()
+    return Spent.USED if row is not None and row[0] is not None else Spent.UNKNOWN

@@ -1,0 +1,162 @@
+"""The portal's ASGI app: ``uvicorn --factory shanhai.portal.app:create_app`` (or ``shanhai portal``).
+
+Server-rendered pages (Jinja2, autoescaped), a signed session cookie, a request-body limit and strict
+security headers. Reading the settings from the environment (SHANHAI_*), as every entrypoint does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from shanhai.app import App
+from shanhai.portal import auth, board, occurrences, overdue, queue, report, units
+from shanhai.portal.uploads import human_size
+from shanhai.portal.web import HERE, PageError, Portal, error_page, real_now
+
+SESSION_MAX_AGE = 12 * 3600
+FORM_OVERHEAD = 1 << 20  # room for the form's other fields around the evidence file
+
+_TITLES = {400: "请求有误", 401: "需要登录", 403: "无权访问", 404: "页面不存在", 405: "不支持的请求方式",
+           409: "已处理", 410: "链接已过期", 413: "内容过大", 415: "不支持的文件类型", 422: "输入有误",
+           429: "请求过于频繁"}
+
+
+SERVER_ERROR = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>服务器出错</title></head>'
+    "<body><h1>服务器出错</h1><p>处理请求时出错，未保存任何内容。请稍后重试；如仍出错，请联系市山海协作办公室。</p>"
+    '<p><a href="/">返回首页</a></p></body></html>'
+)
+
+
+class BodyLimit:
+    """Refuse a request body past the limit with 413, whether it says its length or streams."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        too_big = declared.isdigit() and int(declared) > self.limit
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            if too_big:
+                raise self._error()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise self._error()
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _error(self) -> PageError:
+        allowed = human_size(self.limit - FORM_OVERHEAD)
+        return PageError(413, "内容过大", f"提交的内容过大：证明材料不得超过 {allowed}。未保存任何内容。")
+
+
+class SecurityHeaders:
+    """No framing, no referrer (report links carry their token in the URL), only this site's scripts."""
+
+    HEADERS = [
+        (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+         b"script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+        (b"x-frame-options", b"DENY"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.HEADERS if k not in names]
+                if not scope["path"].startswith("/static/"):
+                    extra.append((b"cache-control", b"no-store"))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _session_key(secret: str) -> str:
+    """The cookie's key, derived: a leaked cookie key is not the key that signs report links."""
+    return hmac.new(secret.encode(), b"shanhai.portal-session", hashlib.sha256).hexdigest()
+
+
+def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    shanhai_app = app or App()
+    portal = Portal(app=shanhai_app, clock=clock or real_now)
+    web = FastAPI(
+        title="山海协作工程督办门户",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(auth.load_user)],
+    )
+    web.state.portal = portal
+    web.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for module in (auth, board, units, occurrences, report, queue, overdue):
+        web.include_router(module.router)
+
+    @web.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @web.exception_handler(auth.LoginRequired)
+    async def _login_required(request: Request, exc: auth.LoginRequired):
+        return auth.login_redirect(exc.next_url)
+
+    @web.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException):
+        if isinstance(exc, PageError):
+            return error_page(request, exc.status_code, exc.title, exc.message, exc.headers)
+        title = _TITLES.get(exc.status_code, "出错了")
+        message = "" if exc.detail in (None, title) or not isinstance(exc.detail, str) else exc.detail
+        if exc.status_code == 404:
+            message = "没有这个页面。请检查地址，或从总览进入。"
+        return error_page(request, exc.status_code, title, message, exc.headers)
+
+    @web.exception_handler(RequestValidationError)
+    async def _bad_params(request: Request, exc: RequestValidationError):
+        fields = "、".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors())
+        return error_page(request, 422, "输入有误", f"参数无法识别：{fields}")
+
+    @web.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception):
+        # outside the session and templates on purpose: whatever broke, this page still renders
+        return HTMLResponse(SERVER_ERROR, status_code=500)
+
+    web.add_middleware(
+        SessionMiddleware,
+        secret_key=_session_key(shanhai_app.signing_keys()[0]),
+        session_cookie="shanhai_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=shanhai_app.settings.portal_url.startswith("https://"),
+    )
+    web.add_middleware(BodyLimit, limit=shanhai_app.settings.max_evidence_bytes + FORM_OVERHEAD)
+    web.add_middleware(SecurityHeaders)
+    return web

@@ -1,0 +1,104 @@
+"""A unit's page (what it owes, what is due next, its messages) and its subscribable ICS feed.
+
+Coordinators and supervisors see every unit; a unit itself reads its own page and feed with the key
+its report links carry (``?key=``), which opens nothing else.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from shanhai.models.acknowledgements import acknowledgements_of
+from shanhai.models.catalogue import UnitSpec
+from shanhai.models.localtime import local_date
+from shanhai.models.queries import messages_about, occurrence_records, unit_view
+from shanhai.models.statuses import RecordState, Status
+from shanhai.notifications.links import check_unit_key, unit_key
+from shanhai.portal.auth import LoginRequired
+from shanhai.portal.board import as_of_param
+from shanhai.portal.web import PageError, Portal, portal_of, render
+
+router = APIRouter()
+
+UNIT_KINDS = {"county": "结对县", "partner": "结对强区（市）", "department": "市级部门",
+              "coordinator": "协调方", "supervisor": "领导小组"}
+
+
+def unit_by_code(portal: Portal, code: str) -> UnitSpec:
+    for unit in portal.app.catalogue.units.values():
+        if unit.code == code:
+            return unit
+    raise PageError(404, "单位不存在", f"没有代码为“{code}”的单位。")
+
+
+def _by_key(request: Request, portal: Portal, code: str, key: str | None) -> bool:
+    """False for an account (any role); True for a visitor holding this unit's key; otherwise off to
+    the login page (no key) or refused (a wrong key)."""
+    if request.state.user is not None:
+        return False
+    if any(check_unit_key(key, unit_code=code, secret=k) for k in portal.app.signing_keys()):
+        return True
+    if key:
+        raise PageError(403, "链接无效", "该单位页面的访问密钥不正确。请使用最新提醒中的链接，或登录后查看。")
+    raise LoginRequired(request.url.path)
+
+
+def unit_links(portal: Portal, code: str) -> dict[str, str]:
+    key = unit_key(unit_code=code, secret=portal.app.signing_keys()[0])
+    base = portal.app.settings.portal_url.rstrip("/")
+    return {"page": f"/units/{code}?key={key}", "ics": f"{base}/units/{code}/calendar.ics?key={key}"}
+
+
+@router.get("/units/{code}")
+def unit_page(request: Request, code: str, key: str | None = None, as_of: str | None = None):
+    portal = portal_of(request)
+    unit = unit_by_code(portal, code)
+    by_key = _by_key(request, portal, code, key)
+    when, previewing = as_of_param(portal, as_of if not by_key else None)
+    items = unit_view(portal.app, unit_name=unit.name, as_of=when)
+    today = local_date(when)
+    open_items = [i for i in items if not Status(i["status"]).is_final]
+    next_due = min((i for i in open_items if i["due"] >= today.isoformat()), key=lambda i: i["due"], default=None)
+    ids = [i["id"] for i in items]
+    with portal.app.read_session() as session:
+        acks = {a.occurrence_id: a for a in acknowledgements_of(session=session, occurrence_ids=ids) if a.unit_code == code}
+        rejected = [
+            (rec, occ)
+            for rec, occ in occurrence_records(session, occurrence_ids=ids, state=RecordState.REJECTED, limit=20)
+        ]
+        messages = messages_about(session, recipient_code=code, limit=30)
+    return render(
+        request,
+        "unit.html",
+        {
+            "unit": unit,
+            "kind_label": UNIT_KINDS.get(unit.kind, unit.kind),
+            "items": items,
+            "open_count": len(open_items),
+            "next_due": next_due,
+            "acks": acks,
+            "rejected": rejected,
+            "messages": messages,
+            "by_key": by_key,
+            "links": unit_links(portal, code),
+            "as_of": when,
+            "previewing": previewing,
+        },
+    )
+
+
+@router.get("/units/{code}/calendar.ics")
+def unit_feed(request: Request, code: str, key: str | None = None):
+    from shanhai.models.ics import unit_calendar
+
+    portal = portal_of(request)
+    unit = unit_by_code(portal, code)
+    _by_key(request, portal, code, key)
+    portal.ensure_synced()
+    data = unit_calendar(portal.app, unit.name, as_of=portal.now())
+    return Response(
+        data,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="shanhai-{code}.ics"'},
+    )
