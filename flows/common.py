@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shanhai.models.localtime import TZ_NAME, local_date
+from shanhai.models.localtime import TZ_NAME, format_local, local_date
 from shanhai.models.progress import progress_text
-from shanhai.models.statuses import Status, label_of
+from shanhai.models.statuses import Light, Status, label_of
 from shanhai.notifications.checking import STATE_NAMES
 
 # The engine's verdict of a delivery run, by what it found (kept in the state's data and the artifact).
@@ -127,6 +127,7 @@ def status_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         view = {
             **item,
             "status_label": label_of(item["status"]),
+            "light": Light(item["light"]).name_zh if item.get("light") else "",
             "progress_text": progress_text(item.get("progress") or {}),
             "pending": "是" if item.get("pending") else "",
         }
@@ -146,7 +147,7 @@ def check_markdown(result, report=None) -> str:
         "",
         f"**结论 {result.state_name}**：{result.summary}",
         "",
-        f"评估时点 {result.as_of.isoformat()}；{verb} {len(result.messages) if result.dry_run else result.queued} 条。",
+        f"评估时点 {format_local(result.as_of)}（上海时间）；{verb} {len(result.messages) if result.dry_run else result.queued} 条。",
         "",
     ]
     if result.counts:
@@ -179,7 +180,7 @@ def delivery_state_name(report) -> str:
 
 
 def delivery_markdown(report, as_of: datetime) -> str:
-    lines = [f"# 发件箱投递 · {as_of.isoformat()}", "", report.summary, ""]
+    lines = [f"# 发件箱投递 · {format_local(as_of)}（上海时间）", "", report.summary, ""]
     if report.details:
         lines += ["| 投递 | 消息 | 收件单位 | 渠道 | 结果 | 错误 |", "|---|---|---|---|---|---|"]
         for d in report.details:

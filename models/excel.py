@@ -31,7 +31,6 @@ COLUMNS = [
     ("pending", "待核验"),
 ]
 FILLS = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE", "grey": "D9D9D9"}  # Excel's light tints
-LIGHT_NAMES = {"green": "绿灯", "yellow": "黄灯", "red": "红灯", "grey": "灰灯"}
 MAX_WIDTH = 60  # a long progress text wraps at this width instead of pushing the sheet off screen
 TITLE = "山海协作工程督办状态"
 
@@ -40,7 +39,7 @@ def status_rows(app, *, as_of: datetime, **flt: Any) -> list[dict[str, Any]]:
     """The rows, in the order `shanhai status` lists them (most urgent, oldest first); ``flt`` as
     :func:`shanhai.models.queries.evaluations` takes it (year, everything, scope, obligation)."""
     from shanhai.models.progress import progress_text
-    from shanhai.models.statuses import label_of
+    from shanhai.models.statuses import Light, label_of
 
     rows = []
     for occ, ev in ordered_evaluations(app, as_of=as_of, **flt):
@@ -50,7 +49,7 @@ def status_rows(app, *, as_of: datetime, **flt: Any) -> list[dict[str, Any]]:
                 **item,
                 "due": ev.due,
                 "responsible": "、".join(occ.requirement.responsible),
-                "light_label": LIGHT_NAMES[item["light"]],
+                "light_label": Light(item["light"]).name_zh,
                 "status_label": label_of(item["status"]),
                 "progress_text": progress_text(item["progress"]),
                 "pending": "是" if item["pending"] else "",

@@ -11,6 +11,10 @@ class Light(StrEnum):
     RED = "red"
     GREY = "grey"
 
+    @property
+    def name_zh(self) -> str:
+        return {"green": "绿灯", "yellow": "黄灯", "red": "红灯", "grey": "灰灯"}[self.value]
+
 
 class Status(StrEnum):
     """Declared most urgent first: listings, message summaries and the board's worst cell use this order."""

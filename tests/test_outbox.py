@@ -375,3 +375,29 @@ def test_a_robots_per_minute_limit_holds_across_delivery_processes(tmp_path, dat
             s.execute(select(Delivery.status).where(Delivery.channel_key != "local")).scalars()
         )
     assert states == {"sent": 3, "pending": 2}
+
+
+def test_an_acknowledged_occurrence_stops_the_weekly_repeats_to_that_unit_only(tmp_path, database_url):
+    """泰顺县 acknowledges (签收) its overdue 2026 plan on its link: the next weekly repeat goes to 鹿城区, the
+    coordinator and the supervisors, not to 泰顺县."""
+    from shanhai.models.acknowledgements import acknowledge
+    from shanhai.models.tables import Occurrence
+
+    def plan_items_for(result, recipient):
+        return [i for m in result.messages if m["recipient"] == recipient for i in m["items"]
+                if i["obligation"] == "next-year-plan" and i["scope"] == "泰顺-鹿城"]
+
+    app = make_app(tmp_path, database_url)
+    week_1 = pendulum.datetime(2026, 11, 16, 10, tz="Asia/Shanghai")  # repeat_1 of the plan due Mon 11-02
+    first = check_obligation(app, "next-year-plan", as_of=week_1)
+    assert [i["stage"] for i in plan_items_for(first, "泰顺县")] == ["repeat_1"]
+    with app.session() as s:
+        occ = s.execute(select(Occurrence.id).where(
+            Occurrence.obligation_id == "next-year-plan", Occurrence.scope == "泰顺-鹿城", Occurrence.period == "2026"
+        )).scalar_one()
+        acknowledge(session=s, occurrence_id=occ, unit_code="taishun", stage="repeat_1", stage_rank=301,
+                    actor="link:taishun", at=week_1)
+    week_2 = check_obligation(app, "next-year-plan", as_of=week_1.add(weeks=1))
+    assert plan_items_for(week_2, "泰顺县") == [], "the unit that acknowledged is not nagged weekly"
+    for others in ("鹿城区", "市招商局（经合办）", "市山海协作工程工作领导小组"):
+        assert [i["stage"] for i in plan_items_for(week_2, others)] == ["repeat_2"], others
