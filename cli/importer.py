@@ -146,6 +146,7 @@ def _store_rows(app, session, table, *, batch_id: int, as_of: datetime, source: 
                     period=row.values.get("period") or None,
                     actor=f"import:{source}",
                     import_batch_id=batch_id,
+                    now=app.clock(),
                 )
                 key = (rec.occurrence_id, on, fen, count, rec.category)
                 _check_duplicate(session, seen.get(key, []), key, note, batch_id)

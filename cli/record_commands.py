@@ -61,6 +61,7 @@ def record(
                 evidence_dir=a.settings.evidence_dir,
                 max_evidence_bytes=a.settings.max_evidence_bytes,
                 period=period,
+                now=a.clock(),
             )
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")

@@ -86,9 +86,12 @@ def record_completion(
     actor: str = "cli",
     state: str = "submitted",
     import_batch_id: int | None = None,
+    now: datetime | None = None,
 ) -> CompletionRecord:
-    if on > local_date(as_of):
-        raise InputError("date", f"完成日期 {on} 在未来（今天是 {local_date(as_of)}）")
+    """``now`` is the real clock: a record is never dated after it, whatever a preview's ``as_of`` says."""
+    today = local_date(as_of if now is None else min(as_of, now))
+    if on > today:
+        raise InputError("date", f"完成日期 {on} 在未来（今天是 {today}）")
     check_count(count)
     if amount_fen is not None:
         check_amount(amount_fen)

@@ -66,30 +66,26 @@ DingTalk signed robots (安全设置 加签): put the ``SEC…`` secret in the U
 ``dingtalk://{secret}@{token}/`` (or ``dingtalk://{token}/?secret={secret}``);
 Apprise appends ``timestamp`` (ms) and ``sign`` = base64(HMAC-SHA256(secret,
 ``"{timestamp}\\n{secret}"``)) to each request — after the fix in
-:func:`_fix_dingtalk_signature` for Apprise's double encoding of ``sign``.  With "custom keywords"
+:func:`shanhai.notifications.observe.fix_dingtalk_signature` for Apprise's double encoding of ``sign``.  With "custom keywords"
 security the keyword must appear in the text: our titles start with 【山海协作】.
 """
 
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 import logging
 import re
-import smtplib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 import apprise
 import requests
 
 from .channels import Channel, new_asset
+from .observe import Event, fix_dingtalk_signature, install_observers, sink
 from .redact import log_scope, mask_url
 
 __all__ = [
@@ -218,104 +214,6 @@ class RateLimiter:
             return max(0.0, at - now)
 
 
-# --------------------------------------------------------------------------- observation
-
-
-@dataclass(frozen=True)
-class _Event:
-    """One exchange seen while a delivery was observed."""
-
-    kind: str  # "http" or "smtp"
-    status: int | None  # HTTP status or SMTP reply code, when there was one
-    error: BaseException | None = None
-    body: bytes = b""
-
-
-_sink: ContextVar[list[_Event] | None] = ContextVar("shanhai_delivery_events", default=None)
-_observer_lock = threading.Lock()
-
-
-def _smtp_code(exc: BaseException) -> int | None:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return max(codes) if codes else None
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code
-    return None
-
-
-def _wrap(cls: type, name: str, record: Callable[..., None]) -> None:
-    """Wrap ``cls.name`` once so that, inside :func:`deliver`, its outcome is recorded.
-
-    Outside an observed delivery (no sink in the current context) the wrapper
-    only calls through.
-    """
-    current = getattr(cls, name)
-    if getattr(current, "_shanhai_observer", False):
-        return
-
-    @functools.wraps(current)
-    def observed(self, *args, **kwargs):
-        sink = _sink.get()
-        if sink is None:
-            return current(self, *args, **kwargs)
-        try:
-            result = current(self, *args, **kwargs)
-        except Exception as exc:
-            record(sink, None, exc, kwargs)
-            raise
-        record(sink, result, None, kwargs)
-        return result
-
-    observed._shanhai_observer = True  # type: ignore[attr-defined]
-    setattr(cls, name, observed)
-
-
-def _record_http(sink: list[_Event], response, exc, kwargs) -> None:
-    if exc is not None:
-        if isinstance(exc, requests.RequestException):
-            sink.append(_Event("http", None, exc))
-        return
-    body = b"" if kwargs.get("stream") else (response.content or b"")[:4096]
-    sink.append(_Event("http", response.status_code, None, body))
-
-
-def _record_smtp(sink: list[_Event], result, exc, kwargs) -> None:
-    if exc is not None:
-        sink.append(_Event("smtp", _smtp_code(exc), exc))
-    elif isinstance(result, dict) and result:  # sendmail(): some recipients refused
-        sink.append(_Event("smtp", max(code for code, _ in result.values()), None))
-    elif isinstance(result, tuple) and result and isinstance(result[0], int):  # login()
-        sink.append(_Event("smtp", result[0], None))
-
-
-def _install_observers() -> None:
-    with _observer_lock:
-        _wrap(requests.Session, "send", _record_http)
-        _wrap(smtplib.SMTP, "login", _record_smtp)
-        _wrap(smtplib.SMTP, "sendmail", _record_smtp)
-
-
-def _fix_dingtalk_signature(plugin: object) -> None:
-    """Work around Apprise's double-encoded DingTalk ``sign``.
-
-    Apprise's dingtalk plugin (checked in 2.0.1) percent-encodes the base64
-    signature *and* passes it to ``requests`` as a query parameter, which
-    encodes it again (``+`` -> ``%252B``); DingTalk decodes once and answers
-    HTTP 200 ``{"errcode": 310000, "errmsg": "sign not match"}``.  Returning
-    the plain base64 lets ``requests`` encode it exactly once.  ``unquote`` is
-    a no-op on plain base64, so this stays correct if Apprise fixes it.
-    """
-    get_signature = getattr(plugin, "get_signature", None)
-    if getattr(plugin, "secret", None) and callable(get_signature):
-
-        def signature() -> tuple[str, str]:
-            timestamp, sign = get_signature()
-            return timestamp, unquote(sign)
-
-        plugin.get_signature = signature  # type: ignore[attr-defined]
-
-
 # --------------------------------------------------------------------------- delivery
 
 
@@ -376,11 +274,11 @@ def _deliver(channel: Channel, *, title: str, body: str, timeout: float) -> None
     plugin.socket_read_timeout = float(timeout)
     plugin.retry = 0  # the outbox retries, with backoff
     if channel.scheme == "dingtalk":
-        _fix_dingtalk_signature(plugin)
+        fix_dingtalk_signature(plugin)
 
-    _install_observers()
-    events: list[_Event] = []
-    token = _sink.set(events)
+    install_observers()
+    events: list[Event] = []
+    token = sink.set(events)
     try:
         with log_scope(quiet=True) as records:
             ok = plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
@@ -391,7 +289,7 @@ def _deliver(channel: Channel, *, title: str, body: str, timeout: float) -> None
             f"{where}：发送时出现异常 {type(exc).__name__}: {mask_url(str(exc))}"
         ) from None
     finally:
-        _sink.reset(token)
+        sink.reset(token)
 
     error = _classify(channel.scheme, where, bool(ok), events, records)
     if error is not None:
@@ -402,7 +300,7 @@ def _classify(
     scheme: str,
     where: str,
     ok: bool,
-    events: list[_Event],
+    events: list[Event],
     records: list[logging.LogRecord],
 ) -> DeliveryError | None:
     http = [e for e in events if e.kind == "http"]
@@ -448,7 +346,7 @@ def _classify(
     return TransientDeliveryError(f"{where}：发送失败（{joined or '无详细信息'}）")
 
 
-def _robot_reply_error(scheme: str, where: str, event: _Event) -> DeliveryError | None:
+def _robot_reply_error(scheme: str, where: str, event: Event) -> DeliveryError | None:
     try:
         data = json.loads(event.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

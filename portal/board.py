@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from shanhai.app import AS_OF_YEARS, parse_as_of
 from shanhai.models.localtime import local_date
-from shanhai.models.queries import board_view
+from shanhai.models.pages import board_view
 from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require
 from shanhai.portal.web import PageError, Portal, portal_of, render
 

@@ -17,7 +17,7 @@ from shanhai.models.accounts import Role
 from shanhai.models.acknowledgements import acknowledgements_of, current_stage
 from shanhai.models.errors import InputError
 from shanhai.models.localtime import local_date
-from shanhai.models.queries import (
+from shanhai.models.pages import (
     messages_about,
     nominal_due,
     occurrence_evaluation,

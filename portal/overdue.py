@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from shanhai.models.queries import overdue_summary
+from shanhai.models.pages import overdue_summary
 from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require
 from shanhai.portal.board import as_of_param
 from shanhai.portal.web import portal_of, render

@@ -6,13 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 
 from shanhai.models.accounts import Role
-from shanhai.models.queries import (
-    count_records,
-    failed_deliveries,
-    occurrence_records,
-    outbox_items,
-    title_and_clause,
-)
+from shanhai.models.pages import count_records, failed_deliveries, occurrence_records
+from shanhai.models.queries import outbox_items, title_and_clause
 from shanhai.models.statuses import RecordState
 from shanhai.portal.auth import SessionUser, require
 from shanhai.portal.occurrences import waive_now

@@ -18,7 +18,7 @@ from shanhai.models.catalogue import UnitSpec
 from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, spend_nonce
 from shanhai.models.localtime import local_date
-from shanhai.models.queries import nominal_due, occurrence_evaluation, occurrence_records
+from shanhai.models.pages import nominal_due, occurrence_evaluation, occurrence_records
 from shanhai.models.records import record_completion
 from shanhai.models.tables import CompletionRecord, Occurrence
 from shanhai.notifications.links import LinkError, verify_report_token

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from shanhai.models.acknowledgements import acknowledgements_of
 from shanhai.models.catalogue import UnitSpec
 from shanhai.models.localtime import local_date
-from shanhai.models.queries import messages_about, occurrence_records, unit_view
+from shanhai.models.pages import messages_about, occurrence_records, unit_view
 from shanhai.models.statuses import RecordState, Status
 from shanhai.notifications.links import check_unit_key, unit_key
 from shanhai.portal.auth import LoginRequired

@@ -553,7 +553,7 @@ def test_obligation_ids_are_unique_slugs():
 
 def test_obligations_use_only_the_schema_keys():
     assert set(_catalogue()) == {"document", "obligations", "plans"}
-    assert set(_catalogue()["plans"]) == {"stated_total_yi", "rows"}
+    assert set(_catalogue()["plans"]) == {"stated_total_yi", "note", "rows"}
     for ob in _obligations():
         assert set(ob) <= OBLIGATION_KEYS, (ob["id"], set(ob) - OBLIGATION_KEYS)
         assert set(ob) >= REQUIRED_KEYS, (ob["id"], REQUIRED_KEYS - set(ob))

@@ -590,3 +590,14 @@ def test_a_one_off_cannot_be_recorded_after_it_closes(cli):
     assert result.exit_code == 1
     assert "--date" in result.stderr and "2019-03-31" in result.stderr
     assert len(records(cli.database_url)) == 1
+
+
+def test_a_preview_date_never_lets_a_record_be_dated_in_the_real_future(cli):
+    """`--as-of` a year ahead is a preview: the real clock still refuses a completion dated tomorrow."""
+    import pendulum
+
+    now = pendulum.now("Asia/Shanghai")
+    tomorrow, next_year = now.add(days=1).date().isoformat(), now.add(years=1).date().isoformat()
+    result = cli("record", "joint-meeting", "--scope", PAIR, "--date", tomorrow, "--as-of", next_year)
+    assert result.exit_code == 1 and "在未来" in result.stderr
+    assert records(cli.database_url) == []

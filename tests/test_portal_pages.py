@@ -91,8 +91,11 @@ def test_the_board_downloads_as_excel_with_the_grid_and_the_rows(portal):
     assert header[:2] == ["事项", "条款"] and "泰顺-鹿城" in header
     titles = [row[0].value for row in grid.iter_rows(min_row=2)]
     assert "下一年度合作计划备案" in titles
-    rows = list(wb["状态"].iter_rows(min_row=2, values_only=True))
-    assert any(r[1] == "下一年度合作计划备案" and r[4] == "泰顺-鹿城" and r[7] == "即将到期" for r in rows)
+    sheet = wb["状态"]
+    assert str(sheet["A1"].value).startswith("山海协作工程督办状态 截至"), "the same sheet as `shanhai export`"
+    header, *rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    found = [dict(zip(header, r, strict=True)) for r in rows]
+    assert any(r["事项"] == "下一年度合作计划备案" and r["范围"] == "泰顺-鹿城" and r["状态"] == "即将到期" for r in found)
 
 
 # --------------------------------------------------------------------------- units, occurrences, overdue
@@ -104,7 +107,8 @@ def test_the_unit_page_shows_what_it_owes_next_and_its_messages(portal):
     check_obligation(portal.app, None, as_of=portal.clock.now)  # queue today's reminders
     page = portal.coordinator().get("/units/taishun")
     assert page.status_code == 200
-    assert "下一个期限：<b>2026-10-31（周六）</b> 下一年度合作计划备案" in page.text
+    # Saturday 10-31 rolls forward to Monday 11-02 (顺延)
+    assert "下一个期限：<b>2026-11-02（周一）</b> 下一年度合作计划备案" in page.text
     assert "收到的消息" in page.text and "【山海协作】" in page.text
 
 
@@ -114,7 +118,7 @@ def test_the_unit_calendar_is_a_subscribable_ics_feed(portal):
     assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     body = response.text
     assert body.startswith("BEGIN:VCALENDAR") and "下一年度合作计划备案" in body.replace("\r\n ", "")
-    assert "DTSTART;VALUE=DATE:20261031" in body
+    assert "DTSTART;VALUE=DATE:20261102" in body  # the effective due date (Saturday 10-31 rolled)
 
 
 def test_an_unknown_unit_or_occurrence_is_a_chinese_404(portal):

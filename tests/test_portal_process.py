@@ -34,6 +34,12 @@ def wait_up(url: str, proc_alive, timeout: float = 60) -> httpx.Response:
 
 
 def test_shanhai_portal_serves_the_login_page(tmp_path):
+    refused = subprocess.run([sys.executable, "-m", "shanhai.cli.main", "portal"], env=env_for(tmp_path),
+                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "未找到数据库" in refused.stderr, "no portal on a home without a database"
+    init = subprocess.run([sys.executable, "-m", "shanhai.cli.main", "init"], env=env_for(tmp_path), cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "shanhai.cli.main", "portal", "--port", str(port)],

@@ -1,0 +1,321 @@
+"""What the portal's pages read: the board with progress per cell, a unit's page, an occurrence with its
+records, history and messages, failed deliveries and the supervisors' overdue view (one read each, set-based).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from shanhai.models.catalogue import Catalogue
+from shanhai.models.queries import evaluations, title_and_clause
+from shanhai.models.status import OccurrenceRow
+from shanhai.models.statuses import Status
+
+# --------------------------------------------------------------------------- the portal's reads
+#
+# All read-only: a previewed as_of evaluates stored rows and changes nothing (no sync here).
+
+BOARD_GROUPS = (("pairing", "结对"), ("county", "县（市、区）"), ("park", "产业园"), ("city", "全市"))
+
+
+def _scope_kind(cat: Catalogue, scope: str) -> str:
+    from shanhai.models.catalogue import CITY_SCOPE
+
+    if scope in cat.pairings:
+        return "pairing"
+    if scope in cat.parks:
+        return "park"
+    return "city" if scope == CITY_SCOPE else "county"
+
+
+def nominal_due(cat: Catalogue, obligation_id: str, period: str) -> date | None:
+    """The due date as the document states it, before the roll to a working day (None if unknown)."""
+    ob = cat.obligations.get(obligation_id)
+    if ob is None or ob.due is None:
+        return None
+    if isinstance(ob.due, date):
+        return ob.due
+    return ob.due_date(int(period)) if period.isdigit() else None
+
+
+def board_cell(cat: Catalogue, occ, ev) -> dict[str, Any]:
+    from shanhai.models.progress import progress_text
+
+    nominal = nominal_due(cat, occ.obligation_id, occ.period)
+    return {
+        "occurrence_id": occ.id,
+        "status": str(ev.status),
+        "light": str(ev.light),
+        "label": ev.label,
+        "progress": progress_text(ev.progress),
+        "due": occ.due.isoformat(),
+        "nominal_due": nominal.isoformat() if nominal and nominal != occ.due else None,
+        "pending": ev.pending,
+        "escalation_level": ev.escalation_level,
+        "period": occ.period,
+    }
+
+
+def board_view(app, *, as_of: datetime, year: int) -> dict[str, Any]:
+    """The portal's board for one year: column groups (pairings, counties, parks, 全市), one row per
+    obligation with a cell per scope (the most urgent of its occurrences that year), and the counts."""
+    from collections import Counter
+
+    from shanhai.models.store import OccurrenceFilter, load_evaluations
+
+    cat = app.catalogue
+    with app.read_session() as session:
+        pairs = load_evaluations(
+            session=session, as_of=as_of, cal=app.calendar, flt=OccurrenceFilter(year=year)
+        )
+    cells: dict[tuple[str, str], tuple[Status, dict[str, Any]]] = {}
+    for occ, ev in pairs:
+        key = (occ.obligation_id, occ.scope)
+        if key not in cells or ev.status.urgency < cells[key][0].urgency:
+            cells[key] = (ev.status, board_cell(cat, occ, ev))
+    scopes = {scope for _, scope in cells}
+    order = [*cat.pairings, *dict.fromkeys(p.county for p in cat.pairings.values()), *cat.parks]
+    ordered = [s for s in order if s in scopes] + sorted(s for s in scopes if s not in order)
+    groups = []
+    for kind, title in BOARD_GROUPS:
+        columns = [
+            {"name": s, "short": (cat.parks[s].short or s) if kind == "park" else s}
+            for s in ordered
+            if _scope_kind(cat, s) == kind
+        ]
+        if columns:
+            groups.append({"kind": kind, "title": title, "columns": columns})
+    rows = []
+    for ob_id in [*cat.obligations, *sorted({o for o, _ in cells} - set(cat.obligations))]:
+        row_cells = {scope: cell for (o, scope), (_, cell) in cells.items() if o == ob_id}
+        if row_cells:
+            title, clause = title_and_clause(cat, ob_id)
+            rows.append({"obligation": ob_id, "title": title, "clause": clause or "", "cells": row_cells})
+    counts = Counter(ev.status for _, ev in pairs)
+    return {
+        "year": year,
+        "groups": groups,
+        "rows": rows,
+        "counts": [
+            {"status": str(s), "label": s.label, "light": str(s.light), "n": counts[s]}
+            for s in Status
+            if counts[s]
+        ],
+        "items": [ev.as_item(*title_and_clause(cat, ev.obligation_id)) for _, ev in pairs],
+    }
+
+
+def unit_view(app, *, unit_name: str, as_of: datetime) -> list[dict[str, Any]]:
+    """What a unit owes at as_of (this year's occurrences and anything still overdue), most urgent
+    first; each a status item with progress text and the nominal due date."""
+    from shanhai.models.progress import progress_text
+
+    cat = app.catalogue
+    out = []
+    for occ, ev in evaluations(app, as_of=as_of, scope=unit_name):
+        item = ev.as_item(*title_and_clause(cat, ev.obligation_id))
+        nominal = nominal_due(cat, occ.obligation_id, occ.period)
+        item.update(
+            label=ev.label,
+            progress_text=progress_text(ev.progress),
+            nominal_due=nominal.isoformat() if nominal and nominal != occ.due else None,
+            lead=bool(occ.requirement.responsible) and unit_name in occ.requirement.responsible,
+        )
+        out.append(item)
+    out.sort(key=lambda i: (Status(i["status"]).is_final, Status(i["status"]).urgency, i["due"]))
+    return out
+
+
+def occurrence_evaluation(app, *, occurrence_id: int, as_of: datetime):
+    """(OccurrenceRow, Evaluation) of one occurrence at as_of, or None when there is no such occurrence."""
+    from shanhai.models.store import OccurrenceFilter, load_evaluations
+    from shanhai.models.tables import Occurrence
+
+    with app.read_session() as session:
+        occ = session.get(Occurrence, occurrence_id)
+        if occ is None:
+            return None
+        pairs = load_evaluations(
+            session=session,
+            as_of=as_of,
+            cal=app.calendar,
+            flt=OccurrenceFilter(obligation=occ.obligation_id, scope=occ.scope, everything=True),
+        )
+    found = [(o, e) for o, e in pairs if o.id == occurrence_id]
+    if found:
+        return found[0]
+    # not started yet at as_of (period_start ahead): evaluate it alone, as it will be
+    from shanhai.models.requirement import parse_requirement
+    from shanhai.models.status import evaluate
+
+    row = OccurrenceRow(
+        occ.id,
+        occ.obligation_id,
+        occ.scope,
+        occ.period,
+        occ.period_start,
+        occ.due,
+        parse_requirement(occ.requirement),
+    )
+    return row, evaluate([row], [], (), as_of=as_of, cal=app.calendar)[0]
+
+
+def occurrence_records(
+    session, *, occurrence_ids: list[int] | None = None, state: str | None = None, limit: int = 200
+):
+    """Completion records (newest first) with their occurrence's obligation and scope."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from shanhai.models.tables import CompletionRecord, Occurrence
+
+    q = (
+        select(CompletionRecord, Occurrence)
+        .join(Occurrence, col(Occurrence.id) == col(CompletionRecord.occurrence_id))
+        .order_by(col(CompletionRecord.created_at).desc(), col(CompletionRecord.id).desc())
+        .limit(limit)
+    )
+    if occurrence_ids is not None:
+        q = q.where(col(CompletionRecord.occurrence_id).in_(occurrence_ids))
+    if state is not None:
+        q = q.where(col(CompletionRecord.state) == state)
+    return list(session.execute(q).all())
+
+
+def count_records(session, *, state: str) -> int:
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from shanhai.models.tables import CompletionRecord
+
+    return int(session.execute(select(func.count()).where(col(CompletionRecord.state) == state)).scalar_one())
+
+
+def occurrence_history(session, *, occurrence_id: int, record_ids: list[int]) -> list:
+    """Audit entries about the occurrence and its records (review history, waiver, 签收), oldest first."""
+    from sqlalchemy import and_, or_, select
+    from sqlmodel import col
+
+    from shanhai.models.tables import AuditEntry
+
+    about = [and_(col(AuditEntry.entity) == "occurrence", col(AuditEntry.entity_id) == str(occurrence_id))]
+    if record_ids:
+        about.append(
+            and_(
+                col(AuditEntry.entity) == "record",
+                col(AuditEntry.entity_id).in_([str(i) for i in record_ids]),
+            )
+        )
+    return list(
+        session.execute(
+            select(AuditEntry).where(or_(*about)).order_by(col(AuditEntry.at), col(AuditEntry.id))
+        ).scalars()
+    )
+
+
+def messages_about(
+    session, *, occurrence_id: int | None = None, recipient_code: str | None = None, limit: int = 50
+):
+    """Outbox messages that listed an occurrence, or that went to a unit (newest first), with the
+    delivery states of each: list of (OutboxMessage, [Delivery])."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
+
+    q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+    if occurrence_id is not None:
+        ids = select(col(OutboxItem.message_id)).where(col(OutboxItem.occurrence_id) == occurrence_id)
+        q = q.where(col(OutboxMessage.id).in_(ids))
+    if recipient_code is not None:
+        q = q.where(col(OutboxMessage.recipient_code) == recipient_code)
+    messages = list(session.execute(q).scalars())
+    deliveries: dict[int, list] = {}
+    if messages:
+        for d in session.execute(
+            select(Delivery).where(col(Delivery.message_id).in_([m.id for m in messages]))
+        ).scalars():
+            deliveries.setdefault(d.message_id, []).append(d)
+    return [(m, deliveries.get(m.id, [])) for m in messages]
+
+
+def failed_deliveries(session, *, limit: int = 50):
+    """Deliveries that failed or wait for a retry, newest first: list of (Delivery, OutboxMessage)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from shanhai.models.tables import Delivery, OutboxMessage
+
+    return list(
+        session.execute(
+            select(Delivery, OutboxMessage)
+            .join(OutboxMessage, col(OutboxMessage.id) == col(Delivery.message_id))
+            .where(col(Delivery.status).in_(["failed", "retry"]))
+            .order_by(col(Delivery.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def county_of(cat: Catalogue, scope: str) -> str:
+    """The county an occurrence's scope belongs to (a pairing's or park's county); 全市 stays 全市."""
+    if scope in cat.pairings:
+        return cat.pairings[scope].county
+    if scope in cat.parks:
+        return cat.pairings[cat.parks[scope].pairing].county
+    return scope
+
+
+def overdue_summary(app, *, as_of: datetime) -> dict[str, Any]:
+    """Red occurrences (overdue, and missed once it exists) by county and by obligation, per year of
+    the due date, from the first year to as_of's; plus the open overdue list."""
+    from shanhai.models.localtime import local_date
+    from shanhai.models.statuses import Light
+
+    cat = app.catalogue
+    today = local_date(as_of)
+    pairs = evaluations(app, as_of=as_of, everything=True)
+    red = [(o, e) for o, e in pairs if e.light == Light.RED and o.due < today]
+    years = list(range(min([o.due.year for o, _ in pairs] or [today.year]), today.year + 1))
+    by_county: dict[str, dict[int, int]] = {}
+    by_obligation: dict[str, dict[int, int]] = {}
+    for occ, _ in red:
+        by_county.setdefault(county_of(cat, occ.scope), {}).setdefault(occ.due.year, 0)
+        by_county[county_of(cat, occ.scope)][occ.due.year] += 1
+        by_obligation.setdefault(occ.obligation_id, {}).setdefault(occ.due.year, 0)
+        by_obligation[occ.obligation_id][occ.due.year] += 1
+    counties = [c for c in dict.fromkeys(p.county for p in cat.pairings.values()) if c in by_county]
+    counties += sorted(c for c in by_county if c not in counties)
+    return {
+        "years": years,
+        "by_county": [
+            {
+                "name": c,
+                "per_year": [by_county[c].get(y, 0) for y in years],
+                "total": sum(by_county[c].values()),
+            }
+            for c in counties
+        ],
+        "by_obligation": [
+            {
+                "obligation": ob,
+                "title": title_and_clause(cat, ob)[0],
+                "per_year": [by_obligation[ob].get(y, 0) for y in years],
+                "total": sum(by_obligation[ob].values()),
+            }
+            for ob in [o for o in cat.obligations if o in by_obligation]
+            + sorted(o for o in by_obligation if o not in cat.obligations)
+        ],
+        "open": sorted(
+            (
+                {
+                    **e.as_item(*title_and_clause(cat, e.obligation_id)),
+                    "label": e.label,
+                    "progress_text": e.progress_text,
+                    "county": county_of(cat, o.scope),
+                }
+                for o, e in red
+            ),
+            key=lambda i: (i["due"], i["obligation"], i["scope"]),
+        ),
+    }
