@@ -16,9 +16,10 @@ from typing import Any
 import yaml
 
 from shanhai import REPO_ROOT
+from shanhai.models.localtime import TZ_NAME
 
 WORK_POOL = "shanhai"
-TIMEZONE = "Asia/Shanghai"
+TIMEZONE = TZ_NAME  # the schedules run on Shanghai's clock
 DELIVER_CRON = "*/10 * * * *"  # delivery itself waits for working days and the send hour
 
 

@@ -106,12 +106,10 @@ def records_table(items: Sequence[dict[str, Any]]) -> None:
 
 
 def board(grid: dict[str, Any], as_of: datetime) -> None:
-    import pendulum
-
+    from shanhai.models.localtime import format_local
     from shanhai.models.statuses import LIGHT_LABELS, Light, Status
 
-    local = pendulum.instance(as_of).in_timezone("Asia/Shanghai")
-    typer.echo(f"山海协作工程 督办总览 · {local.format('YYYY-MM-DD HH:mm')}（上海时间）")
+    typer.echo(f"山海协作工程 督办总览 · {format_local(as_of)}（上海时间）")
     cols = grid["columns"]
     names = [f"{r['title']}" for r in grid["rows"]]
     w0 = max([width(n) for n in names] + [8])

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from shanhai import REPO_ROOT
-from shanhai.cli.processes import Child, Stack, StartupError, private_file
+from shanhai.cli.processes import Child, Stack, StartupError, open_log
 
 WORK_POOL = "shanhai"
 CHECK_FLOW = "check-obligation"
@@ -122,10 +122,7 @@ def deploy_all(*, env: dict[str, str], log_path: Path, prefect_file: Path | None
     argv = prefect_argv("--no-prompt", "deploy", "--all")
     if prefect_file is not None:
         argv += ["--prefect-file", str(prefect_file)]
-    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8", opener=private_file) as log:
-        log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
-        log.flush()
+    with open_log(log_path, argv) as log:
         # run() kills the child if we are interrupted; its own session keeps Ctrl-C away from it
         done = subprocess.run(
             argv,

@@ -23,6 +23,15 @@ def private_file(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
 
 
+def open_log(log_path: Path, argv: list[str]) -> IO:
+    """A child's log, private (it may quote signed links), opened for append with a header for this run."""
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = open(log_path, "a", encoding="utf-8", opener=private_file)  # noqa: SIM115  (the caller closes it)
+    log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
+    log.flush()
+    return log
+
+
 class StartupError(RuntimeError):
     """Something did not come up; the message says what and where its log is."""
 
@@ -54,10 +63,7 @@ class Stack:
     pid_file: Path | None = None  # process groups recorded here, reaped by the next start if orphaned
 
     def start(self, name: str, argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path) -> Child:
-        log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        log = open(log_path, "a", encoding="utf-8", opener=private_file)  # noqa: SIM115  (closed in stop())
-        log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n")
-        log.flush()
+        log = open_log(log_path, argv)  # closed in stop()
         proc = subprocess.Popen(
             argv,
             env=env,

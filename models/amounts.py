@@ -18,11 +18,11 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
-from shanhai.models.catalogue import AMOUNT_UNITS, FEN_PER_YUAN
+from shanhai.models.catalogue_specs import AMOUNT_UNITS, FEN_PER_YUAN
 from shanhai.models.errors import InputError
 
 if TYPE_CHECKING:
-    from shanhai.models.catalogue import ObligationSpec
+    from shanhai.models.catalogue_specs import ObligationSpec
 
 UNIT_YUAN = {"亿元": 100_000_000, "亿": 100_000_000, "万元": 10_000, "万": 10_000, "元": 1}
 MAX_AMOUNT_FEN = 1000 * 100_000_000 * FEN_PER_YUAN  # 1,000亿元

@@ -48,7 +48,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from shanhai.models.localtime import to_local
 
@@ -140,14 +140,16 @@ class LadderOverride(BaseModel):
             raise ValueError(f"lists a value more than once: {list(value)}")
         return value
 
+    @model_validator(mode="after")
+    def _not_too_many_stages(self) -> LadderOverride:
+        before = len(self.before_calendar_days or ()) + len(self.before_working_days or ())
+        if before > _MAX_STAGES_PER_PHASE:
+            raise ValueError(f"at most {_MAX_STAGES_PER_PHASE} before-stages in all")
+        return self
+
     def ladder(self) -> ReminderLadder:
         given = self.model_dump(exclude_none=True)
-        if not given:
-            return DEFAULT_LADDER
-        ladder = ReminderLadder(**given)
-        if len(ladder.before_calendar_days) + len(ladder.before_working_days) > _MAX_STAGES_PER_PHASE:
-            raise ValueError(f"at most {_MAX_STAGES_PER_PHASE} before-stages in all")
-        return ladder
+        return ReminderLadder(**given) if given else DEFAULT_LADDER
 
 
 @dataclass(frozen=True)

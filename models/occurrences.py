@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from shanhai.models.catalogue import (
+from shanhai.models.catalogue import Catalogue
+from shanhai.models.catalogue_specs import (
     AMOUNT_UNITS,
     CITY_SCOPE,
     DEFAULT_CLOSES,
     FEN_PER_WAN,
     FEN_PER_YUAN,
     SIDE_TOKENS,
-    Catalogue,
     ObligationSpec,
 )
 from shanhai.models.requirement import PaceStep, Requirement, closing_day
@@ -138,7 +138,7 @@ def _requirement(
         responsible=(*who.lead, *who.co),
         lead=who.lead,
         copied=who.copied,
-        ladder=ob.reminders,
+        ladder=ob.reminders.model_dump(exclude_none=True) if ob.reminders else None,
         window_start=date(year, *map(int, ob.window_from.split("-"))) if ob.window_from else None,
         due_nominal=nominal if nominal != due else None,
         closes=closing_day(due, ob.closes or DEFAULT_CLOSES),
@@ -157,7 +157,7 @@ def expected_occurrences(cat: Catalogue, cal: WorkingCalendar, *, through_year: 
     """Every occurrence from each obligation's first year up to through_year (inclusive)."""
     out: list[OccurrenceSpec] = []
     for ob in cat.obligations.values():
-        if ob.kind in ("one_off", "cumulative_quantity"):
+        if ob.dated_once:
             due = ob.due_date()
             year = due.year
             if year > through_year + 1:

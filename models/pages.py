@@ -19,7 +19,7 @@ BOARD_GROUPS = (("pairing", "结对"), ("county", "县（市、区）"), ("park"
 
 
 def _scope_kind(cat: Catalogue, scope: str) -> str:
-    from shanhai.models.catalogue import CITY_SCOPE
+    from shanhai.models.catalogue_specs import CITY_SCOPE
 
     if scope in cat.pairings:
         return "pairing"

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from shanhai.models.catalogue import FEN_PER_WAN, FEN_PER_YI
+from shanhai.models.catalogue_specs import FEN_PER_WAN, FEN_PER_YI
 from shanhai.models.requirement import PaceStep, Requirement
 
 

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from shanhai.models.catalogue import SIDE_TOKENS, Catalogue
+from shanhai.models.catalogue import Catalogue
+from shanhai.models.catalogue_specs import SIDE_TOKENS
 from shanhai.models.requirement import Requirement
 from shanhai.models.status import Evaluation, OccurrenceRow
 from shanhai.models.statuses import Status
@@ -210,10 +211,10 @@ def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
 def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list[dict[str, Any]]:
     import json
 
-    import pendulum
     from sqlalchemy import func, select
     from sqlmodel import col
 
+    from shanhai.models.localtime import format_local
     from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
 
     with app.read_session() as session:
@@ -254,9 +255,7 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
             "role": m.role,
             "stage": m.stage,
             "stage_label": m.stage_label,
-            "created_at": pendulum.instance(m.created_at)
-            .in_timezone("Asia/Shanghai")
-            .format("YYYY-MM-DD HH:mm"),
+            "created_at": format_local(m.created_at),
             "item_count": counts.get(m.id, len(json.loads(m.payload).get("items", []))),
             "title": m.title,
             "body": m.body,

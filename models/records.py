@@ -33,7 +33,7 @@ def find_occurrence(
     period = period.strip() if period else None
     year = int(period) if period else on.year
     scope_name = resolve_scope(cat, ob.scope, scope, year)
-    if ob.kind in ("one_off", "cumulative_quantity"):
+    if ob.dated_once:
         wanted = ob.due_date().isoformat()
     else:
         wanted = period or str(on.year)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shanhai.models.catalogue import DEFAULT_CLOSES, Kind, Share, Target
+from shanhai.models.catalogue_specs import DEFAULT_CLOSES, Kind, Share, Target
 from shanhai.models.ladder import ReminderLadder
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shanhai.models.catalogue import CITY_SCOPE, Catalogue
+from shanhai.models.catalogue import Catalogue
+from shanhai.models.catalogue_specs import CITY_SCOPE
 from shanhai.models.errors import InputError
 
 

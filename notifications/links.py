@@ -14,14 +14,14 @@ more than :data:`CLOCK_SKEW` after ``now`` is treated as forged.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from shanhai.models.localtime import local_date
 
 __all__ = ["LinkError", "sign_report_link", "verify_report_token", "CLOCK_SKEW", "unit_key", "check_unit_key"]
 
 _SALT = "shanhai.report-link"
-_SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Tolerated difference between the signer's and the verifier's clocks.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -87,7 +87,7 @@ def verify_report_token(
     if now - issued_at > timedelta(days=max_age_days):
         raise LinkError(
             "expired",
-            f"链接已过期：签发于 {issued_at.astimezone(_SHANGHAI).date().isoformat()}，有效期 {max_age_days} 天，请使用最新提醒中的链接",
+            f"链接已过期：签发于 {local_date(issued_at).isoformat()}，有效期 {max_age_days} 天，请使用最新提醒中的链接",
         )
     return occurrence_id, unit_code
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from shanhai.models.amounts import parse_amount
-from shanhai.models.catalogue import ObligationSpec
+from shanhai.models.catalogue_specs import ObligationSpec
 from shanhai.models.errors import InputError
 from shanhai.models.progress import PLAN_KIND_LABELS
 from shanhai.models.requirement import parse_requirement

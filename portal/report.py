@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, current_stage
-from shanhai.models.catalogue import UnitSpec
+from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, spend_nonce
 from shanhai.models.localtime import local_date

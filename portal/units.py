@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from shanhai.models.acknowledgements import acknowledgements_of
-from shanhai.models.catalogue import UnitSpec
+from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import messages_about, occurrence_records, unit_view
 from shanhai.models.statuses import RecordState, Status

@@ -18,7 +18,7 @@ from shanhai.models.amounts import (
     parse_count,
     takes_amount,
 )
-from shanhai.models.catalogue import ObligationSpec
+from shanhai.models.catalogue_specs import ObligationSpec
 from shanhai.models.errors import InputError
 from tests.conftest import make_obligation
 

@@ -294,3 +294,38 @@ def test_a_due_date_that_does_not_exist_every_year_is_refused_with_its_line(tmp_
     text = (directory / "policy.yaml").read_text(encoding="utf-8")
     problem = err.value.problems[0]
     assert problem.field.endswith("due") and problem.line == line_of(text, "due:")
+
+
+@pytest.mark.parametrize(
+    ("reminders", "field"),
+    [
+        ("      before_working_days: [3, 0]\n", "obligations[0].reminders.before_working_days[1]"),
+        ("      repeat_every_days: weekly\n", "obligations[0].reminders.repeat_every_days"),
+        ("      before_days: [3]\n", "obligations[0].reminders.before_days"),
+    ],
+)
+def test_a_bad_reminder_override_is_located_at_its_key(tmp_path, reminders, field):
+    text = HEADER + "obligations:\n" + obligation_text() + "    reminders:\n" + reminders
+    directory, path = catalogue_with(tmp_path, text)
+    problem = only_problem(directory)
+    assert (problem.file, problem.line, problem.field) == (str(path), line_of(text, reminders.strip()), field)
+
+
+def test_a_key_written_twice_is_an_error_with_its_line(tmp_path):
+    text = HEADER + "obligations:\n" + obligation_text() + '    due: "11-30"\n'
+    directory, path = catalogue_with(tmp_path, text)
+    problem = only_problem(directory)
+    assert (problem.file, problem.line) == (str(path), line_of(text, '"11-30"'))
+    assert "twice" in problem.message
+
+
+def test_a_yaml_bomb_is_refused_before_it_is_expanded(tmp_path):
+    """9**9 values once expanded: refused by counting, not by building them (the suite's timeout guards)."""
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+        f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    directory, _ = catalogue_with(tmp_path, bomb)
+    problem = only_problem(directory)
+    assert "aliases" in problem.message
