@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export DO_NOT_TRACK := 1
 
-.PHONY: install system-deps run test lint bench clean
+.PHONY: install system-deps run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint: install
 test: install system-deps lint
 	@mkdir -p $(PREFECT_HOME)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the browser tests' screenshots, into docs/screenshots (what the README shows)
+screenshots: install system-deps
+	@mkdir -p $(PREFECT_HOME)
+	SHANHAI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 bench: install system-deps
 	$(BIN)/python -m benchmarks.run

@@ -308,6 +308,14 @@ def line_of(text: str, snippet: str) -> int:
 # --------------------------------------------------------------------------- apps and records
 
 
+def screenshot_dir() -> Path:
+    """Where browser tests save their screenshots: var/screenshots (ignored by git) unless
+    SHANHAI_SCREENSHOTS names another folder (`make screenshots` refreshes docs/screenshots, the README's)."""
+    folder = Path(os.environ.get("SHANHAI_SCREENSHOTS") or REPO_ROOT / "var" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 # The "real" clock of the apps tests build: a Monday after the send hour (tests never read today).
 TEST_NOW = at(2026, 11, 30, 10)
 

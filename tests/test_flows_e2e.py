@@ -8,8 +8,8 @@ worker subprocess on a seeded application database, shared by the tests here.
 Seed: every joint meeting before 2026 held twice; in 2026 every pairing but one held its first
 meeting (the pace milestone is one by 06-30). At 2026-11-30, 31 days before the 12-31 deadline:
 four pairings on track, one behind pace and nothing overdue, so the joint-meeting check ends a green
-`Completed`. The other obligations have no records: the sales-outlets check finds its duty overdue and
-ends a red `Failed` tagged 已逾期.
+`Completed`. The other obligations have no records: the next-year-plan check finds the 2026 plans (due
+Monday 11-02, Saturday 10-31 rolled forward) overdue and ends a red `Failed` tagged 已逾期.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ from sqlalchemy import select
 
 from shanhai import REPO_ROOT
 from shanhai.models.localtime import TZ_NAME
-from tests.conftest import REAL_CATALOGUE, at, make_app, make_record
+from tests.conftest import REAL_CATALOGUE, at, make_app, make_record, screenshot_dir
 
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(300)]
 
 AS_OF = "2026-11-30T10:00:00+08:00"
 RUN_TIMEOUT = 150.0
-CLEAN, OVERDUE = "joint-meeting", "sales-outlets"
-SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+CLEAN, OVERDUE = "joint-meeting", "next-year-plan"
+SCREENSHOTS = screenshot_dir()
 # The deployment page's default filter of the classic UI (served at /): Prefect's standard state names
 # but Scheduled. The default UI (/v2) filters the same page by state type (all but SCHEDULED).
 CLASSIC_DEFAULT_NAMES = [
@@ -217,10 +217,10 @@ def test_a_check_that_finds_overdue_duties_ends_red_tagged_and_filterable(checke
     overdue, clean = checked.runs[OVERDUE], checked.runs[CLEAN]
     # a standard Failed: red in both UIs, counted by the dashboard, its message gives the counts
     assert (overdue.state.type.value, overdue.state.name) == ("FAILED", "Failed"), f"{overdue.state!r}"
-    assert overdue.state.message.startswith("发现逾期 1 项："), overdue.state.message
-    assert "已逾期 1 项" in overdue.state.message
+    assert overdue.state.message.startswith("发现逾期 5 项："), overdue.state.message  # the five pairings' plans
+    assert "已逾期 5 项" in overdue.state.message
     assert "已逾期" in overdue.tags
-    assert overdue.name == "绿色农产品销售窗口和平台 · 2026-11-30"
+    assert overdue.name == "下一年度合作计划备案 · 2026-11-30"
     with checked.client() as client:
         assert "Overdue" in _artifacts(client, overdue.id)[f"reminders-{OVERDUE}"].data
 
@@ -291,7 +291,7 @@ def test_todays_scheduled_check_that_already_ran_is_not_run_again(stack):
 
     from shanhai.cli.prefect_runs import trigger_checks
 
-    ob = "next-year-plan"
+    ob = "transfer-measures"
     with stack.client() as client:
         dep = client.read_deployment_by_name(f"check-obligation/{ob}")
         # what the scheduler makes: the 09:05 run of a day (here 2026-11-29, so nothing depends on today)
@@ -304,7 +304,7 @@ def test_todays_scheduled_check_that_already_ran_is_not_run_again(stack):
         assert scheduled.auto_scheduled
         client.set_flow_run_state(scheduled.id, Completed(message="ran at 09:05"), force=True)
         after_it = scheduled.expected_start_time + timedelta(hours=1)
-        found = trigger_checks(stack.api, {ob: "下一年度合作计划备案"}, None, now=after_it)
+        found = trigger_checks(stack.api, {ob: "产业梯度转移举措"}, None, now=after_it)
         assert found.existing == {ob: scheduled.id} and not found.created
 
 

@@ -3,7 +3,7 @@
 
 A clerk opens a reminder's link, 签收, submits a record with evidence; the board cell changes; the
 coordinator rejects it with a reason and the unit's pages show it; a forged link and another unit's
-occurrence are refused. Screenshots for the README go to docs/screenshots/.
+occurrence are refused. Screenshots go to var/screenshots (`make screenshots`: docs/screenshots, the README's).
 
 Select with ``-m browser``; ``.ci/run`` installs chromium and fonts-noto-cjk where missing.
 """
@@ -18,8 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from shanhai import REPO_ROOT
-from tests.conftest import REAL_CATALOGUE, at, count_rows, make_app, make_record, occurrence_id
+from tests.conftest import (
+    REAL_CATALOGUE,
+    at,
+    count_rows,
+    make_app,
+    make_record,
+    occurrence_id,
+    screenshot_dir,
+)
 from tests.portal_support import PASSWORD, PDF
 
 pytestmark = pytest.mark.browser
@@ -36,7 +43,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--lang=zh-CN",  # date inputs as a Chinese phone shows them
 ]
-SHOTS = REPO_ROOT / "docs" / "screenshots"
+SHOTS = screenshot_dir()
 REASON = "会议纪要未盖章，请补充盖章扫描件"
 
 
