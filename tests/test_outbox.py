@@ -401,3 +401,34 @@ def test_an_acknowledged_occurrence_stops_the_weekly_repeats_to_that_unit_only(t
     assert plan_items_for(week_2, "泰顺县") == [], "the unit that acknowledged is not nagged weekly"
     for others in ("鹿城区", "市招商局（经合办）", "市山海协作工程工作领导小组"):
         assert [i["stage"] for i in plan_items_for(week_2, others)] == ["repeat_2"], others
+
+
+def test_workers_with_their_own_homes_share_the_key_that_names_channels(tmp_path, database_url, receiver):
+    """No SHANHAI_SECRET_KEY: the key generated into the database at the first sync is every worker's, so a
+    delivery queued by one worker's check is sent by another worker (its own SHANHAI_HOME), not failed."""
+    def worker(home: str, secret: str | None = None) -> App:
+        config = tmp_path / "apprise.yaml"
+        config.write_text(f'urls:\n  - "json://127.0.0.1:{receiver.port}/hook":\n      - tag: taishun\n',
+                          encoding="utf-8")
+        return App(settings=Settings(home=tmp_path / home, database_url=database_url, apprise_config=config,
+                                     secret_key=secret))
+
+    check_obligation(worker("checker"), "joint-meeting", as_of=REMINDER_DAY)
+    report = deliver_outbox(worker("sender"), clock=lambda: REMINDER_DAY)
+    assert (report.sent, report.failed) == (1, 0), report.summary
+    assert not (tmp_path / "checker" / "secret_key").exists(), "the key lives in the database, not in a home"
+
+
+def test_rotating_the_key_strands_nothing_pending(tmp_path, database_url, receiver):
+    """Queued under "old", delivered after the rotation to "new,old": the channel is still recognised."""
+    config = tmp_path / "apprise.yaml"
+    config.write_text(f'urls:\n  - "json://127.0.0.1:{receiver.port}/hook":\n      - tag: taishun\n',
+                      encoding="utf-8")
+
+    def app(secret: str) -> App:
+        return App(settings=Settings(home=tmp_path / "home", database_url=database_url, apprise_config=config,
+                                     secret_key=secret))
+
+    check_obligation(app("old-key"), "joint-meeting", as_of=REMINDER_DAY)
+    report = deliver_outbox(app("new-key,old-key"), clock=lambda: REMINDER_DAY)
+    assert (report.sent, report.failed) == (1, 0), report.summary
