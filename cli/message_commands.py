@@ -100,8 +100,15 @@ def outbox(
         return
     if as_json:
         return emit_json(items)
+    from shanhai.notifications.planner import Role
+
+    labels = {r.value: r.label for r in Role}
     rows = [
-        {**i, "deliveries_text": "、".join(f"{d['channel']}:{d['status']}" for d in i["deliveries"])}
+        {
+            **i,
+            "role": labels.get(i["role"], i["role"]),
+            "deliveries_text": "、".join(f"{d['channel']}:{d['status']}" for d in i["deliveries"]),
+        }
         for i in items
     ]
     output.table(
