@@ -11,8 +11,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from shanhai.db import insert_ignore
 from shanhai.models.errors import InputError
-from shanhai.models.tables import EvidenceFile
+from shanhai.models.tables import EvidenceFile, utcnow
 
 _CHUNK = 1 << 20
 _KINDS = [
@@ -92,7 +93,7 @@ def store_evidence(path: Path, *, session: Session, evidence_dir: Path, max_byte
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
             tmp.write(data)
         os.replace(tmp.name, target)
-    if session.get(EvidenceFile, digest) is None:
-        session.add(EvidenceFile(sha256=digest, size=len(data)))
-        session.flush()  # before the record that refers to it: the unit of work does not order by FK
+    # written now, before the record that refers to it; the same file recorded at once by another
+    # process: this insert waits for its commit and writes nothing, and both records point to one row
+    insert_ignore(session, EvidenceFile, {"sha256": digest, "size": len(data), "stored_at": utcnow()})
     return Evidence(digest, path.name, len(data))

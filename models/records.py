@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from shanhai.db import insert_ignore
 from shanhai.models.amounts import amount_unit, check_amount, check_count, format_amount, takes_amount
 from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
@@ -239,21 +240,19 @@ def _check_review(rec: CompletionRecord, target: RecordState) -> None:
 
 
 def waive_occurrence(*, session: Session, occurrence_id: int, reason: str, actor: str) -> Waiver:
+    """Waive an occurrence, once. Of two coordinators waiving it at once, one wins; the other's insert
+    waits for that commit, writes nothing, and gets the same refusal as a later attempt."""
     if not reason or not reason.strip():
         raise InputError("reason", "豁免须说明理由")
     actor = _actor(actor)
     occ = session.get(Occurrence, occurrence_id) if 0 < occurrence_id <= MAX_ID else None
     if occ is None:
         raise InputError("occurrence", f"没有编号为 {occurrence_id} 的期次")
-    existing = session.execute(
-        select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)
-    ).scalar_one_or_none()
-    if existing is not None:
-        raise InputError(
-            "occurrence", f"期次 {occurrence_id} 已于 {existing.created_at:%Y-%m-%d} 豁免：{existing.reason}"
-        )
-    w = Waiver(occurrence_id=occurrence_id, reason=reason.strip(), waived_by=actor)
-    session.add(w)
+    _refuse_if_waived(session, occurrence_id)
+    row = {"occurrence_id": occurrence_id, "reason": reason.strip(), "waived_by": actor, "created_at": utcnow()}
+    if not insert_ignore(session, Waiver, row):
+        _refuse_if_waived(session, occurrence_id)  # the one that won, committed meanwhile
+        raise InputError("occurrence", f"期次 {occurrence_id} 已被他人同时豁免，请刷新后查看")
     audit(
         session=session,
         actor=actor,
@@ -262,4 +261,14 @@ def waive_occurrence(*, session: Session, occurrence_id: int, reason: str, actor
         entity_id=str(occurrence_id),
         reason=reason,
     )
-    return w
+    return session.execute(select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)).scalar_one()
+
+
+def _refuse_if_waived(session: Session, occurrence_id: int) -> None:
+    existing = session.execute(
+        select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise InputError(
+            "occurrence", f"期次 {occurrence_id} 已于 {existing.created_at:%Y-%m-%d} 豁免：{existing.reason}"
+        )
