@@ -23,6 +23,8 @@ _REASONS = {
     errno.ENOENT: "该位置不存在或不能创建文件",
     errno.ENOTDIR: "路径中有一段不是目录",
     errno.EISDIR: "是一个目录",
+    errno.ENAMETOOLONG: "文件名过长",
+    errno.ELOOP: "符号链接循环",
 }
 
 
@@ -47,6 +49,13 @@ def _reason(exc: OSError) -> str:
 
 def check_target(path: Path) -> None:
     """Refuse, before any work, a target that can never be a workbook (touches nothing)."""
+    try:
+        _check_target(path)
+    except OSError as exc:  # a name too long for the file system, a loop of links, no permission to look
+        raise ExportError(f"无法写入 {path}：{_reason(exc)}（未写入任何文件）") from None
+
+
+def _check_target(path: Path) -> None:
     if path.is_dir():
         raise ExportError(f"{path} 是一个目录：请给出文件名，如 {path / '督办状态.xlsx'}")
     if path.exists() and not path.is_file():

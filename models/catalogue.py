@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shanhai.models.yaml_source import Problem, Source, YamlFileError, dotted, read_yaml, validate
@@ -294,10 +293,10 @@ def load_catalogue(path: Path) -> Catalogue:
 
 
 def _declares_units(p: Path) -> bool:
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+    source = read_yaml(p, [])  # bounded and safe, like every read of a catalogue file
+    if source is None:
         return True  # let _read report it
+    data = source.data
     return isinstance(data, dict) and bool({"units", "pairings", "parks", "roles"} & data.keys())
 
 

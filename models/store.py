@@ -60,7 +60,7 @@ class SyncReport:
         )
 
 
-def _upsert(session: Session, model: type, key: dict[str, Any], values: dict[str, Any]) -> None:
+def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
     """Insert the row, or update it where a value differs; safe when several processes sync at once
     (the insert waits for the other's commit and writes nothing; the UPDATE then changes nothing)."""
     if insert_ignore(session, model, {**key, **values}, on_key=True):

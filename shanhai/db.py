@@ -16,6 +16,9 @@ from sqlmodel import Session, create_engine
 from shanhai.migrations import HEAD
 
 READ_ONLY = "shanhai_read_only"
+# How long a SQLite writer waits for another process's write lock before giving up with "database is
+# locked" (the CLI then says, in one line, that the database is busy and to try again).
+SQLITE_BUSY_SECONDS = 30
 
 
 @cache
@@ -24,7 +27,8 @@ def get_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
             _create_private(Path(path))
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        busy = SQLITE_BUSY_SECONDS
+        engine = create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -33,7 +37,7 @@ def get_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.close()
 
         @event.listens_for(engine, "begin")
