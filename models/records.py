@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -156,7 +157,13 @@ def amount_text(cat: Catalogue, obligation_id: str, amount_fen: int | None) -> s
     return format_amount(amount_fen, amount_unit(ob) if ob else "元")
 
 
-MAX_ID = 2**63 - 1  # the largest key a database stores; a bigger typed id names nothing
+MAX_ID = 2**31 - 1  # the largest id an INTEGER key holds (PostgreSQL's int4): a bigger typed id names nothing
+
+
+def by_id(session: Session, model: Any, key: int, **options: Any) -> Any:
+    """``session.get`` for an id a person typed: None for one no row can have (0, negative, or past
+    the key column's range, which PostgreSQL would refuse with an error instead of finding nothing)."""
+    return session.get(model, key, **options) if 0 < key <= MAX_ID else None
 ACTOR_MAX = 128  # reviewed_by / waived_by columns
 
 
@@ -208,7 +215,7 @@ def _actor(actor: str) -> str:
 
 
 def _record(session: Session, record_id: int) -> CompletionRecord:
-    rec = session.get(CompletionRecord, record_id) if 0 < record_id <= MAX_ID else None
+    rec = by_id(session, CompletionRecord, record_id)
     if rec is None:
         raise InputError("record", f"没有编号为 {record_id} 的记录（用 shanhai records --pending 查看待核验记录）")
     return rec
@@ -245,7 +252,7 @@ def waive_occurrence(*, session: Session, occurrence_id: int, reason: str, actor
     if not reason or not reason.strip():
         raise InputError("reason", "豁免须说明理由")
     actor = _actor(actor)
-    occ = session.get(Occurrence, occurrence_id) if 0 < occurrence_id <= MAX_ID else None
+    occ = by_id(session, Occurrence, occurrence_id)
     if occ is None:
         raise InputError("occurrence", f"没有编号为 {occurrence_id} 的期次")
     _refuse_if_waived(session, occurrence_id)

@@ -1,7 +1,7 @@
 """Hostile values for every option of every command: no traceback, one readable message, nothing stored.
 
 The `shanhai` command runs in-process (``run_cli``, exceptions not caught, so a traceback fails the test)
-on one SQLite database and a copy of a small catalogue, with hypothesis drawing each option's value
+on one database (SQLite, then PostgreSQL) and a copy of a small catalogue, with hypothesis drawing each option's value
 from hostile dates, ids, amounts, counts, scopes, periods, names (control characters, RTL marks, very
 long, not UTF-8) and paths (a directory, a device, a FIFO, /proc, missing, a sparse 3 GB file, a path
 under a file), with and without --json. For every run:
@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ CLASS_NAME = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception|Warning)\b")
 class World:
     """One home, one SQLite database, one catalogue copy and the hostile files, for the whole module."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, url: str | None = None):
         self.root = root
         self.home = root / "home"
         self.catalogue = make_catalogue(
@@ -64,7 +65,7 @@ class World:
             [joint_meeting(), next_year_plan(), industrial_investment(), park_investment_plan(), sales_outlets()],
             plans=plan_rows(),
         )
-        self.url = f"sqlite:///{root / 'shanhai.db'}"
+        self.url = url or f"sqlite:///{root / 'shanhai.db'}"
         files = root / "files"
         files.mkdir()
         (files / "folder").mkdir()
@@ -100,22 +101,31 @@ class World:
                        input=input)
 
     def snapshot(self) -> dict[str, int]:
+        from sqlalchemy import inspect, text
+
+        from shanhai.db import get_engine
+
         counts: dict[str, int] = {}
-        db = Path(self.url.removeprefix("sqlite:///"))
-        if db.exists():
-            with sqlite3.connect(db) as conn:
-                names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-                for name in names:
-                    counts[name] = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+        if self.url.startswith("postgresql") or Path(self.url.removeprefix("sqlite:///")).exists():
+            with get_engine(self.url).connect() as conn:
+                for name in inspect(conn).get_table_names():
+                    counts[name] = conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one()
         evidence = self.home / "evidence"
         counts["(evidence files)"] = sum(1 for p in evidence.rglob("*") if p.is_file()) if evidence.exists() else 0
         counts["(catalogue)"] = hash(tuple(p.read_bytes() for p in sorted(self.catalogue.glob("*.yaml"))))
         return counts
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
-    w = World(tmp_path_factory.mktemp("fuzz"))
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def world(request, tmp_path_factory) -> Iterator[World]:
+    url = None
+    if request.param == "postgres":
+        cluster = request.getfixturevalue("postgres_cluster")
+        name = f"t_{uuid.uuid4().hex}"
+        with cluster.admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = cluster.url(name)
+    w = World(tmp_path_factory.mktemp("fuzz"), url)
     result = w.run(["init", "--as-of", AS_OF])
     assert result.exit_code == 0, result.output
     result = w.run(["record", "joint-meeting", "--scope", "泰顺-鹿城", "--date", "2026-05-01", "--as-of", AS_OF])
@@ -124,7 +134,11 @@ def world(tmp_path_factory) -> World:
     from shanhai import db
 
     db.get_engine(w.url).dispose()
+    db._migrated.discard(w.url)
     shutil.rmtree(w.root, ignore_errors=True)
+    if url is not None:
+        with request.getfixturevalue("postgres_cluster").admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def check(world: World, args: list[str], *, env: dict[str, str] | None = None, input: str | None = None):  # noqa: A002
