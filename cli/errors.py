@@ -9,6 +9,7 @@ fuzz test (tests/test_cli_fuzz.py) fails on that line, so unknown errors are fou
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
@@ -38,8 +39,8 @@ class ShanhaiGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, typer.TyperException):
-            raise
+        except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
+            raise  # typer's own ending (a closed pipe, as in `shanhai status | head`, ends quietly)
         except Exception as exc:  # noqa: BLE001  (every error ends in one line; a bug also in the log)
             known = describe(exc)
             if known is not None:
@@ -47,6 +48,26 @@ class ShanhaiGroup(TyperGroup):
                 raise typer.Exit(1) from None
             typer.echo(internal_error(exc), err=True)
             raise typer.Exit(2) from None
+
+
+OS_REASONS = {
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EDQUOT: "磁盘配额已满",
+    errno.EFBIG: "文件超出允许的大小",
+    errno.EACCES: "没有权限",
+    errno.EPERM: "没有权限",
+    errno.EROFS: "只读文件系统",
+    errno.ENOENT: "不存在",
+    errno.ENOTDIR: "路径中有一段不是目录",
+    errno.EISDIR: "是一个目录",
+    errno.ENAMETOOLONG: "文件名过长",
+    errno.ELOOP: "符号链接循环",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file operation failed, in Chinese where the cause is a common one."""
+    return OS_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
 
 
 def _unpassable(arg: str) -> str | None:
@@ -87,8 +108,9 @@ def describe(exc: BaseException) -> str | None:
             return BUSY
         return f"数据库操作失败：{_database()}：{first}。请检查 SHANHAI_DATABASE_URL 与数据库服务器，然后重试"
     if isinstance(exc, OSError) and (exc.filename or exc.strerror):
-        where = f"{exc.filename}：" if exc.filename else ""
-        return f"无法访问文件 {where}{exc.strerror or exc}"
+        if exc.filename:
+            return f"无法访问文件 {exc.filename}：{os_reason(exc)}（未保存 nothing stored）"
+        return f"系统错误：{os_reason(exc)}（未保存 nothing stored）"
     return None
 
 

@@ -330,3 +330,16 @@ def test_a_yaml_alias_bomb_is_refused_in_well_under_a_second_and_little_memory(t
     assert seconds < 5, f"refused fast, not after expanding it ({seconds:.1f} s)"
     assert peak_mib < 400, f"{peak_mib} MiB"
     assert not (home / "shanhai.db").exists() or where == "channels.yaml"
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
+    """`shanhai obligations --json | head -1`: the closed pipe is not an error worth a message."""
+    env = {**os.environ, "SHANHAI_HOME": str(tmp_path), "SHANHAI_SECRET_KEY": "test-secret"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shanhai.cli.main", "obligations", "--json"], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    proc.stdout.close()  # before the command writes anything
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert proc.returncode in (0, 1) and err.strip() == "", err
