@@ -343,3 +343,17 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path):
     err = proc.stderr.read()
     proc.wait(timeout=60)
     assert proc.returncode in (0, 1) and err.strip() == "", err
+
+
+def test_a_database_server_that_does_not_answer_is_one_line_with_its_password_masked(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://shanhai:s3cr3t@127.0.0.1:{port}/shanhai"
+    for args in (["init", "--as-of", AS_OF], ["status"]):
+        result = run_cli(args, home=tmp_path / "home", database_url=url)
+        assert result.exit_code == 1, result.output
+        line = _one_line(result.stderr)
+        assert f"127.0.0.1:{port}" in line and "s3cr3t" not in line and "***" in line, line
