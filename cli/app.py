@@ -9,7 +9,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from shanhai.cli.errors import ShanhaiGroup
+
 app = typer.Typer(
+    cls=ShanhaiGroup,
     help="山海协作工程 温政发〔2018〕26号 任务督办引擎（Shanhai）。",
     no_args_is_help=True,
     add_completion=False,
@@ -50,6 +53,8 @@ def load_app(*, need_db: bool = True):
     from shanhai.models.working_days import HolidayFileError
 
     a = App()
+    if not a.settings.catalogue_dir.exists():
+        fail(f"SHANHAI_CATALOGUE_DIR：事项目录不存在：{a.settings.catalogue_dir}")
     if need_db:
         require_database(a)
     try:

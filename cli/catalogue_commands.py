@@ -61,6 +61,8 @@ def catalogue_validate(
         from shanhai.settings import get_settings
 
         path = get_settings().catalogue_dir
+        if not path.exists():
+            fail(f"SHANHAI_CATALOGUE_DIR：事项目录不存在：{path}")
     try:
         cat = load_catalogue(path)
         holidays = path / "holidays.yaml" if path.is_dir() else path.parent / "holidays.yaml"

@@ -5,7 +5,6 @@ crash never leaves half a workbook where the old one was."""
 
 from __future__ import annotations
 
-import errno
 import gc
 import os
 import secrets
@@ -13,17 +12,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-_REASONS = {
-    errno.ENOSPC: "磁盘空间不足",
-    errno.EDQUOT: "磁盘配额已满",
-    errno.EFBIG: "文件超出允许的大小",
-    errno.EACCES: "没有写入权限",
-    errno.EPERM: "没有写入权限",
-    errno.EROFS: "只读文件系统",
-    errno.ENOENT: "该位置不存在或不能创建文件",
-    errno.ENOTDIR: "路径中有一段不是目录",
-    errno.EISDIR: "是一个目录",
-}
+from shanhai.cli.errors import os_reason
 
 
 class ExportError(Exception):
@@ -41,12 +30,15 @@ def export_excel(app, path: Path, *, as_of: datetime, everything: bool = False) 
     return len(rows)
 
 
-def _reason(exc: OSError) -> str:
-    return _REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
-
-
 def check_target(path: Path) -> None:
     """Refuse, before any work, a target that can never be a workbook (touches nothing)."""
+    try:
+        _check_target(path)
+    except OSError as exc:  # a name too long for the file system, a loop of links, no permission to look
+        raise ExportError(f"无法写入 {path}：{os_reason(exc)}（未写入任何文件）") from None
+
+
+def _check_target(path: Path) -> None:
     if path.is_dir():
         raise ExportError(f"{path} 是一个目录：请给出文件名，如 {path / '督办状态.xlsx'}")
     if path.exists() and not path.is_file():
@@ -80,7 +72,7 @@ def _save_atomically(wb, path: Path) -> None:
             # openpyxl's half-written zip and sheet stream die with this exception and try to flush
             # again on the full disk: their second failure is the same one, not worth a traceback
             sys.unraisablehook = _ignore
-            failure = f"无法写入 {path}：{_reason(exc)}（未写入任何文件）"
+            failure = f"无法写入 {path}：{os_reason(exc)}（未写入任何文件）"
         else:
             return
         gc.collect()

@@ -52,6 +52,7 @@ holidays_app = typer.Typer(
 )
 
 Json = Annotated[bool, typer.Option("--json", help="输出 JSON：year、source、off、on（见 README）。")]
+MAX_NOTICE_BYTES = 1 << 20  # the State Council's notice is a few kilobytes of text
 NoticePath = Annotated[Path, typer.Argument(help="通知全文（UTF-8 纯文本），如从中国政府网复制的 通知.txt")]
 
 
@@ -125,8 +126,11 @@ def show(
     as_json: Json = False,
 ) -> None:
     """某年的工作日历及其来源（official | file | provisional）。 A year's calendar and where it comes from."""
-    if not 1 <= year <= 9999:
-        _fail(f"年份 {year} 超出范围（1–9999）")
+    from shanhai.app import AS_OF_YEARS
+
+    first, last = AS_OF_YEARS  # the years any command evaluates; the law's calendar means nothing for 888
+    if not first <= year <= last:
+        _fail(f"年份 {year} 超出范围（{first}–{last}）")
     cal = _calendar()
     source = cal.source(year)
     off, on = cal.deviations(year)
@@ -149,16 +153,18 @@ def show(
 
 
 def _read(path: Path):
+    from shanhai.models.errors import InputError
+    from shanhai.models.files import read_regular_file
     from shanhai.models.holiday_notice import NoticeError, read_notice
 
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        _fail(f"找不到文件 {path}")
+        data = read_regular_file(path, max_bytes=MAX_NOTICE_BYTES, field="NOTICE", what="通知文件")
+    except InputError as exc:
+        _fail(exc.message)
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         _fail(f"{path} 不是 UTF-8 文本；请另存为 UTF-8 纯文本")
-    except OSError as exc:
-        _fail(f"无法读取 {path}：{exc.strerror or exc}")
     try:
         return read_notice(text, name=str(path))
     except NoticeError as exc:

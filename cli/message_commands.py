@@ -9,6 +9,8 @@ import typer
 from shanhai.cli import output
 from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app
 
+MAX_LIMIT = 10_000  # messages listed at once by `outbox --limit`
+
 
 @app.command()
 def remind(
@@ -71,8 +73,9 @@ def digest(
 
     if audience not in ("coordinator", "supervisor"):
         fail(f"audience：应为 coordinator 或 supervisor，而不是 '{audience}'")
+    when = as_of_option(as_of)
     try:
-        result = send_digest(load_app(), audience=audience, as_of=as_of_option(as_of), dry_run=dry_run)  # type: ignore[arg-type]
+        result = send_digest(load_app(), audience=audience, as_of=when, dry_run=dry_run)  # type: ignore[arg-type]
     except ChannelConfigError as exc:
         fail(str(exc))
     if as_json:
@@ -90,6 +93,8 @@ def outbox(
     """发件箱：已写入的消息及其投递状态。 List stored messages with delivery state."""
     from shanhai.models.queries import outbox_items
 
+    if not 1 <= limit <= MAX_LIMIT:
+        fail(f"--limit：应为 1 到 {MAX_LIMIT} 之间的整数，而不是 {limit}")
     a = load_app()
     a.migrate()
     items = outbox_items(a, limit=limit, message_id=show)

@@ -24,9 +24,12 @@ def status(
     as_json: Json = False,
 ) -> None:
     """各期次在某一时点的状态（红黄绿灯）。 Status of every occurrence at a date."""
+    from shanhai.app import AS_OF_YEARS
     from shanhai.models.queries import status_items
 
     when = as_of_option(as_of)
+    if year is not None and not AS_OF_YEARS[0] <= year <= AS_OF_YEARS[1]:
+        fail(f"--year：{year} 不在 {AS_OF_YEARS[0]}—{AS_OF_YEARS[1]} 年之间")
     a = ready_app(when)
     try:
         items = status_items(
@@ -75,11 +78,17 @@ def ics(
     as_of: AsOf = None,
 ) -> None:
     """某单位的期限日历（ICS，每项期限前3天09:00提醒）。 An ICS calendar of a unit's deadlines."""
+    from shanhai.cli.exports import ExportError, check_target
     from shanhai.models.ics import unit_calendar
 
     when = as_of_option(as_of)
-    if out is not None and not out.parent.is_dir():
-        fail(f"-o：目录不存在：{out.parent}（请先创建该目录）")
+    if out is not None:
+        if not out.parent.is_dir():
+            fail(f"-o：目录不存在：{out.parent}（请先创建该目录）")
+        try:
+            check_target(out)  # a directory, a FIFO (whose open would wait for a reader), a device
+        except ExportError as exc:
+            fail(f"-o：{exc}")
     a = ready_app(when)
     try:
         data = unit_calendar(a, unit, as_of=when)

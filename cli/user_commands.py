@@ -104,6 +104,8 @@ def portal(
     """启动门户网站（总览、单位与期次页面、填报链接、核验队列）。 Serve the web portal."""
     import uvicorn
 
+    if not 1 <= port <= 65535:
+        fail(f"--port：应为 1 到 65535 之间的端口号，而不是 {port}")
     a = load_app()
     a.migrate()
     typer.echo(f"门户 portal：http://{host}:{port}（提醒中的链接指向 SHANHAI_PORTAL_URL={a.settings.portal_url}）")

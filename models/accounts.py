@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
 
 from shanhai.models.errors import InputError
@@ -87,7 +88,10 @@ def add_user(*, session: Session, name: str, role: str, password: str, actor: st
         raise InputError("name", f"账号“{name}”已存在")
     user = User(name=name, role=str(role), password_hash=hash_password(password))
     session.add(user)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same name added at this moment by another process (PostgreSQL)
+        raise InputError("name", f"账号“{name}”已存在") from None
     audit(session=session, actor=actor, action="user.added", entity="user", entity_id=name, role=str(role))
     return user
 

@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from shanhai.models.catalogue_specs import (
     CITY_SCOPE,
     SIDE_TOKENS,
@@ -94,10 +92,10 @@ def load_catalogue(path: Path) -> Catalogue:
 
 
 def _declares_units(p: Path) -> bool:
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+    source = read_yaml(p, [])  # bounded and safe, like every read of a catalogue file
+    if source is None:
         return True  # let _read report it
+    data = source.data
     return isinstance(data, dict) and bool({"units", "pairings", "parks", "roles"} & data.keys())
 
 

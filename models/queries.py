@@ -145,7 +145,7 @@ def record_items(
         q = q.where(col(Occurrence.obligation_id) == obligation)
     if ref is not None and ref.kind != "unit":
         q = q.where(col(Occurrence.scope) == ref.name)
-    with app.session() as session:
+    with app.read_session() as session:  # a listing: never waits for a writer
         rows = session.execute(q).all()
     if ref is not None and ref.kind == "unit":
         rows = [(r, o) for r, o in rows if unit_sees(ref.name, o.scope, parse_requirement(o.requirement))]

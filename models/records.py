@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from shanhai.db import insert_ignore
 from shanhai.models.amounts import amount_unit, check_amount, check_count, format_amount, takes_amount
 from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
@@ -158,7 +160,13 @@ def amount_text(cat: Catalogue, obligation_id: str, amount_fen: int | None) -> s
     return format_amount(amount_fen, amount_unit(ob) if ob else "元")
 
 
-MAX_ID = 2**63 - 1  # the largest key a database stores; a bigger typed id names nothing
+MAX_ID = 2**31 - 1  # the largest id an INTEGER key holds (PostgreSQL's int4): a bigger typed id names nothing
+
+
+def by_id(session: Session, model: Any, key: int, **options: Any) -> Any:
+    """``session.get`` for an id a person typed: None for one no row can have (0, negative, or past
+    the key column's range, which PostgreSQL would refuse with an error instead of finding nothing)."""
+    return session.get(model, key, **options) if 0 < key <= MAX_ID else None
 ACTOR_MAX = 128  # reviewed_by / waived_by columns
 
 
@@ -210,7 +218,7 @@ def _actor(actor: str) -> str:
 
 
 def _record(session: Session, record_id: int) -> CompletionRecord:
-    rec = session.get(CompletionRecord, record_id) if 0 < record_id <= MAX_ID else None
+    rec = by_id(session, CompletionRecord, record_id)
     if rec is None:
         raise InputError("record", f"没有编号为 {record_id} 的记录（用 shanhai records --pending 查看待核验记录）")
     return rec
@@ -242,21 +250,19 @@ def _check_review(rec: CompletionRecord, target: RecordState) -> None:
 
 
 def waive_occurrence(*, session: Session, occurrence_id: int, reason: str, actor: str) -> Waiver:
+    """Waive an occurrence, once. Of two coordinators waiving it at once, one wins; the other's insert
+    waits for that commit, writes nothing, and gets the same refusal as a later attempt."""
     if not reason or not reason.strip():
         raise InputError("reason", "豁免须说明理由")
     actor = _actor(actor)
-    occ = session.get(Occurrence, occurrence_id) if 0 < occurrence_id <= MAX_ID else None
+    occ = by_id(session, Occurrence, occurrence_id)
     if occ is None:
         raise InputError("occurrence", f"没有编号为 {occurrence_id} 的期次")
-    existing = session.execute(
-        select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)
-    ).scalar_one_or_none()
-    if existing is not None:
-        raise InputError(
-            "occurrence", f"期次 {occurrence_id} 已于 {existing.created_at:%Y-%m-%d} 豁免：{existing.reason}"
-        )
-    w = Waiver(occurrence_id=occurrence_id, reason=reason.strip(), waived_by=actor)
-    session.add(w)
+    _refuse_if_waived(session, occurrence_id)
+    row = {"occurrence_id": occurrence_id, "reason": reason.strip(), "waived_by": actor, "created_at": utcnow()}
+    if not insert_ignore(session, Waiver, row):
+        _refuse_if_waived(session, occurrence_id)  # the one that won, committed meanwhile
+        raise InputError("occurrence", f"期次 {occurrence_id} 已被他人同时豁免，请刷新后查看")
     audit(
         session=session,
         actor=actor,
@@ -265,4 +271,14 @@ def waive_occurrence(*, session: Session, occurrence_id: int, reason: str, actor
         entity_id=str(occurrence_id),
         reason=reason,
     )
-    return w
+    return session.execute(select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)).scalar_one()
+
+
+def _refuse_if_waived(session: Session, occurrence_id: int) -> None:
+    existing = session.execute(
+        select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise InputError(
+            "occurrence", f"期次 {occurrence_id} 已于 {existing.created_at:%Y-%m-%d} 豁免：{existing.reason}"
+        )

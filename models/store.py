@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -60,17 +60,18 @@ class SyncReport:
         )
 
 
-def _upsert(session: Session, model: type, key: dict[str, Any], values: dict[str, Any]) -> bool:
-    row = session.get(model, tuple(key.values()) if len(key) > 1 else next(iter(key.values())))
-    if row is None:
-        session.add(model(**key, **values))
-        return True
-    changed = False
-    for k, v in values.items():
-        if getattr(row, k) != v:
-            setattr(row, k, v)
-            changed = True
-    return changed
+def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Insert the row, or update it where a value differs; safe when several processes sync at once
+    (the insert waits for the other's commit and writes nothing; the UPDATE then changes nothing)."""
+    if insert_ignore(session, model, {**key, **values}, on_key=True):
+        return
+    table = model.__table__
+    session.connection().execute(
+        update(table)
+        .where(*(table.c[k] == v for k, v in key.items()))
+        .where(or_(*(table.c[k].is_distinct_from(v) for k, v in values.items())))
+        .values(**values)
+    )
 
 
 def sync_catalogue(
@@ -112,13 +113,10 @@ def sync_catalogue(
                 "aliases": json.dumps(u.aliases, ensure_ascii=False),
             },
         )
-    session.flush()
     for p in cat.pairings.values():
         _upsert(session, Pairing, {"name": p.name}, p.model_dump(exclude={"name"}))
-    session.flush()
     for pk in cat.parks.values():
         _upsert(session, Park, {"name": pk.name}, pk.model_dump(exclude={"name"}))
-    session.flush()
     for row in cat.plans:
         _upsert(
             session,
@@ -130,7 +128,6 @@ def sync_catalogue(
     for ob_id, ob in cat.obligations.items():
         definition = cat.definition_json(ob_id)
         digest = hashlib.sha256(definition.encode()).hexdigest()
-        existing = session.get(Obligation, ob_id)
         values: dict[str, Any] = {
             "document_id": cat.obligation_document[ob_id],
             "title": ob.title,
@@ -141,17 +138,21 @@ def sync_catalogue(
             "valid_until": ob.valid_until,
             "definition": definition,
             "definition_hash": digest,
+            "loaded_at": utcnow(),
         }
-        if existing is None:
-            session.add(Obligation(id=ob_id, **values))
+        # audited by whichever process's statement wrote the row: once, however many sync at once
+        if insert_ignore(session, Obligation, {"id": ob_id, **values}, on_key=True):
             added += 1
             audit(
                 session=session, actor=actor, action="obligation.added", entity="obligation", entity_id=ob_id
             )
-        elif existing.definition_hash != digest:
-            for k, v in values.items():
-                setattr(existing, k, v)
-            existing.loaded_at = utcnow()
+            continue
+        redefined = session.connection().execute(
+            update(Obligation)
+            .where(col(Obligation.id) == ob_id, col(Obligation.definition_hash) != digest)
+            .values(**values)
+        )
+        if redefined.rowcount == 1:
             changed += 1
             audit(
                 session=session,
@@ -160,7 +161,6 @@ def sync_catalogue(
                 entity="obligation",
                 entity_id=ob_id,
             )
-    session.flush()
 
     specs = expected_occurrences(cat, cal, through_year=horizon)
     existing_rows = {
@@ -186,8 +186,17 @@ def sync_catalogue(
                 }
             )
         elif stored.due > today and (stored.due != spec.due or stored.requirement != requirement):
-            stored.due, stored.requirement, stored.updated_at = spec.due, requirement, stamp
-            occ_updated += 1
+            # conditional, so that of racing syncs only the one that changes the row counts it
+            occ_updated += session.connection().execute(
+                update(Occurrence)
+                .where(
+                    col(Occurrence.id) == stored.id,
+                    col(Occurrence.due) > today,
+                    or_(col(Occurrence.due) != spec.due, col(Occurrence.requirement) != requirement),
+                )
+                .values(due=spec.due, requirement=requirement, updated_at=stamp)
+            ).rowcount
+            session.expire(stored)  # the row changed under the loaded object
     # concurrent first syncs (29 checks at 09:05 on Jan 1) may insert the same keys: the first wins
     occ_added = insert_ignore(session, Occurrence, new_rows)
     occ_removed = _remove_unimplied(session, existing_rows, {spec.key for spec in specs})
@@ -244,9 +253,9 @@ def _remove_unimplied(session: Session, existing: dict[tuple, Occurrence], impli
     for column in (CompletionRecord.occurrence_id, Waiver.occurrence_id, OutboxItem.occurrence_id):
         referenced |= set(session.execute(select(col(column)).where(col(column).in_(candidates))).scalars())
     doomed = [i for i in candidates if i not in referenced]
-    if doomed:
-        session.execute(delete(Occurrence).where(col(Occurrence.id).in_(doomed)))
-    return len(doomed)
+    if not doomed:
+        return 0
+    return session.connection().execute(delete(Occurrence).where(col(Occurrence.id).in_(doomed))).rowcount
 
 
 def _occurrence_filter(f: OccurrenceFilter, today: date) -> list[ColumnElement[bool]]:

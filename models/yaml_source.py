@@ -4,13 +4,15 @@ Each problem names the file, the line and the dotted field (``obligations[3].due
 can find it. Reading refuses what PyYAML would silently accept or choke on:
 
 * a key written twice in one mapping (PyYAML keeps the last one without a word);
-* a file larger than :data:`MAX_FILE_BYTES`, or one whose aliases expand past
+* anything but a regular file (a directory, a device, a FIFO), a file larger than
+  :data:`MAX_FILE_BYTES`, or one whose aliases expand past
   :data:`MAX_EXPANDED_NODES` (a "billion laughs" bomb is refused in milliseconds, not after 3 GB);
 * text that is not UTF-8, and YAML syntax errors (with the line).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,9 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+from shanhai.models.errors import InputError
+from shanhai.models.files import read_regular_file
 
 _LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -128,18 +133,14 @@ def _impossible_date(node: yaml.Node | None, path: Loc = ()) -> tuple[Loc, int, 
 def read_yaml(path: Path, problems: list[Problem], *, missing_ok: bool = False) -> Source | None:
     """Parse one file; on any problem append it and return None (nothing partial)."""
     name = str(path)
+    if missing_ok and not os.path.lexists(path):
+        return Source(name, None)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            problems.append(Problem(name, None, "(file)", f"larger than {MAX_FILE_BYTES // 1024 // 1024} MiB"))
-            return None
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        if missing_ok:
-            return Source(name, None)
-        problems.append(Problem(name, None, "(file)", "no such file"))
-        return None
-    except OSError as exc:
-        problems.append(Problem(name, None, "(file)", f"unreadable: {exc.strerror or exc}"))
+        # a regular file, read in bounded chunks: a path to /dev/zero, a FIFO or a sparse file of
+        # gigabytes is refused at once instead of filling memory or waiting forever
+        raw = read_regular_file(Path(path), max_bytes=MAX_FILE_BYTES, field="(file)", what="文件", allow_empty=True)
+    except InputError as exc:
+        problems.append(Problem(name, None, "(file)", exc.message))
         return None
     try:
         text = raw.decode("utf-8")

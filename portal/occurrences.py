@@ -24,7 +24,7 @@ from shanhai.models.pages import (
     occurrence_history,
     occurrence_records,
 )
-from shanhai.models.records import review_record, waive_occurrence
+from shanhai.models.records import by_id, review_record, waive_occurrence
 from shanhai.models.statuses import RecordState
 from shanhai.models.tables import CompletionRecord, Occurrence, Waiver
 from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require, safe_next
@@ -127,7 +127,7 @@ def occurrence_page(
 def record_evidence(request: Request, record_id: int, user: SessionUser = require(*ANY_ACCOUNT)):
     portal = portal_of(request)
     with portal.app.read_session() as session:
-        rec = session.get(CompletionRecord, record_id)
+        rec = by_id(session, CompletionRecord, record_id)
     return evidence_response(portal, rec)
 
 
@@ -159,7 +159,7 @@ def _reason(text: str, what: str) -> str:
 def _review(request: Request, record_id: int, verdict: str, note: str | None, user: SessionUser, back: str):
     portal = portal_of(request)
     with portal.app.session() as session:
-        rec = session.get(CompletionRecord, record_id, with_for_update=True)
+        rec = by_id(session, CompletionRecord, record_id, with_for_update=True)
         if rec is None:
             raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
         if rec.state != RecordState.SUBMITTED:

@@ -19,7 +19,7 @@ from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, spend_nonce
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import nominal_due, occurrence_evaluation, occurrence_records
-from shanhai.models.records import record_completion
+from shanhai.models.records import by_id, record_completion
 from shanhai.models.tables import CompletionRecord, Occurrence
 from shanhai.notifications.links import LinkError, verify_report_token
 from shanhai.portal.occurrences import amount_unit, evidence_response
@@ -56,7 +56,7 @@ def open_link(portal: Portal, token: str) -> LinkScope:
     if unit is None:
         raise PageError(403, "链接无效", f"链接所属单位（{code}）已不在事项目录中。")
     with portal.app.read_session() as session:
-        occ = session.get(Occurrence, occurrence_id)
+        occ = by_id(session, Occurrence, occurrence_id)
     if occ is None:
         raise PageError(404, "期次不存在", "链接所指的期次已不存在（事项目录已调整）。请联系市山海协作办公室。")
     ob = portal.app.catalogue.obligations.get(occ.obligation_id)
@@ -282,7 +282,7 @@ def _store(portal: Portal, scope: LinkScope, parsed, evidence_path, nonce: str, 
 
 def _scoped_record(portal: Portal, scope: LinkScope, record_id: int) -> CompletionRecord:
     with portal.app.read_session() as session:
-        rec = session.get(CompletionRecord, record_id)
+        rec = by_id(session, CompletionRecord, record_id)
     if rec is None:
         raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
     if rec.occurrence_id != scope.occurrence.id:

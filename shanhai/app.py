@@ -134,7 +134,8 @@ class App:
 
         digest = hashlib.sha256()
         root = self.settings.catalogue_dir
-        for path in sorted(root.glob("*.yaml")) if root.is_dir() else [root]:
+        # the files load_catalogue read (regular files only: a FIFO named *.yaml must not hang this)
+        for path in sorted(p for p in root.glob("*.yaml") if p.is_file()) if root.is_dir() else [root]:
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         return digest.hexdigest()
 

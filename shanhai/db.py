@@ -16,6 +16,9 @@ from sqlmodel import Session, create_engine
 from shanhai.migrations import HEAD
 
 READ_ONLY = "shanhai_read_only"
+# How long a SQLite writer waits for another process's write lock before giving up with "database is
+# locked" (the CLI then says, in one line, that the database is busy and to try again).
+SQLITE_BUSY_SECONDS = 30
 
 
 @cache
@@ -24,7 +27,8 @@ def get_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
             _create_private(Path(path))
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        busy = SQLITE_BUSY_SECONDS
+        engine = create_engine(url, connect_args={"timeout": busy, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -33,7 +37,7 @@ def get_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -61,17 +65,24 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def insert_ignore(session: Session, model, rows: dict[str, Any] | list[dict[str, Any]]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING (one row or many); the number of rows this call wrote."""
+def insert_ignore(
+    session: Session, model, rows: dict[str, Any] | list[dict[str, Any]], *, on_key: bool = False
+) -> int:
+    """INSERT … ON CONFLICT DO NOTHING (one row or many); the number of rows this call wrote.
+
+    A concurrent transaction inserting the same key makes this one wait for it, then write nothing:
+    of racing processes exactly one is told it wrote the row. ``on_key``: ignore a conflict on the
+    primary key only (another unique column still fails loudly)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     table = model.__table__
+    target = list(table.primary_key.columns) if on_key else None
     stmt = (
         (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-        .on_conflict_do_nothing()
+        .on_conflict_do_nothing(index_elements=target)
         .returning(*table.primary_key.columns)  # row counts of ON CONFLICT are unreliable across drivers
     )
     result = session.connection().execute(stmt, rows if isinstance(rows, list) else [rows])
@@ -103,13 +114,42 @@ _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
 
+# pg_advisory_lock key for migrations: any fixed bigint, the same in every process ("shanhai" in ASCII)
+MIGRATION_LOCK = 0x7368616E686169
+
+
 def migrate(url: str) -> None:
-    """Bring the schema to the newest Alembic revision (once per process and database)."""
+    """Bring the schema to the newest Alembic revision (once per process and database).
+
+    Concurrent first runs (three `init`s, or the 09:05 checks on a new database) upgrade one after the
+    other: on PostgreSQL under an advisory lock, held on its own connection and released after; on SQLite
+    the upgrade's BEGIN IMMEDIATE already takes the file's write lock. Whoever waited finds the schema at
+    the head and does nothing."""
     with _migrate_lock:
         if url not in _migrated:
             if _current_revision(url) != HEAD:
-                _upgrade(url)
+                with _migration_lock(url):
+                    if _current_revision(url) != HEAD:
+                        _upgrade(url)
             _migrated.add(url)
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    engine = get_engine(url)
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        conn.commit()  # no transaction stays open while the upgrade runs on another connection
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
 
 
 def _current_revision(url: str) -> str | None:

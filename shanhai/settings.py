@@ -1,17 +1,46 @@
-"""All configuration in one place: environment variables with the SHANHAI_ prefix."""
+"""All configuration in one place: environment variables with the SHANHAI_ prefix.
+
+A bad value is refused when the settings are read, naming the variable (:class:`SettingsError`), before
+any command does anything with it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shanhai import REPO_ROOT
 
+ENV_PREFIX = "SHANHAI_"
+# The drivers the application database runs on (insert-ignore, advisory locks and the SQLite pragmas
+# are written for these two).
+DATABASE_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
+MAX_EVIDENCE_LIMIT = 1 << 40  # 1 TiB: anything larger is a typo
+
+# What each variable is, for the one line that refuses a bad value.
+_MEANING = {
+    "home": "数据目录",
+    "database_url": "数据库地址，如 postgresql://user@host/shanhai 或 sqlite:////srv/shanhai/shanhai.db",
+    "catalogue_dir": "事项目录",
+    "send_hour": "每天开始发送的时刻，0–23 的整数",
+    "apprise_config": "渠道文件",
+    "secret_key": "签名密钥（轮换时写 新,旧）",
+    "portal_url": "门户地址，如 https://shanhai.example.gov.cn",
+    "prefect_ui_url": "Prefect 界面地址，如 http://127.0.0.1:4200",
+    "max_evidence_bytes": f"证明材料大小上限（字节），1 到 {MAX_EVIDENCE_LIMIT} 的整数",
+}
+_SECRET_FIELDS = {"secret_key"}
+
+
+class SettingsError(ValueError):
+    """A SHANHAI_* variable has a value that cannot be used; the message names it (never a secret)."""
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SHANHAI_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Field(default=Path("var"), description="data directory: database, evidence, secrets")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
@@ -25,7 +54,48 @@ class Settings(BaseSettings):
     )
     portal_url: str = "http://127.0.0.1:8600"
     prefect_ui_url: str = "http://127.0.0.1:4200"
-    max_evidence_bytes: int = 20 * 1024 * 1024
+    max_evidence_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=MAX_EVIDENCE_LIMIT)
+
+    @field_validator("home", "database_url", "catalogue_dir", "apprise_config", "portal_url", "prefect_ui_url",
+                     mode="before")
+    @classmethod
+    def _not_blank(cls, value: Any) -> Any:
+        # set but empty is a mistake in a unit file or a shell script, not a request for the default
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("为空：删除该变量以使用默认值，或填写一个值")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _some_key(cls, value: str | None) -> str | None:
+        if value is not None and not any(k.strip() for k in value.split(",")):
+            raise ValueError("为空（或只有逗号）：删除该变量以使用数据库中生成的密钥，或填写密钥")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url  # only when a URL is set: the default needs no parsing
+
+        try:
+            url = make_url(value.strip())
+        except Exception as exc:  # noqa: BLE001  (ArgumentError, or ValueError for a port that is no number)
+            raise ValueError(f"不是数据库地址（{exc}）") from None
+        if url.drivername not in DATABASE_DRIVERS:
+            known = "、".join(sorted(DATABASE_DRIVERS))
+            raise ValueError(f"不支持的数据库驱动“{url.drivername}”（可用：{known}）")
+        if url.get_backend_name() == "postgresql" and not url.database:
+            raise ValueError("缺少数据库名（…/shanhai）")
+        return value.strip()
+
+    @field_validator("portal_url", "prefect_ui_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value.strip()):
+            raise ValueError("应为 http:// 或 https:// 开头的网址")
+        return value.strip()
 
     @property
     def home_dir(self) -> Path:
@@ -47,5 +117,43 @@ class Settings(BaseSettings):
         return [k.strip() for k in (self.secret_key or "").split(",") if k.strip()]
 
 
+def settings_error(exc: ValidationError) -> SettingsError:
+    """pydantic's errors as one line, each naming its variable (a secret's value is never repeated)."""
+    parts = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        given = err.get("input")
+        if name in _SECRET_FIELDS or not isinstance(given, str | int):
+            shown = variable
+        else:
+            shown = f"{variable}={_masked(str(given))!r}"
+        reason = _reason(err)
+        meaning = _MEANING.get(name)
+        parts.append(f"{shown}：{reason}" + (f"（{meaning}）" if meaning else ""))
+    return SettingsError("环境变量有误 invalid setting: " + "；".join(parts))
+
+
+def _reason(err: Any) -> str:
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "不是整数"
+    if kind == "less_than_equal":
+        return f"应不大于 {ctx.get('le')}"
+    if kind == "greater_than_equal":
+        return f"应不小于 {ctx.get('ge')}"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _masked(text: str) -> str:
+    """A URL's password hidden (postgresql://user:***@host/db); anything else shortened."""
+    text = re.sub(r"(://[^/@:\s]*:)[^@/\s]*@", r"\1***@", text)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None

@@ -421,8 +421,9 @@ def count_rows(database_url: str, model) -> int:
 
 
 def run_cli(args: Sequence[str], *, home: Path, database_url: str | None = None,
-            catalogue_dir: Path = REAL_CATALOGUE, env: dict[str, str] | None = None):
-    """Run ``shanhai ARGS`` in-process; returns click's Result (exit_code, stdout, stderr, output)."""
+            catalogue_dir: Path = REAL_CATALOGUE, env: dict[str, str] | None = None, input: str | None = None):  # noqa: A002
+    """Run ``shanhai ARGS`` in-process (``input``: its standard input); returns click's Result
+    (exit_code, stdout, stderr, output)."""
     from typer.testing import CliRunner
 
     from shanhai.cli.main import app
@@ -434,7 +435,7 @@ def run_cli(args: Sequence[str], *, home: Path, database_url: str | None = None,
         "SHANHAI_SECRET_KEY": "test-secret",
         **(env or {}),
     }
-    return CliRunner().invoke(app, [str(a) for a in args], env=full_env, catch_exceptions=False)
+    return CliRunner().invoke(app, [str(a) for a in args], env=full_env, catch_exceptions=False, input=input)
 
 
 @pytest.fixture

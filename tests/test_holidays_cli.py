@@ -199,7 +199,7 @@ def test_importing_a_bad_notice_writes_nothing(holidays, catalogue, tmp_path):
     assert result.exit_code == 1 and "第7行" in result.stderr
     assert (catalogue / "holidays.yaml").read_bytes() == before
     missing = holidays("import", tmp_path / "nope.txt", catalogue_dir=catalogue)
-    assert missing.exit_code == 1 and "找不到文件" in missing.stderr
+    assert missing.exit_code == 1 and "nope.txt 不存在" in missing.stderr
 
 
 def test_the_holidays_commands_import_no_prefect_and_open_no_database(tmp_path):
