@@ -53,6 +53,7 @@ import pytest
 import yaml
 
 from shanhai import REPO_ROOT
+from tests.webhook_receiver import WebhookReceiver
 
 TZ = "Asia/Shanghai"
 REAL_CATALOGUE = REPO_ROOT / "calendar"
@@ -102,7 +103,7 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -116,7 +117,7 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
     data = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
 
     def run(cmd: list[str]) -> None:
         proc = subprocess.run(_as_postgres(cmd), capture_output=True, text=True, timeout=120)
@@ -297,6 +298,15 @@ def make_catalogue(
     return directory
 
 
+def records_catalogue(directory: Path) -> Path:
+    """A catalogue whose four obligations take every kind of record: a date, a filed plan, an amount, a park's."""
+    return make_catalogue(
+        directory,
+        [joint_meeting(), next_year_plan(), industrial_investment(), park_investment_plan()],
+        plans=plan_rows(2026),
+    )
+
+
 def line_of(text: str, snippet: str) -> int:
     """The 1-based line on which ``snippet`` first occurs in ``text`` (for expected error lines)."""
     for n, line in enumerate(text.splitlines(), start=1):
@@ -449,6 +459,27 @@ def cli(tmp_path, database_url):
     invoke.database_url = database_url  # type: ignore[attr-defined]
     invoke.home = tmp_path / "home"  # type: ignore[attr-defined]
     return invoke
+
+
+@pytest.fixture
+def sh(cli, tmp_path):
+    """``sh(*args)``: the command on a records catalogue (records_catalogue), initialised on 2026-03-02."""
+    catalogue = records_catalogue(tmp_path / "calendar")
+
+    def run(*args: Any):
+        return cli(*args, catalogue_dir=catalogue)
+
+    init = run("init", "--as-of", "2026-03-02")
+    assert init.exit_code == 0, init.output
+    run.database_url = cli.database_url  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A real HTTP webhook on 127.0.0.1 (tests/webhook_receiver.py)."""
+    with WebhookReceiver() as receiver:
+        yield receiver
 
 
 # --------------------------------------------------------------------------- Prefect (tests marked `prefect`)

@@ -16,28 +16,15 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import (
     at,
-    industrial_investment,
-    joint_meeting,
     make_app,
-    make_catalogue,
-    next_year_plan,
     occurrence_id,
-    park_investment_plan,
-    plan_rows,
+    records_catalogue,
 )
 
 NOW = at(2026, 10, 20, 10)  # a Tuesday: the 10-31 plan is due soon, the joint meetings are behind pace
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def portal_catalogue(directory: Path) -> Path:
-    return make_catalogue(
-        directory,
-        [next_year_plan(), joint_meeting(), industrial_investment(), park_investment_plan()],
-        plans=plan_rows(),
-    )
 
 
 @dataclass
@@ -149,6 +136,6 @@ def make_portal(tmp_path: Path, database_url: str, clock: Clock | None = None, *
     clock = clock or Clock()
     # no Prefect server is asked unless a test starts one: port 9 (discard) never answers HTTP
     settings.setdefault("prefect_ui_url", "http://127.0.0.1:9")
-    app = make_app(tmp_path / "home", database_url, portal_catalogue(tmp_path / "cat"), sync_at=clock.now, **settings)
+    app = make_app(tmp_path / "home", database_url, records_catalogue(tmp_path / "cat"), sync_at=clock.now, **settings)
     client = TestClient(create_app(app, clock=clock))
     return PortalEnv(app=app, client=client, clock=clock, database_url=database_url)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import email
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,58 +15,9 @@ import time_machine
 from aiosmtpd.controller import Controller
 
 from shanhai.models.tables import Delivery, OutboxMessage
-from tests.conftest import count_rows, run_cli
+from tests.conftest import count_rows, free_port, run_cli
 
 SUNDAY = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)  # Sunday 11:00 in Shanghai: no reminder goes out today
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Webhook(ThreadingHTTPServer):
-    """A local webhook: /fail/NNN answers NNN, anything else 200; keeps what it accepted."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Hook)
-        self.received: list[tuple[str, dict]] = []
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-
-class _Hook(BaseHTTPRequestHandler):
-    server: Webhook
-
-    def do_POST(self) -> None:  # noqa: N802
-        data = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        status = int(self.path.rsplit("/", 1)[1]) if self.path.startswith("/fail/") else 200
-        if status == 200:
-            self.server.received.append((self.path, data))
-        self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    server = Webhook()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 class Inbox:
@@ -144,18 +92,18 @@ def test_channels_test_reports_each_failure_and_exits_1(tmp_path, webhook):
     closed = free_port()
     config = channel_file(tmp_path, [
         (f"json://127.0.0.1:{webhook.port}/ok", "taishun"),
-        (f"json://127.0.0.1:{webhook.port}/fail/404", "taishun"),
+        (f"json://127.0.0.1:{webhook.port}/status/404", "taishun"),
         (f"json://127.0.0.1:{closed}/hook", "lucheng"),
-        (f"json://127.0.0.1:{webhook.port}/fail/500?+X-Token=${{TOKEN}}", "lucheng"),
+        (f"json://127.0.0.1:{webhook.port}/status/500?+X-Token=${{TOKEN}}", "lucheng"),
     ])
     result = shanhai(tmp_path, "channels", "test", "--json", config=config, env={"TOKEN": "tok-secret-value"})
 
     assert result.exit_code == 1, result.output
     outcome = {(r["code"], r["channel"].split("/", 3)[3]): (r["status"], r["error"]) for r in json.loads(result.stdout)}
     assert outcome["taishun", "ok"] == ("sent", None)
-    assert outcome["taishun", "fail/404"][0] == "failed" and "HTTP 404" in outcome["taishun", "fail/404"][1]
+    assert outcome["taishun", "status/404"][0] == "failed" and "HTTP 404" in outcome["taishun", "status/404"][1]
     assert outcome["lucheng", "hook"][0] == "failed" and "连接失败" in outcome["lucheng", "hook"][1]
-    status, error = outcome["lucheng", "fail/500?+X-Token=${TOKEN}"]
+    status, error = outcome["lucheng", "status/500?+X-Token=${TOKEN}"]
     assert status == "failed" and "HTTP 500" in error
     assert "tok-secret-value" not in result.output
     assert [p for p, _ in webhook.received] == ["/ok"]

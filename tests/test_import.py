@@ -21,9 +21,6 @@ from tests.conftest import (
     industrial_investment,
     joint_meeting,
     make_catalogue,
-    next_year_plan,
-    park_investment_plan,
-    plan_rows,
 )
 
 PAIR = "泰顺-鹿城"
@@ -43,22 +40,6 @@ def failed(result):
     assert "Traceback" not in result.output
     assert "未导入任何记录" in result.stderr
     return result.stderr
-
-
-@pytest.fixture
-def sh(cli, tmp_path):
-    catalogue = make_catalogue(
-        tmp_path / "calendar",
-        [joint_meeting(), next_year_plan(), industrial_investment(), park_investment_plan()],
-        plans=plan_rows(2026),
-    )
-
-    def run(*args):
-        return cli(*args, catalogue_dir=catalogue)
-
-    ok(run("init", *AS_OF))
-    run.database_url = cli.database_url
-    return run
 
 
 def stored(sh) -> list[CompletionRecord]:
@@ -426,30 +407,13 @@ def test_a_file_past_the_row_limit_is_refused_before_any_row_is_read(sh, tmp_pat
 
 
 def test_the_same_file_imported_twice_at_once_is_stored_once(tmp_path, database_url):
-    import threading
-
     from shanhai.cli.importer import import_file
-    from tests.conftest import at, make_app
+    from tests.conftest import at, in_parallel, make_app
 
     catalogue = make_catalogue(tmp_path / "calendar", [joint_meeting(), industrial_investment()])
     app = make_app(tmp_path / "home", database_url, catalogue, sync_at=at(2026, 3, 2))
     path = write_csv(tmp_path / "records.csv", [MEETING, INVEST])
-    results, errors = [], []
-    start = threading.Barrier(2)
-
-    def run():
-        try:
-            start.wait()
-            results.append(import_file(app, path, as_of=at(2026, 3, 2)))
-        except BaseException as exc:  # noqa: BLE001  (a thread's failure must fail the test)
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    results = in_parallel(2, lambda: import_file(app, path, as_of=at(2026, 3, 2)))
     assert sorted(r.already_at is not None for r in results) == [False, True]
     assert len({r.batch_id for r in results}) == 1
     assert count_rows(database_url, CompletionRecord) == 2

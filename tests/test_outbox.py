@@ -3,7 +3,6 @@ however often or concurrently the checks run, and nothing is lost when a run is 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,7 +10,6 @@ import sys
 import textwrap
 import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pendulum
 import pytest
@@ -28,43 +26,6 @@ from tests.conftest import in_parallel
 # Tuesday 2026-12-01, 10:00 in Shanghai: a working day after the send hour, when the year's joint meeting
 # (due 12-31) has its 30-day reminder out to both sides of every pairing.
 REMINDER_DAY = pendulum.datetime(2026, 12, 1, 10, tz="Asia/Shanghai")
-
-
-class Receiver:
-    """A real HTTP webhook on 127.0.0.1 that counts what it receives, and can fail on demand."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.status = 200
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver.lock:
-                    status = receiver.status
-                    if status == 200:
-                        receiver.bodies.append(json.loads(body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def make_app(tmp_path, database_url, channels: dict[str, int] | None = None) -> App:
@@ -129,44 +90,44 @@ def test_two_concurrent_runs_queue_each_key_once(tmp_path, database_url):
     assert sum(r.queued for r in results) == count(app, OutboxMessage)
 
 
-def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, receiver):
-    app = make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
+def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, webhook):
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port, "lucheng": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     pending = count(app, Delivery)
     # one App per worker (own settings and caches), sharing the database and the channel file
-    apps = [make_app(tmp_path, database_url, {"taishun": receiver.port, "lucheng": receiver.port})
+    apps = [make_app(tmp_path, database_url, {"taishun": webhook.port, "lucheng": webhook.port})
             for _ in range(3)]
     in_parallel(3, lambda: deliver_outbox(apps.pop(), clock=lambda: REMINDER_DAY))  # list.pop is atomic
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
     assert states["sent"] == 2, "泰顺县 and 鹿城区 each get one message"
     assert states["local"] == pending - 2, "units without a channel keep theirs in the local outbox"
-    assert len(receiver.bodies) == 2
-    assert all("联席会议" in b["message"] for b in receiver.bodies)
+    assert len(webhook.bodies) == 2
+    assert all("联席会议" in b["message"] for b in webhook.bodies)
 
 
-def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path, database_url, receiver):
-    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path, database_url, webhook):
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
-    receiver.status = 503
+    webhook.status = 503
     first = deliver_outbox(app, clock=lambda: REMINDER_DAY)
     assert (first.sent, first.retrying) == (0, 1)
     again = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(seconds=30))
     assert again.sent == again.retrying == 0, "backoff: not retried before the next attempt is due"
-    receiver.status = 200
+    webhook.status = 200
     later = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=2))
     assert later.sent == 1
     assert deliver_outbox(app, clock=lambda: REMINDER_DAY.add(hours=1)).sent == 0
-    assert len(receiver.bodies) == 1
+    assert len(webhook.bodies) == 1
     with app.session() as s:
         d = s.execute(select(Delivery).where(Delivery.status == "sent")).scalar_one()
     assert d.attempts == 2
 
 
-def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, database_url, receiver):
-    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, database_url, webhook):
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
-    receiver.status = 404  # permanent: the hook is gone
+    webhook.status = 404  # permanent: the hook is gone
     report = deliver_outbox(app, clock=lambda: REMINDER_DAY)
     assert report.failed == 1
     with app.session() as s:
@@ -183,9 +144,9 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
 
 
 def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
-    tmp_path, database_url, receiver
+    tmp_path, database_url, webhook
 ):
-    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     with app.session() as s:  # what a worker killed between claim and send leaves behind
         s.execute(
@@ -196,7 +157,7 @@ def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
     assert deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=1)).failed == 0, "a live claim is respected"
     report = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=11))
     assert (report.sent, report.failed) == (0, 1), "it may have arrived: never sent a second time"
-    assert receiver.bodies == []
+    assert webhook.bodies == []
     with app.session() as s:
         failure = s.execute(
             select(OutboxMessage).where(OutboxMessage.kind == "delivery_failure")
@@ -204,7 +165,7 @@ def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
     assert "结果未知" in failure.body and failure.recipient == "市招商局（经合办）"
 
 
-def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, database_url, receiver):
+def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, database_url, webhook):
     """Kill -9 a `shanhai remind` process mid-run, run it again: every key queued once, every message sent once."""
     env = {
         **os.environ,
@@ -212,10 +173,10 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
         "SHANHAI_DATABASE_URL": database_url,
         "SHANHAI_SECRET_KEY": "test",
     }
-    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     env["SHANHAI_APPRISE_CONFIG"] = str(app.settings.apprise_config)
     app.sync(as_of=REMINDER_DAY)
-    receiver.status = 200
+    webhook.status = 200
     # slow every delivery so the kill lands while the run is busy
     script = textwrap.dedent(f"""
         import time, pendulum
@@ -239,7 +200,7 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
     )
     assert proc.stdout.readline().strip() == "queued"
     deadline = pendulum.now().add(seconds=30)
-    while not receiver.bodies and pendulum.now() < deadline:
+    while not webhook.bodies and pendulum.now() < deadline:
         threading.Event().wait(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
@@ -253,7 +214,7 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
             select(func.count()).where(OutboxMessage.kind == "delivery_failure")
         ).scalar_one()
     assert states.get("pending", 0) == states.get("sending", 0) == 0, "nothing left hanging"
-    assert len(receiver.bodies) == 1, "the message in flight when the process died was not sent twice"
+    assert len(webhook.bodies) == 1, "the message in flight when the process died was not sent twice"
     assert reported == 1, "its unknown outcome is reported to the coordinator: nothing lost silently"
 
 
@@ -273,9 +234,9 @@ def test_a_weekly_digest_goes_out_once_a_week(tmp_path, database_url):
     assert "联席会议" in digest.body
 
 
-def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_path, database_url, receiver):
+def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_path, database_url, webhook):
     """Each obligation has its own scheduled check; the county still gets one message listing everything."""
-    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     december_first = pendulum.datetime(2026, 12, 1, 9, 30, tz="Asia/Shanghai")  # 30 days before 12-31
     queued = [
         check_obligation(app, ob, as_of=december_first).queued for ob in ("joint-meeting", "high-level-visit")
@@ -283,8 +244,8 @@ def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_
     assert all(queued), "each run queues its own messages"
     report = deliver_outbox(app, clock=lambda: december_first)
     assert report.sent == 2, "both queued messages count as sent…"
-    assert len(receiver.bodies) == 1, "…in one message to 泰顺县"
-    text = receiver.bodies[0]["message"]
+    assert len(webhook.bodies) == 1, "…in one message to 泰顺县"
+    text = webhook.bodies[0]["message"]
     assert "联席会议" in text and "高层互访" in text
 
 
@@ -299,21 +260,21 @@ def test_a_digest_due_on_a_holiday_goes_out_on_the_next_working_day(tmp_path, da
     assert send_digest(app, audience="supervisor", as_of=national_day.add(days=9)).queued == 0  # once a month
 
 
-def test_nothing_is_delivered_on_a_weekend_not_even_a_retry(tmp_path, database_url, receiver):
-    app = make_app(tmp_path, database_url, {"taishun": receiver.port})
+def test_nothing_is_delivered_on_a_weekend_not_even_a_retry(tmp_path, database_url, webhook):
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     saturday = pendulum.datetime(2026, 12, 5, 10, tz="Asia/Shanghai")
     held = deliver_outbox(app, clock=lambda: saturday)
-    assert (held.sent, held.held) == (0, 1) and receiver.bodies == []
+    assert (held.sent, held.held) == (0, 1) and webhook.bodies == []
     assert "非工作时间" in held.summary
     assert deliver_outbox(app, clock=lambda: saturday.add(days=2)).sent == 1  # Monday 10:00
-    assert len(receiver.bodies) == 1
+    assert len(webhook.bodies) == 1
 
 
-def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, database_url, receiver):
+def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, database_url, webhook):
     config = tmp_path / "apprise.yaml"
     config.write_text(
-        f'urls:\n  - "json://127.0.0.1:{receiver.port}/shared":\n      - tag: taishun, lucheng\n',
+        f'urls:\n  - "json://127.0.0.1:{webhook.port}/shared":\n      - tag: taishun, lucheng\n',
         encoding="utf-8",
     )
     app = App(
@@ -323,7 +284,7 @@ def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, databas
     )
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     assert deliver_outbox(app, clock=lambda: REMINDER_DAY).sent == 2
-    heads = sorted(b["message"].split("：", 1)[0] for b in receiver.bodies)
+    heads = sorted(b["message"].split("：", 1)[0] for b in webhook.bodies)
     assert heads == ["泰顺县（牵头单位）", "鹿城区（牵头单位）"], "each message is addressed to its own unit"
 
 
@@ -332,13 +293,13 @@ def test_a_thread_that_raises_fails_the_concurrency_harness():
         in_parallel(2, lambda: 1 / 0)
 
 
-def test_a_robots_per_minute_limit_holds_across_delivery_processes(tmp_path, database_url, receiver):
+def test_a_robots_per_minute_limit_holds_across_delivery_processes(tmp_path, database_url, webhook):
     """Every flow run is a new process: the robot's budget is read from the outbox's own claims, so two
     delivery processes at once still send at most the limit within a minute (3 here; DingTalk's 20)."""
     codes = ["taishun", "yongjia", "wencheng", "cangnan", "pingyang"]
     config = tmp_path / "apprise.yaml"
     config.write_text(
-        f'urls:\n  - "json://127.0.0.1:{receiver.port}/robot":\n      - tag: {", ".join(codes)}\n',
+        f'urls:\n  - "json://127.0.0.1:{webhook.port}/robot":\n      - tag: {", ".join(codes)}\n',
         encoding="utf-8",
     )
     env = {
@@ -368,7 +329,7 @@ def test_a_robots_per_minute_limit_holds_across_delivery_processes(tmp_path, dat
     outputs = [p.communicate(timeout=120)[0].split() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     sent = sum(int(o[0]) for o in outputs)
-    assert len(receiver.bodies) == sent == 3, outputs
+    assert len(webhook.bodies) == sent == 3, outputs
     assert sum(int(o[1]) for o in outputs) >= 2, "the rest wait for the next run, none is dropped"
     with app.session() as s:
         states = Counter(
@@ -403,12 +364,12 @@ def test_an_acknowledged_occurrence_stops_the_weekly_repeats_to_that_unit_only(t
         assert [i["stage"] for i in plan_items_for(week_2, others)] == ["repeat_2"], others
 
 
-def test_workers_with_their_own_homes_share_the_key_that_names_channels(tmp_path, database_url, receiver):
+def test_workers_with_their_own_homes_share_the_key_that_names_channels(tmp_path, database_url, webhook):
     """No SHANHAI_SECRET_KEY: the key generated into the database at the first sync is every worker's, so a
     delivery queued by one worker's check is sent by another worker (its own SHANHAI_HOME), not failed."""
     def worker(home: str, secret: str | None = None) -> App:
         config = tmp_path / "apprise.yaml"
-        config.write_text(f'urls:\n  - "json://127.0.0.1:{receiver.port}/hook":\n      - tag: taishun\n',
+        config.write_text(f'urls:\n  - "json://127.0.0.1:{webhook.port}/hook":\n      - tag: taishun\n',
                           encoding="utf-8")
         return App(settings=Settings(home=tmp_path / home, database_url=database_url, apprise_config=config,
                                      secret_key=secret))
@@ -419,10 +380,10 @@ def test_workers_with_their_own_homes_share_the_key_that_names_channels(tmp_path
     assert not (tmp_path / "checker" / "secret_key").exists(), "the key lives in the database, not in a home"
 
 
-def test_rotating_the_key_strands_nothing_pending(tmp_path, database_url, receiver):
+def test_rotating_the_key_strands_nothing_pending(tmp_path, database_url, webhook):
     """Queued under "old", delivered after the rotation to "new,old": the channel is still recognised."""
     config = tmp_path / "apprise.yaml"
-    config.write_text(f'urls:\n  - "json://127.0.0.1:{receiver.port}/hook":\n      - tag: taishun\n',
+    config.write_text(f'urls:\n  - "json://127.0.0.1:{webhook.port}/hook":\n      - tag: taishun\n',
                       encoding="utf-8")
 
     def app(secret: str) -> App:

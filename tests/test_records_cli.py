@@ -11,12 +11,6 @@ import pytest
 
 from tests.conftest import (
     PARK,
-    industrial_investment,
-    joint_meeting,
-    make_catalogue,
-    next_year_plan,
-    park_investment_plan,
-    plan_rows,
 )
 
 PAIR = "泰顺-鹿城"
@@ -27,21 +21,6 @@ ISSUE_FIELDS = {"id", "obligation", "scope", "period", "date", "amount", "count"
 README_FIELDS = ISSUE_FIELDS | {"occurrence", "title", "submitted_by", "submitted_at", "reviewed_by", "reviewed_at",
                                 "review_note"}
 LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
-
-
-@pytest.fixture
-def sh(cli, tmp_path):
-    catalogue = make_catalogue(
-        tmp_path / "calendar",
-        [joint_meeting(), next_year_plan(), industrial_investment(), park_investment_plan()],
-        plans=plan_rows(2026),
-    )
-
-    def run(*args):
-        return cli(*args, catalogue_dir=catalogue)
-
-    assert run("init", *AS_OF).exit_code == 0
-    return run
 
 
 def ok(result):

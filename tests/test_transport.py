@@ -7,7 +7,6 @@ import email
 import hashlib
 import hmac
 import json
-import socket
 import ssl
 import threading
 import time
@@ -29,15 +28,11 @@ from shanhai.notifications.transport import (
     body_limit,
     deliver,
 )
+from tests.conftest import free_port
+from tests.webhook_receiver import WebhookReceiver
 
 TITLE = "【山海协作】到期提醒"
 BODY = "永嘉县：\n1. 【即将到期】山海协作联席会议\n   截止：2026-10-31（周六），剩余3个工作日"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- SMTP
@@ -110,51 +105,8 @@ def test_it_reports_an_unreachable_smtp_server_as_transient():
 # --------------------------------------------------------------------------- HTTP webhook
 
 
-class _Webhook(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _WebhookHandler)
-        self.received: list[tuple[str, dict]] = []
-        self.release = threading.Event()
-
-
-class _WebhookHandler(BaseHTTPRequestHandler):
-    server: _Webhook
-
-    def do_POST(self) -> None:
-        data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.path == "/slow":
-            self.server.release.wait(10)  # far longer than the client's timeout
-        self.server.received.append((self.path, json.loads(data)))
-        status = int(self.path.rsplit("/", 1)[1]) if self.path.startswith("/status/") else 200
-        payload = b'{"ok": true}'
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[_Webhook]:
-    server = _Webhook()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def hook(server: _Webhook, path: str) -> Channel:
-    return Channel("yongjia", f"json://127.0.0.1:{server.server_address[1]}{path}")
+def hook(server: WebhookReceiver, path: str) -> Channel:
+    return Channel("yongjia", f"json://127.0.0.1:{server.port}{path}")
 
 
 def test_it_posts_the_json_body_to_a_local_webhook(webhook):

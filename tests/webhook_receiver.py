@@ -1,0 +1,64 @@
+"""A real HTTP webhook on 127.0.0.1 for Apprise's json:// URLs, shared by the channel, transport and outbox tests.
+
+POST /status/NNN answers NNN; /slow waits (far longer than any client timeout) until the receiver closes;
+anything else answers ``receiver.status`` (200 unless a test sets it). Only what it answered 2xx is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class WebhookReceiver(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.status = 200
+        self.received: list[tuple[str, dict]] = []
+        self.lock = threading.Lock()
+        self.release = threading.Event()
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
+    def bodies(self) -> list[dict]:
+        with self.lock:
+            return [payload for _, payload in self.received]
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.shutdown()
+        self.server_close()
+        self._thread.join(5)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: WebhookReceiver
+
+    def do_POST(self) -> None:  # noqa: N802
+        data = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        if self.path == "/slow":
+            self.server.release.wait(10)
+        with self.server.lock:
+            status = int(self.path.rsplit("/", 1)[1]) if self.path.startswith("/status/") else self.server.status
+            if 200 <= status < 300:
+                self.server.received.append((self.path, data))
+        payload = b'{"ok": true}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
