@@ -20,7 +20,6 @@ def remind(
     as_json: Json = False,
 ) -> None:
     """计算此刻应发的提醒与督办，写入发件箱并投递（与 Prefect 流程相同）。 Plan and send reminders."""
-    from shanhai.notifications.channels import ChannelConfigError
     from shanhai.notifications.checking import check_obligation
     from shanhai.notifications.delivery import deliver_outbox
 
@@ -30,9 +29,7 @@ def remind(
         result = check_obligation(a, obligation, as_of=when, dry_run=dry_run)
         # as_of chooses what to plan; what leaves the machine follows the real clock (working hours)
         report = None if dry_run else deliver_outbox(a)
-    except ChannelConfigError as exc:
-        fail(str(exc))
-    except ValueError as exc:
+    except ValueError as exc:  # a bad obligation id, or a ChannelConfigError
         fail(str(exc))
     if as_json:
         return emit_json(result.messages)
