@@ -22,6 +22,7 @@ def write_apprise_config(path: Path, codes: list[str], port: int) -> Path:
 
 def run_fanout(root: Path, database_url: str | None, as_of: datetime, *, label: str) -> dict:
     from sqlalchemy import func, select
+    from sqlmodel import col
 
     from benchmarks.fixtures import CALENDAR, SlowWebhook
     from shanhai.app import App
@@ -47,7 +48,7 @@ def run_fanout(root: Path, database_url: str | None, as_of: datetime, *, label: 
         )
         queued = check_obligation(app, None, as_of=as_of, dry_run=False).queued
         with app.session() as s:
-            pending = s.execute(select(func.count()).where(Delivery.status == "pending")).scalar_one()
+            pending = s.execute(select(func.count()).where(col(Delivery.status) == "pending")).scalar_one()
         t = time.perf_counter()
         report = deliver_outbox(app, clock=lambda: as_of)
         seconds = time.perf_counter() - t

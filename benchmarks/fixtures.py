@@ -65,6 +65,7 @@ def insert_records(app, *, today: date, per_occurrence: int = 2, seed: int = 202
     targets, categories where the requirement has shares or a 附件1 plan.
     """
     from sqlalchemy import insert, select
+    from sqlmodel import col
 
     from shanhai.models.requirement import parse_requirement
     from shanhai.models.tables import CompletionRecord, Occurrence
@@ -79,18 +80,19 @@ def insert_records(app, *, today: date, per_occurrence: int = 2, seed: int = 202
     with app.session() as s:
         occs = s.execute(
             select(
-                Occurrence.id,
-                Occurrence.obligation_id,
-                Occurrence.period_start,
-                Occurrence.due,
-                Occurrence.requirement,
+                col(Occurrence.id),
+                col(Occurrence.obligation_id),
+                col(Occurrence.period_start),
+                col(Occurrence.due),
+                col(Occurrence.requirement),
             )
-            .where(Occurrence.period_start <= today)
-            .order_by(Occurrence.id)
+            .where(col(Occurrence.period_start) <= today)
+            .order_by(col(Occurrence.id))
         ).all()
         for occ_id, ob_id, start, due, requirement in occs:
             req = parse_requirement(requirement)
-            end = min(today, req.window_end or due)
+            start = req.counts_from(start)  # a windowed duty (年中) counts records from its window only
+            end = min(today, due)
             span = max(0, (end - start).days)
             for _ in range(per_occurrence):
                 category, amount = None, None
@@ -135,7 +137,7 @@ def insert_ignore_rowcount(database_url: str) -> int:
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
     with Session(engine) as s:
         table.create(s.connection())
-        rowcount = s.execute(insert(table).values(k=1).on_conflict_do_nothing()).rowcount
+        rowcount = s.connection().execute(insert(table).values(k=1).on_conflict_do_nothing()).rowcount
         s.rollback()
     return rowcount
 

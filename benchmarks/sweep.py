@@ -7,6 +7,9 @@ import pstats
 import time
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 OCCURRENCES_SQL = (
     "SELECT id, obligation_id, scope, period, period_start, due, requirement FROM occurrence "
@@ -21,9 +24,9 @@ TOTALS_SQL = (
 WAIVED_SQL = "SELECT occurrence_id FROM waiver WHERE occurrence_id IN (SELECT id FROM occurrence WHERE period_start <= {p})"
 
 
-def best_of(fn: Callable[[], object], repeat: int = 5) -> tuple[float, object]:
+def best_of(fn: Callable[[], T], repeat: int = 5) -> tuple[float, T]:
     """Best wall time in ms over `repeat` runs, and the last result."""
-    best, result = float("inf"), None
+    best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
         result = fn()
@@ -116,7 +119,7 @@ def evaluate_only(app, as_of: datetime, repeat: int = 5) -> float:
     """The pure status engine alone on the inputs load_evaluations hands it (captured once)."""
     import shanhai.models.store as store
 
-    captured = {}
+    captured: dict[str, Any] = {}
     original = store.evaluate
 
     def capture(*args, **kwargs):
