@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
 from starlette.exceptions import HTTPException
 
 from shanhai.app import App
@@ -104,6 +105,7 @@ def stage_label(name: str) -> str:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))  # .html: autoescaped
     env = templates.env
+    env.undefined = StrictUndefined  # a renamed attribute fails the page (and its test), never renders as blank
     env.filters["day"] = _day
     env.filters["local"] = _local
     env.filters["amount"] = _amount
