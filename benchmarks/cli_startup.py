@@ -1,5 +1,5 @@
 """CLI start-up: wall time of `shanhai --help` and `shanhai obligations --json`, and that the CLI
-does not import Prefect (SPEC §8: Prefect imported only where needed)."""
+does not import Prefect (only commands that start a flow run import it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shanhai benchmarks (SPEC §8): sweep vs bare SQL read at province scale, notification fan-out,
+"""Shanhai benchmarks: sweep vs bare SQL read at province scale, notification fan-out,
 CLI start-up, portal page times. Prints a plain table and writes benchmarks/results.json.
 
     make bench        # or: .venv/bin/python -m benchmarks.run

@@ -1,4 +1,4 @@
-"""Sweep vs a bare SQL read of the same rows (SPEC §8: a sweep must cost close to the read)."""
+"""Sweep vs a bare SQL read of the same rows (a sweep should cost close to the read it is built on)."""
 
 from __future__ import annotations
 

@@ -41,6 +41,7 @@ def table(items: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
 def status_table(items: Sequence[dict[str, Any]]) -> None:
     from shanhai.models.progress import progress_text
     from shanhai.models.statuses import label_of
+    from shanhai.models.working_days import PROVISIONAL_MARK, provisional_footnote
 
     rows = []
     for it in items:
@@ -54,6 +55,7 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
                 **it,
                 "light_label": f"{LIGHT[it['light']]} {label}",
                 "progress_text": progress_text(it["progress"]),
+                "due_text": f"{it['due']}（{PROVISIONAL_MARK}）" if it["provisional_calendar"] else it["due"],
             }
         )
     table(
@@ -65,10 +67,13 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
             ("clause", "条款"),
             ("scope", "范围"),
             ("period", "期次"),
-            ("due", "期限"),
+            ("due_text", "期限"),
             ("progress_text", "进度"),
         ],
     )
+    provisional = {int(it["due"][:4]) for it in items if it["provisional_calendar"]}
+    if provisional:
+        typer.echo(provisional_footnote(provisional))
 
 
 def records_table(items: Sequence[dict[str, Any]]) -> None:
@@ -126,6 +131,7 @@ def board(grid: dict[str, Any], as_of: datetime) -> None:
 
 def messages(items: Sequence[dict[str, Any]], *, dry_run: bool) -> None:
     from shanhai.models.statuses import label_of
+    from shanhai.models.working_days import PROVISIONAL_MARK, provisional_footnote
 
     head = "预览（未写入、未发送）" if dry_run else "本次写入发件箱"
     typer.echo(f"{head}：{len(items)} 条消息")
@@ -134,6 +140,10 @@ def messages(items: Sequence[dict[str, Any]], *, dry_run: bool) -> None:
         typer.echo(f"→ {m['recipient']}（{role}）· {m['stage_label']} · {len(m['items'])} 项")
         for it in m["items"]:
             copied = "（抄送）" if it.get("role") == "co" else ""
+            mark = f"（{PROVISIONAL_MARK}）" if it["provisional_calendar"] else ""
             typer.echo(
-                f"    {it['due']}  {label_of(it['status'])}  {it['title']}（{it['scope']}）{copied}"
+                f"    {it['due']}{mark}  {label_of(it['status'])}  {it['title']}（{it['scope']}）{copied}"
             )
+    provisional = {int(it["due"][:4]) for m in items for it in m["items"] if it["provisional_calendar"]}
+    if provisional:
+        typer.echo(provisional_footnote(provisional))

@@ -29,6 +29,7 @@ COLUMNS = [
     ("progress_text", "进度"),
     ("escalation_level", "督办级别"),
     ("pending", "待核验"),
+    ("calendar_label", "日历"),
 ]
 FILLS = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE", "grey": "D9D9D9"}  # Excel's light tints
 MAX_WIDTH = 60  # a long progress text wraps at this width instead of pushing the sheet off screen
@@ -40,6 +41,7 @@ def status_rows(app, *, as_of: datetime, **flt: Any) -> list[dict[str, Any]]:
     :func:`shanhai.models.queries.evaluations` takes it (year, everything, scope, obligation)."""
     from shanhai.models.progress import progress_text
     from shanhai.models.statuses import Light, label_of
+    from shanhai.models.working_days import PROVISIONAL_MARK
 
     rows = []
     for occ, ev in ordered_evaluations(app, as_of=as_of, **flt):
@@ -53,6 +55,7 @@ def status_rows(app, *, as_of: datetime, **flt: Any) -> list[dict[str, Any]]:
                 "status_label": label_of(item["status"]),
                 "progress_text": progress_text(item["progress"]),
                 "pending": "是" if item["pending"] else "",
+                "calendar_label": PROVISIONAL_MARK if ev.provisional else "",
             }
         )
     return rows
@@ -118,7 +121,7 @@ def _board_sheet(wb, board: dict[str, Any]) -> None:
                 values.append("")
                 fills.append(None)
             else:
-                values.append(f"{cell['label']}\n{cell['progress']}\n期限 {cell['due']}")
+                values.append(f"{cell['label']}\n{cell['progress']}\n期限 {cell['due']}{'*' if cell['provisional'] else ''}")
                 fills.append(cell["light"])
         grid.append(values)
         for i, light in enumerate(fills, start=3):

@@ -19,6 +19,7 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> bytes:
     from shanhai.models.localtime import TZ_NAME, local_date
     from shanhai.models.requirement import parse_requirement
     from shanhai.models.tables import Occurrence
+    from shanhai.models.working_days import PROVISIONAL_MARK, provisional_footnote
 
     unit = app.catalogue.unit(unit_name)
     if unit is None:
@@ -47,7 +48,10 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> bytes:
         event.add("dtstart", occ.due)
         event.add("dtend", occ.due + timedelta(days=1))
         event.add("summary", f"【山海协作】{title}（{occ.scope}）期限")
-        event.add("description", f"条款 {clause}；期次 {occ.period}；范围 {occ.scope}")
+        about = f"条款 {clause}；期次 {occ.period}；范围 {occ.scope}"
+        if app.calendar.is_provisional(occ.due.year):
+            about += f"。{PROVISIONAL_MARK}：{provisional_footnote([occ.due.year])}"
+        event.add("description", about)
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("trigger", -REMINDER_BEFORE)

@@ -10,6 +10,7 @@ from shanhai.models.catalogue import Catalogue
 from shanhai.models.queries import evaluations, title_and_clause
 from shanhai.models.status import OccurrenceRow
 from shanhai.models.statuses import Status
+from shanhai.models.working_days import provisional_footnote
 
 # --------------------------------------------------------------------------- the portal's reads
 #
@@ -51,6 +52,7 @@ def board_cell(cat: Catalogue, occ, ev) -> dict[str, Any]:
         "due": occ.due.isoformat(),
         "nominal_due": nominal.isoformat() if nominal and nominal != occ.due else None,
         "pending": ev.pending,
+        "provisional": ev.provisional,
         "escalation_level": ev.escalation_level,
         "period": occ.period,
     }
@@ -92,8 +94,10 @@ def board_view(app, *, as_of: datetime, year: int) -> dict[str, Any]:
             title, clause = title_and_clause(cat, ob_id)
             rows.append({"obligation": ob_id, "title": title, "clause": clause or "", "cells": row_cells})
     counts = Counter(ev.status for _, ev in pairs)
+    provisional = {occ.due.year for occ, ev in pairs if ev.provisional}
     return {
         "year": year,
+        "provisional_note": provisional_footnote(provisional) if provisional else None,
         "groups": groups,
         "rows": rows,
         "counts": [

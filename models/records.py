@@ -173,7 +173,7 @@ ACTOR_MAX = 128  # reviewed_by / waived_by columns
 def review_record(
     *, session: Session, record_id: int, verdict: str, actor: str, note: str | None = None
 ) -> CompletionRecord:
-    """Verify or reject a submitted record, once (SPEC §4). The UPDATE is conditional on the record
+    """Verify or reject a submitted record, once: submitted -> verified | rejected, final. The UPDATE is conditional on the record
     still being submitted, so of two coordinators reviewing at once exactly one wins; the other gets
     the same refusal as a later reviewer, naming who reviewed it and when."""
     try:

@@ -16,6 +16,7 @@ then it is history, shown but never escalated.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class Evaluation:
     tracked: bool = True  # due on or after the tracking start: reminded and escalated
     due_nominal: date | None = None  # the document's date, when the effective due date differs
     unverified: bool = False  # the source's figures are garbled (数字存疑)
+    provisional: bool = False  # the due date's year is answered by the provisional calendar (no notice yet)
 
     @property
     def light(self) -> Light:
@@ -89,6 +91,7 @@ class Evaluation:
             "pending": self.pending,
             "satisfied_on": self.satisfied_on.isoformat() if self.satisfied_on else None,
             "unverified": self.unverified,
+            "provisional_calendar": self.provisional,
         }
 
 
@@ -116,6 +119,7 @@ def evaluate(
             found = schedules[key] = Schedule(due, cal, ladder)
         return found
 
+    is_provisional = functools.cache(cal.is_provisional)  # one answer per year, not per occurrence
     return [
         _evaluate_one(
             occ,
@@ -124,6 +128,7 @@ def evaluate(
             today,
             schedule,
             tracked=tracking_from is None or occ.due >= tracking_from,
+            provisional=is_provisional(occ.due.year),
         )
         for occ in occurrences
     ]
@@ -137,6 +142,7 @@ def _evaluate_one(
     schedule: Callable[[date, ReminderLadder], Schedule],
     *,
     tracked: bool,
+    provisional: bool,
 ) -> Evaluation:
     req = occ.requirement
     ladder = req.reminder_ladder
@@ -187,4 +193,5 @@ def _evaluate_one(
         tracked=tracked,
         due_nominal=req.due_nominal,
         unverified=req.unverified,
+        provisional=provisional,
     )

@@ -35,7 +35,7 @@ import sys
 import threading
 import warnings
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -60,6 +60,8 @@ __all__ = [
     "default_calendar",
     "load_holiday_file",
     "official_year_known",
+    "PROVISIONAL_MARK",
+    "provisional_footnote",
     "provisional_message",
 ]
 
@@ -150,6 +152,18 @@ def provisional_message(year: int, holiday_file: str = _DEFAULT_FILE_HINT) -> st
         f"file {holiday_file} does not list it, so working days for {year} follow the statutory "
         f"holidays of the law (with 补假) but none of the State Council's 调休 swaps; deadlines near "
         f"holidays may be wrong. Import the notice with `shanhai holidays import NOTICE.txt`."
+    )
+
+
+PROVISIONAL_MARK = "临时日历"
+
+
+def provisional_footnote(years: Iterable[int]) -> str:
+    """The line shown under dates marked :data:`PROVISIONAL_MARK`: why they may still move."""
+    named = "、".join(f"{y}年" for y in sorted(set(years)))
+    return (
+        f"标“{PROVISIONAL_MARK}”的日期：{named}的国务院办公厅节假日安排尚未导入，工作日暂按{LAW}推算"
+        f"（不含调休），期限和提醒日期在通知导入后可能调整。"
     )
 
 

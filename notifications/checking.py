@@ -108,6 +108,7 @@ def plan_item(app, occ: OccurrenceRow, ev: Evaluation) -> PlanItem:
         unverified=occ.requirement.unverified,
         tracked=ev.tracked,
         due_nominal=occ.requirement.due_nominal,
+        provisional=ev.provisional,
     )
 
 
@@ -125,6 +126,7 @@ def message_json(m: PlannedMessage) -> dict[str, Any]:
                 "title": i.title,
                 "scope": i.scope,
                 "due": i.due.isoformat(),
+                "provisional_calendar": i.provisional,
                 "status": str(i.status),
                 "stage": i.stage.name,
                 "role": str(i.role),

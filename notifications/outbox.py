@@ -152,6 +152,7 @@ def _item_payloads(
             "scope": i.scope,
             "due": i.due.isoformat(),
             "due_nominal": i.due_nominal.isoformat() if i.due_nominal else None,
+            "provisional": i.provisional,
             "status": str(i.status),
             "progress": i.progress,
             "working_days_left": i.working_days_left,

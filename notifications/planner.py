@@ -121,6 +121,7 @@ class PlanItem:
     unverified: bool = False  # garbled figures: never escalated to the supervisors
     tracked: bool = True  # due before the tracking start: history, never reminded
     due_nominal: date | None = None  # the document's date when it fell on a day off and rolled
+    provisional: bool = False  # the due date's year has no State Council notice yet (provisional calendar)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -141,6 +142,7 @@ class PlannedItem:
     working_days_left: int  # cal.working_days_between(today, due); negative when overdue
     days_overdue: int  # calendar days since the due date (0 when not overdue)
     due_nominal: date | None = None
+    provisional: bool = False
 
     @property
     def urgency(self) -> Urgency:
@@ -240,6 +242,7 @@ def plan(
                 working_days_left=left,
                 days_overdue=max(0, (today - item.due).days),
                 due_nominal=item.due_nominal,
+                provisional=item.provisional,
             )
 
     messages = []

@@ -27,6 +27,7 @@ import jinja2
 
 from shanhai.models.localtime import format_day
 from shanhai.models.statuses import Status
+from shanhai.models.working_days import PROVISIONAL_MARK, provisional_footnote
 from shanhai.notifications.planner import NEWS_DAYS, Role, Urgency
 
 __all__ = ["RenderItem", "format_age", "format_days_left", "message_title", "render_message"]
@@ -58,6 +59,7 @@ class RenderItem:
     urgency: Urgency | None = None  # None: from the status (digests)
     days_overdue: int = 0  # calendar days
     due_nominal: date | None = None  # the document's date, when it fell on a day off and rolled (顺延)
+    provisional: bool = False  # the due date's year is answered by the provisional calendar
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -120,6 +122,7 @@ def _env() -> jinja2.Environment:
         autoescape=False,  # plain text for chat robots and text/plain mail
     )
     env.filters["cn_date"] = format_day
+    env.globals["provisional_mark"] = PROVISIONAL_MARK
     return env
 
 
@@ -157,6 +160,11 @@ def _groups(items: Sequence[RenderItem]) -> list[_Group]:
     return list(groups.values())
 
 
+def _provisional_notes(items: Sequence[RenderItem]) -> list[str]:
+    years = {i.due.year for i in items if i.provisional}
+    return [provisional_footnote(years)] if years else []
+
+
 def render_message(
     *,
     recipient: str,
@@ -183,7 +191,7 @@ def render_message(
         "role_label": who.label,
         "intro": intro,
         "note": note,
-        "notes": list(notes),
+        "notes": [*notes, *_provisional_notes(items)],
         "document": document,
         "sender": sender,
         "total": len(items),

@@ -13,11 +13,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
+from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from shanhai.app import App
 from shanhai.models.localtime import format_day, format_local, local_date, to_local
 from shanhai.models.statuses import label_of
+from shanhai.models.working_days import PROVISIONAL_MARK, WorkingCalendar, provisional_footnote
 
 HERE = Path(__file__).resolve().parent
 
@@ -102,6 +104,14 @@ def stage_label(name: str) -> str:
     return {"due": "到期当日", "none": "尚未提醒"}.get(name, name)
 
 
+def calendar_mark(cal: WorkingCalendar, value: date | str) -> Markup:
+    """After a date the provisional calendar answered: the mark, its reason on hover (empty otherwise)."""
+    year = value.year if isinstance(value, date) else int(str(value)[:4])
+    if not cal.is_provisional(year):
+        return Markup("")
+    return Markup('<abbr class="provisional" title="{}">（{}）</abbr>').format(provisional_footnote([year]), PROVISIONAL_MARK)
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))  # .html: autoescaped
     env = templates.env
@@ -121,6 +131,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "user": getattr(request.state, "user", None),
         "csrf": csrf_token(request),
         "now": portal.now(),
+        "calendar_mark": lambda value: calendar_mark(portal.app.calendar, value),
         **(context or {}),
     }
     return portal.templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -37,7 +37,8 @@ ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progre
 README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document"}
 README_PLAN_FIELDS = ISSUE_PLAN_FIELDS
 README_STATUS_FIELDS = ISSUE_STATUS_FIELDS | {"id", "title", "clause", "light", "pending", "satisfied_on",
-                                              "due_nominal", "closes", "unverified"}
+                                              "due_nominal", "closes", "unverified",
+                                              "provisional_calendar"}
 
 
 def ok(result):
@@ -191,6 +192,17 @@ def test_status_json_has_the_documented_fields(cli):
     investment = by_key[("industrial-investment", "全市", "2026")]["progress"]
     assert (investment["amount"], investment["target"], investment["unit"]) == (0, 40, "亿元")
     assert investment["shares"][0]["category"] == "八大产业"
+
+
+def test_due_dates_in_a_year_without_a_notice_are_marked_provisional(cli):
+    # 2026 is chinese-calendar's; nobody has imported the 2027 notice, so 2027 is the law's provisional calendar
+    items = as_json(cli("status", "--as-of", "2027-02-01", "--all", "--json"))
+    assert {i["due"][:4] for i in items} >= {"2026", "2027"}
+    assert all(i["provisional_calendar"] == i["due"].startswith("2027") for i in items)
+    table = ok(cli("status", "--as-of", "2027-02-01", "--scope", PAIR, "--year", "2027")).stdout
+    assert "（临时日历）" in table
+    assert "2027年的国务院办公厅节假日安排尚未导入" in table.splitlines()[-1]
+    assert "临时日历" not in ok(cli("status", "--as-of", "2026-11-29", "--scope", PAIR, "--year", "2026")).stdout
 
 
 def test_status_scope_takes_a_units_name_and_shows_its_own_duties(cli):

@@ -133,7 +133,7 @@ def test_the_export_lists_what_status_lists_in_the_same_order_with_the_responsib
     assert rows[0][0] == title and wb.properties.title == title
     head = rows[1]
     assert head == ("期次#", "事项", "条款", "事项编号", "范围", "责任单位", "期次", "期限", "灯", "状态", "进度",
-                    "督办级别", "待核验")
+                    "督办级别", "待核验", "日历")
     body = [dict(zip(head, r, strict=True)) for r in rows[2:]]
     assert [r["期次#"] for r in body] == [i["id"] for i in items]
     with session_scope(sh.database_url) as s:
@@ -142,6 +142,7 @@ def test_the_export_lists_what_status_lists_in_the_same_order_with_the_responsib
         assert row["责任单位"] == responsible[item["id"]]
         assert row["期限"] == datetime.fromisoformat(item["due"])  # a real date cell, filterable
         assert row["灯"] == {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "灰灯"}[item["light"]]
+        assert row["日历"] == ("临时日历" if item["provisional_calendar"] else None)
     meeting = next(r for r in body if r["事项编号"] == "joint-meeting" and r["范围"] == PAIR)
     assert meeting["责任单位"] == "泰顺县、鹿城区"
     assert {r["状态"] for r in body} <= {"已逾期", "即将到期", "进度滞后", "进展正常", "按期完成", "逾期完成", "已豁免",

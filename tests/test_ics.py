@@ -44,6 +44,13 @@ def test_ics_is_a_calendar_of_the_units_deadlines_with_a_reminder_each(cli, tmp_
     assert str(meeting["DESCRIPTION"]) == "条款 三(二)；期次 2026；范围 泰顺-鹿城"
 
 
+def test_ics_says_which_deadlines_come_from_the_provisional_calendar(cli):
+    found = events(ok(cli("ics", "泰顺县", "--as-of", "2027-02-01")).stdout_bytes)
+    marked = {e.decoded("DTSTART").year for e in found if "临时日历" in str(e["DESCRIPTION"])}
+    unmarked = {e.decoded("DTSTART").year for e in found if "临时日历" not in str(e["DESCRIPTION"])}
+    assert min(marked) == 2027 and unmarked == {2026}  # no notice imported for 2027 on; 2026 is chinese-calendar's
+
+
 def test_ics_text_with_commas_and_semicolons_reads_back_unchanged(cli):
     ok(cli("init", "--as-of", "2026-11-29"))
     found = events(ok(cli("ics", "市招商局（经合办）", "--as-of", "2026-11-29")).stdout_bytes)

@@ -107,3 +107,17 @@ def test_a_dry_run_previews_without_storing(cli):
     assert stored and {d["status"] for m in stored for d in m["deliveries"]} == {"local"}
     assert {"id", "kind", "recipient", "role", "stage", "stage_label", "created_at", "item_count", "title", "body",
             "deliveries"} == set(stored[0])
+
+
+def test_a_reminder_due_in_a_year_without_a_notice_marks_its_date_provisional(cli):
+    autumn = cli("remind", "--as-of", "2026-10-10T10:00", "--dry-run", "--json")
+    items = [i for m in json.loads(autumn.stdout) for i in m["items"]]
+    assert items and not any(i["provisional_calendar"] for i in items), "2026 is chinese-calendar's"
+    # no 2027 notice imported: the aid funds' 2027-05-31 comes from the law's provisional calendar
+    queued = cli("remind", "--as-of", "2027-05-06T10:00")
+    assert queued.exit_code == 0, queued.output
+    assert "2027-05-31（临时日历）" in queued.output
+    assert "2027年的国务院办公厅节假日安排尚未导入" in queued.output
+    bodies = [m["body"] for m in json.loads(cli("outbox", "--json").stdout)]
+    assert bodies and all("截止：2027-05-31（周一）（临时日历）" in b for b in bodies)
+    assert all(b.count("2027年的国务院办公厅节假日安排尚未导入") == 1 for b in bodies)

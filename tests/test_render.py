@@ -62,6 +62,16 @@ def test_a_rolled_due_date_shows_both_dates():
     assert "截止：2026-11-02（周一）（原定2026-10-31（周六），顺延）" in body
 
 
+def test_a_due_date_from_the_provisional_calendar_is_marked_and_explained_once():
+    _, body = render([item(1, due=date(2027, 1, 4), provisional=True), item(2, due=date(2027, 2, 1), provisional=True),
+                      item(3)])
+    assert "截止：2027-01-04（周一）（临时日历）" in body
+    assert "截止：2026-10-30（周五），" in body  # a year with its notice is not marked
+    assert body.count("2027年的国务院办公厅节假日安排尚未导入") == 1
+    _, plain = render([item(3)])
+    assert "临时日历" not in plain
+
+
 def test_recent_overdue_counts_working_days_and_older_counts_weeks():
     recent = item(status="overdue", urgency="newly_overdue", working_days_left=-4, days_overdue=6)
     old = item(2, status="overdue", working_days_left=-1971, days_overdue=2760)

@@ -107,6 +107,14 @@ def meetings(book, as_of):
 # --------------------------------------------------------------------------- annual count: joint meetings
 
 
+def test_an_occurrence_due_in_a_year_without_a_notice_is_marked_provisional(tmp_path):
+    book = Book(make_catalogue(tmp_path / "calendar", fixture_obligations(), plans=plan_rows(2026)), through_year=2027)
+    assert book.cal.is_provisional(2027) and not book.cal.is_provisional(2026)
+    this_year, next_year = meetings(book, at(2026, 12, 1)), book.status("joint-meeting", PAIR, "2027", at(2026, 12, 1))
+    assert (this_year.provisional, next_year.provisional) == (False, True)
+    assert next_year.as_item("联席会议", "三(二)")["provisional_calendar"] is True
+
+
 def test_it_keeps_joint_meetings_on_track_in_march_with_none_held_yet(book):
     ev = meetings(book, at(2026, 3, 15))
     assert ev.status == "on_track"
