@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from shanhai.models.localtime import TZ_NAME, format_local, local_date
@@ -86,6 +87,29 @@ def artifact_key(*parts: str) -> str:
     key = "-".join(parts).lower()
     key = re.sub(r"[^a-z0-9-]+", "-", key)
     return re.sub(r"-{2,}", "-", key).strip("-") or "shanhai"
+
+
+def run_app(run_id: str | None):
+    """The App of one flow run: its run name, its body and its tasks share one (settings read and the
+    catalogue loaded once). Outside a run (``run_id`` None) a new one."""
+    from shanhai.app import App
+
+    return App() if run_id is None else _app_of_run(str(run_id))
+
+
+@lru_cache(maxsize=4)  # one process may run a few flows in turn (tests, `shanhai` commands): one App each
+def _app_of_run(run_id: str):
+    from shanhai.app import App
+
+    return App()
+
+
+def ready_app(run_id: str | None):
+    """:func:`run_app`, refusing (:class:`shanhai.app.DatabaseMissing`, in Chinese) a database that is
+    not there: a flow never creates one (a wrong path would give a new, empty, all-red database)."""
+    app = run_app(run_id)
+    app.require_database()
+    return app
 
 
 def local_day(as_of: datetime) -> str:

@@ -13,7 +13,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from shanhai.flows.common import artifact_key, check_markdown, check_outcome, dated_run_name, status_rows
+from shanhai.app import App
+from shanhai.flows.common import (
+    artifact_key,
+    check_markdown,
+    check_outcome,
+    dated_run_name,
+    ready_app,
+    status_rows,
+)
 from shanhai.flows.deliver import deliver_task
 from shanhai.flows.states import final_state
 from shanhai.notifications.checking import CheckResult
@@ -23,19 +31,22 @@ MONTHLY = "每月逾期通报"
 
 
 @task(name="生成摘要 digest", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
-def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool) -> CheckResult:
-    from shanhai.app import App, parse_as_of
+def digest_task(
+    app: App, audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool
+) -> CheckResult:
+    from shanhai.app import parse_as_of
     from shanhai.notifications.digests import send_digest
 
-    return send_digest(App(), audience=audience, as_of=parse_as_of(as_of), dry_run=dry_run)
+    return send_digest(app, audience=audience, as_of=parse_as_of(as_of), dry_run=dry_run)
 
 
 def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, dry_run: bool) -> State:
     from shanhai.app import parse_as_of
 
+    app = ready_app(flow_run.id)
     when = parse_as_of(as_of).isoformat()
-    result = digest_task(audience, when, dry_run)
-    report = deliver_task() if result.queued else None
+    result = digest_task(app, audience, when, dry_run)
+    report = deliver_task(app) if result.queued else None
     create_table_artifact(
         key=artifact_key("digest", audience),
         table=status_rows(result.items),

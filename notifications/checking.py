@@ -143,7 +143,9 @@ def check_obligation(
 ) -> CheckResult:
     """Evaluate one obligation's occurrences (None: all) and queue the reminders due at as_of."""
     if obligation_id is not None and obligation_id not in app.catalogue.obligations:
-        raise ValueError(f"unknown obligation '{obligation_id}'")
+        raise ValueError(
+            f"未知的事项编号“{obligation_id}”（事项目录 {app.settings.catalogue_dir} 中没有）unknown obligation"
+        )
     if not dry_run:  # a configured channel file that is missing or broken fails even when nothing is due
         configured_channels(app)
     app.migrate()

@@ -15,6 +15,7 @@ Monday 11-02, Saturday 10-31 rolled forward) overdue and ends a red `Failed` tag
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -121,8 +122,8 @@ def stack(prefect_server, tmp_path_factory):
     assert (REPO_ROOT / "prefect.yaml").read_bytes() == before, "prefect deploy must not rewrite prefect.yaml"
     worker_env = {
         **prefect_server.env,
-        "SHANHAI_HOME": str(home),
-        "SHANHAI_DATABASE_URL": url,
+        # relative, as in a unit file: read against the repository, not the run's temporary folder
+        "SHANHAI_HOME": os.path.relpath(home, REPO_ROOT),
         "SHANHAI_CATALOGUE_DIR": str(REAL_CATALOGUE),
         "SHANHAI_SECRET_KEY": "test-secret",
     }
