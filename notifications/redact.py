@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MIN_SECRET_CHARS", "PLACEHOLDER", "Redactor", "log_scope", "mask_url", "scrub"]
+__all__ = ["MIN_SECRET_CHARS", "PLACEHOLDER", "Redactor", "log_scope", "mask_url", "mask_urls", "scrub"]
 
 #: ``${NAME}`` in a channel URL as written.
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -158,6 +158,14 @@ def mask_url(text: str) -> str:
         p if p.startswith(("${", "?", "&")) else _LONG_TOKEN.sub(lambda m: _mask_token(m.group(0)), p) for p in parts
     )
     return scheme + sep + rest
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s，。；、）)」”]+")
+
+
+def mask_urls(text: str) -> str:
+    """Every URL in a text (an error message) masked with :func:`mask_url`, the prose left as it is."""
+    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
 
 
 def _split_authority(rest: str) -> tuple[str, str, str]:

@@ -136,6 +136,12 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
         ).scalar_one()
     assert failure.recipient == "市招商局（经合办）"
     assert "泰顺县" in failure.body and "无法送达" in failure.body
+    with app.session() as s:
+        failed = s.execute(select(Delivery).where(Delivery.status == "failed")).scalar_one()
+    assert failed.last_error and "404" in failed.last_error
+    assert f"错误：{failed.last_error}" in failure.body, "the report says what failed"
+    assert "/report/" not in failure.body + failure.payload, "the unit's signed links stay with the unit"
+    assert "查看：http://127.0.0.1:8600/occurrences/" in failure.body and "填报" not in failure.body
     deliver_outbox(app, clock=lambda: REMINDER_DAY.add(hours=2))
     with app.session() as s:
         assert (
