@@ -38,6 +38,7 @@ from shanhai.notifications.outbox import (
     unit_code,
     view_link,
 )
+from shanhai.notifications.planner import ROLE_ORDER, Role
 from shanhai.notifications.redact import mask_urls
 
 CLAIM_LEASE = timedelta(minutes=10)
@@ -190,14 +191,17 @@ def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
 
 
 def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
-    """One recipient's queued reminders as one message: all items, labelled by the most advanced stage."""
+    """One recipient's queued reminders as one message: all items, labelled by the most advanced stage
+    and addressed in the recipient's lowest role among them (牵头 before 配合 …), as the planner does."""
     payloads = [json.loads(m.payload) for m in messages]
     if len(payloads) == 1:
         return payloads[0]
     lead = max(payloads, key=lambda p: p.get("stage_rank", -1))
+    role = min((Role(p["role"]) for p in payloads), key=ROLE_ORDER.__getitem__)
     documents = [d for p in payloads for d in p.get("document", "").split("、") if d]
     return {
         **lead,
+        "role": str(role),
         "document": "、".join(dict.fromkeys(documents)),
         "items": [item for p in payloads for item in p["items"]],
     }

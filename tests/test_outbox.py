@@ -124,6 +124,24 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path
     assert d.attempts == 2
 
 
+def test_merged_reminders_take_the_most_advanced_stage_and_the_lowest_role():
+    import json
+
+    from shanhai.notifications.delivery import merged_payload
+
+    def queued(role: str, rank: int, label: str) -> OutboxMessage:
+        payload = {"recipient": "泰顺县", "role": role, "stage_rank": rank, "stage_label": label,
+                   "document": "温政发〔2018〕26号", "items": [{"title": label, "role": role}]}
+        return OutboxMessage(kind="reminder", recipient="泰顺县", recipient_code="taishun", role=role,
+                             stage="s", stage_label=label, title="", body="", payload=json.dumps(payload),
+                             planned_at=REMINDER_DAY)
+
+    merged = merged_payload([queued("lead", 1, "到期前30天"), queued("co", 4, "逾期督办")])
+    assert (merged["role"], merged["stage_label"]) == ("lead", "逾期督办")
+    assert [i["title"] for i in merged["items"]] == ["到期前30天", "逾期督办"]
+    assert merged["document"] == "温政发〔2018〕26号"
+
+
 def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, database_url, webhook):
     app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
