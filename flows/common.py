@@ -51,15 +51,30 @@ class RunOutcome:
     verdict: str = ""
 
 
-def check_outcome(result, suffix: str = "") -> RunOutcome:
-    """A check (or digest) that found overdue duties fails, with the counts; any other ends Completed."""
+def check_outcome(result) -> RunOutcome:
+    """A check that found overdue duties fails, with the counts; any other ends Completed."""
     tag = VERDICT_TAGS.get(result.state_name)
     tags = (tag,) if tag else ()
     if result.state_name == OVERDUE_VERDICT:
         n = result.counts.get(str(Status.OVERDUE))
         head = f"发现逾期 {n} 项" if n else "发现逾期（历史期次）"
-        return RunOutcome(True, f"{head}：{result.summary}{suffix}", tags, result.state_name)
-    return RunOutcome(False, result.summary + suffix, tags, result.state_name)
+        return RunOutcome(True, f"{head}：{result.summary}", tags, result.state_name)
+    return RunOutcome(False, result.summary, tags, result.state_name)
+
+
+def digest_outcome(result, report=None) -> RunOutcome:
+    """A digest is a check that may also have delivered: it fails for overdue duties (like a check) or
+    for failed deliveries (like a delivery run), tagged for each."""
+    check = check_outcome(result)
+    if report is None:
+        return check
+    delivery = delivery_outcome(report)
+    return RunOutcome(
+        check.failed or delivery.failed,
+        f"{check.message}；{delivery.message}",
+        check.tags + delivery.tags,
+        delivery.verdict if delivery.failed and not check.failed else check.verdict,
+    )
 
 
 def delivery_outcome(report) -> RunOutcome:

@@ -1,7 +1,8 @@
 """The digest flows: weekly to the coordinator, monthly to the supervisors.
 
 Scheduled daily; each digest goes out once per week/month, on its first working day from the send hour.
-A digest whose items include overdue duties ends `Failed` (tagged `已逾期`), like a check."""
+A digest whose items include overdue duties ends `Failed` (tagged `已逾期`), like a check; so does one whose
+delivery failed (tagged `投递失败`), like a delivery run."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from shanhai.app import App
 from shanhai.flows.common import (
     artifact_key,
     check_markdown,
-    check_outcome,
     dated_run_name,
+    digest_outcome,
     ready_app,
     status_rows,
 )
@@ -57,9 +58,11 @@ def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, d
         markdown=check_markdown(result, report),
         description=result.title,
     )
-    # like a check: a digest that reports overdue duties is a red run, the counts in its message
-    outcome = check_outcome(result, f"；{report.summary}" if report else "")
-    return final_state(outcome, {"counts": result.counts, "queued": result.queued})
+    # red for overdue duties (like a check) or for a digest that could not be delivered
+    data = {"counts": result.counts, "queued": result.queued}
+    if report is not None:
+        data |= {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
+    return final_state(digest_outcome(result, report), data)
 
 
 @flow(

@@ -185,8 +185,24 @@ def test_checks_that_found_nothing_overdue_complete_with_their_counts():
     assert behind.message == "进度滞后 1 项，进展正常 4 项；新入发件箱 1 条"
     assert check_outcome(_result("DueSoon", {"due_soon": 1}, "x")).tags == ("即将到期",)
     for verdict in ("AllOnTrack", "AllDone", "NoOccurrences"):
-        out = check_outcome(_result(verdict, {}, "按期完成 5 项；新入发件箱 0 条"), "；已发送 0 条")
-        assert (out.failed, out.tags, out.message) == (False, (), "按期完成 5 项；新入发件箱 0 条；已发送 0 条")
+        out = check_outcome(_result(verdict, {}, "按期完成 5 项；新入发件箱 0 条"))
+        assert (out.failed, out.tags, out.message) == (False, (), "按期完成 5 项；新入发件箱 0 条")
+
+
+def test_a_digest_fails_for_overdue_duties_or_for_a_failed_delivery():
+    from shanhai.flows.common import digest_outcome
+    from shanhai.notifications.delivery import DeliveryReport
+
+    behind = _result("BehindPace", {"behind_pace": 1}, "进度滞后 1 项；新入发件箱 1 条")
+    sent = digest_outcome(behind, DeliveryReport(sent=1))
+    assert (sent.failed, sent.tags, sent.verdict) == (False, ("进度滞后",), "BehindPace")
+    undelivered = digest_outcome(behind, DeliveryReport(failed=1))
+    assert (undelivered.failed, undelivered.tags, undelivered.verdict) == (True, ("进度滞后", "投递失败"), "DeliveryFailed")
+    assert "投递失败 1 条" in undelivered.message
+    overdue = _result("Overdue", {"overdue": 2}, "已逾期 2 项；新入发件箱 1 条")
+    both = digest_outcome(overdue, DeliveryReport(failed=1))
+    assert (both.failed, both.tags, both.verdict) == (True, ("已逾期", "投递失败"), "Overdue")
+    assert digest_outcome(behind) == digest_outcome(behind, None)
 
 
 def test_only_failed_deliveries_fail_a_delivery_run():
