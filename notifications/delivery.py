@@ -307,9 +307,13 @@ def _attempt(
     else:
         try:
             title, body = render(merged_payload(messages), limit_bytes=body_limit(channel))
-            deliver(channel, title=title, body=body)
-        except DeliveryError as exc:
-            error = exc
+        except Exception as exc:  # noqa: BLE001  (nothing reached the channel: a sure failure, not "maybe sent")
+            error = PermanentDeliveryError(f"消息无法生成，未发送 could not render: {type(exc).__name__}: {exc}")
+        else:
+            try:
+                deliver(channel, title=title, body=body)
+            except DeliveryError as exc:
+                error = exc
     finished = clock()
     outcomes = []
     for d, msg in zip(deliveries, messages, strict=True):
@@ -388,7 +392,11 @@ def report_failure(app, s: Session, d: Delivery, msg: OutboxMessage | None) -> N
         "board_link": board,
         "items": _items_without_signed_links(app, s, msg, board),
     }
-    title, body = render(payload, limit_bytes=None)
+    try:
+        title, body = render(payload, limit_bytes=None)
+    except Exception:  # noqa: BLE001  (the failed message's items are what could not be rendered)
+        payload["items"] = []
+        title, body = render(payload, limit_bytes=None)
     queue_once(
         app,
         s,

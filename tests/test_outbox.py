@@ -167,6 +167,24 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
         )
 
 
+def test_a_message_that_cannot_be_rendered_fails_for_sure_and_is_reported(tmp_path, database_url, webhook):
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
+    with app.session() as s:  # a payload written by an older version, say
+        s.execute(update(OutboxMessage).where(OutboxMessage.kind == "reminder").values(payload="{}"))
+    report = deliver_outbox(app, clock=lambda: REMINDER_DAY)
+    assert (report.sent, report.failed) == (0, 1)
+    assert webhook.bodies == []
+    with app.session() as s:
+        [failed] = s.execute(select(Delivery).where(Delivery.channel_key != "local")).scalars()
+        failure = s.execute(select(OutboxMessage).where(OutboxMessage.kind == "delivery_failure")).scalar_one()
+    assert failed.status == "failed" and failed.last_error.startswith("消息无法生成，未发送")
+    assert "结果未知" not in failed.last_error, "it never reached the channel: not a maybe-delivered"
+    assert "消息无法生成" in failure.body
+    later = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=11))
+    assert later.failed == 0, "no claim left behind for the lease to expire"
+
+
 def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
     tmp_path, database_url, webhook
 ):
