@@ -30,7 +30,7 @@ DELIVERY_STATES = (
     ("failed", "DeliveryFailed"),
     ("retrying", "Retrying"),
     ("sent", "Sent"),
-    ("held", "Held"),  # due, but outside working hours: they leave at the next working day's send hour
+    ("held", "Held"),  # due, but outside the send window: they leave from the next send hour of a working day
 )
 
 # Run tags, so each outcome can be filtered for in the UI (tags filter) and by `shanhai up`.

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from shanhai.models.audit import audit
-from shanhai.models.ladder import may_send
+from shanhai.models.ladder import may_send, send_time_text
 from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
 from shanhai.notifications.outbox import (
     channel_keys,
@@ -63,7 +63,8 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     kept_local: int = 0
-    held: int = 0  # due, but outside working hours: they go at the next working day's send hour
+    held: int = 0  # due, but outside the send window (a day off, or before the send hour)
+    held_until: str = ""  # when they leave: "今天北京时间 09:00", "下一个工作日 … 北京时间 09:00"
     deferred: int = 0  # a robot's per-minute budget was spent: the next run sends them
     details: list[dict[str, Any]] = field(default_factory=list)
 
@@ -72,7 +73,7 @@ class DeliveryReport:
         text = f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条，仅存本地 {self.kept_local} 条"
         if self.deferred:
             text += f"；机器人每分钟限额已满，{self.deferred} 条下一轮发送"
-        return text + (f"；非工作时间，{self.held} 条待下一个工作日发送" if self.held else "")
+        return text + (f"；未到发送时间，{self.held} 条将于{self.held_until} 起发送" if self.held else "")
 
 
 def _due_deliveries(session: Session, now: datetime, limit: int) -> list[tuple[int, str, str, int, str]]:
@@ -237,6 +238,7 @@ def deliver_outbox(
         return report
     if not may_send(due_at, app.calendar, app.settings.send_hour):
         report.held = len(due)
+        report.held_until = send_time_text(due_at, app.calendar, app.settings.send_hour)
         return report
     groups: dict[tuple, list[int]] = {}
     for delivery_id, key_of_channel, kind, message_id, recipient_code in due:

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any, Literal
 
-from shanhai.models.ladder import may_send
+from shanhai.models.ladder import may_send, send_time_text
 from shanhai.models.localtime import to_local
 from shanhai.models.progress import progress_text
 from shanhai.models.statuses import Status
@@ -152,5 +152,5 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
         queued=queued,
         state_name=state_name(counts),
         summary=summary(counts, queued if not dry_run else int(bool(items and working)), dry_run)
-        + ("" if working else "（非工作时间：摘要在下一个工作日发出）"),
+        + ("" if working else f"（未到发送时间：摘要将于{send_time_text(as_of, app.calendar, app.settings.send_hour)} 起发出）"),
     )

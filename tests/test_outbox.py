@@ -308,7 +308,9 @@ def test_nothing_is_delivered_on_a_weekend_not_even_a_retry(tmp_path, database_u
     saturday = pendulum.datetime(2026, 12, 5, 10, tz="Asia/Shanghai")
     held = deliver_outbox(app, clock=lambda: saturday)
     assert (held.sent, held.held) == (0, 1) and webhook.bodies == []
-    assert "非工作时间" in held.summary
+    assert held.summary.endswith("；未到发送时间，1 条将于下一个工作日 2026-12-07（周一）北京时间 09:00 起发送")
+    early = deliver_outbox(app, clock=lambda: saturday.add(days=2, hours=-2))  # Monday 08:00
+    assert early.summary.endswith("；未到发送时间，1 条将于今天北京时间 09:00 起发送"), "a working day: today"
     assert deliver_outbox(app, clock=lambda: saturday.add(days=2)).sent == 1  # Monday 10:00
     assert len(webhook.bodies) == 1
 
