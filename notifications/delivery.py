@@ -53,10 +53,6 @@ BACKOFF = (
 MAX_RATE_WAIT = 70.0  # seconds a run waits for a robot's per-minute budget; beyond it the next run sends
 
 
-def real_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -214,10 +210,9 @@ def deliver_outbox(
     limit: int = 500,
     workers: int = 8,
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], datetime] = real_now,
 ) -> DeliveryReport:
     """Deliver every due delivery, channels concurrently; each delivery is claimed before it is sent.
-    Delivery follows the real clock (``clock`` is for tests): a preview never sends or stamps anything.
+    Delivery follows the app's real clock (``app.clock``): a preview never sends or stamps anything.
 
     Reminders queued for one channel by several check runs (one per obligation) go out as ONE
     message listing all their items; digests and failure reports go out on their own.
@@ -225,6 +220,7 @@ def deliver_outbox(
     from shanhai.db import get_engine
     from shanhai.notifications.transport import DEFAULT_RATE_LIMITS
 
+    clock = app.clock
     due_at = clock()
     configured = configured_channels(app)  # a configured file that is missing or broken fails every run
     app.migrate()
