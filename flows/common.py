@@ -35,7 +35,6 @@ DELIVERY_STATES = (
 
 # Run tags, so each outcome can be filtered for in the UI (tags filter) and by `shanhai up`.
 OVERDUE_VERDICT = dict(STATE_NAMES)[Status.OVERDUE]  # the engine's name: Overdue
-OVERDUE_TAG = Status.OVERDUE.label  # 已逾期
 VERDICT_TAGS = {name: status.label for status, name in STATE_NAMES}  # Overdue → 已逾期, BehindPace → 进度滞后 …
 DELIVERY_FAILED_TAG = "投递失败"
 DELIVERY_RETRYING_TAG = "待重试"

@@ -45,7 +45,7 @@ class CheckResult:
     queued: int
     state_name: str
     summary: str
-    quiet_reason: str | None = None  # why nothing was planned, when nothing was
+
 
 def state_name(counts: Counter) -> str:
     for status, name in STATE_NAMES:
@@ -201,5 +201,4 @@ def check_obligation(
         summary=("" if counts else "本年度无期次；历史期次：")
         + summary(judged, len(planned) if dry_run else queued, dry_run)
         + (f"（{quiet}）" if quiet else ""),
-        quiet_reason=quiet,
     )

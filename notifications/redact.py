@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MIN_SECRET_CHARS", "PLACEHOLDER", "Redactor", "log_scope", "mask_url", "mask_urls", "scrub"]
+__all__ = ["MIN_SECRET_CHARS", "PLACEHOLDER", "Redactor", "log_scope", "mask_url", "mask_urls"]
 
 #: ``${NAME}`` in a channel URL as written.
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -98,11 +98,6 @@ class Redactor:
                     loose.setdefault(form, "****")
         self.label = _compile(exact, ())
         self.scrub = _compile(loose, keep)
-
-
-def scrub(text: str, secrets: Secrets, *, keep: Iterable[str] = ()) -> str:
-    """:meth:`Redactor.scrub` for a one-off text."""
-    return Redactor(secrets, keep=keep).scrub(text)
 
 
 # --------------------------------------------------------------------------- masking literals
