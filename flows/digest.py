@@ -1,7 +1,8 @@
 """The digest flows: weekly to the coordinator, monthly to the supervisors.
 
-Scheduled daily; each digest goes out once per week/month, on its first working day from the send hour.
-A digest whose items include overdue duties ends `Failed` (tagged `已逾期`), like a check; so does one whose
+Scheduled daily; each digest is queued at most once per week/month, by the period's first run in the send
+window (normally its first working day) that has items to report (`notifications.digests`); a run that
+queued one then delivers the outbox. A digest whose items include overdue duties ends `Failed` (tagged `已逾期`), like a check; so does one whose
 delivery failed (tagged `投递失败`), like a delivery run."""
 
 from __future__ import annotations

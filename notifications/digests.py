@@ -1,7 +1,10 @@
 """Digests: weekly to the coordinator, monthly to the supervisors.
 
-Each is one message, queued once per period (a dedup key), on the period's first working day at or after
-the send hour; the deployments run daily and the later runs of a period find it queued.
+Each is one message, queued at most once per period (ISO week / calendar month; a dedup key) by the
+first run of the period that falls in the send window (a working day, from the send hour) and finds
+items to report. The deployments run daily at half past the send hour, so that is normally the period's
+first working day; a period with nothing to report sends nothing, and a later run of the period finding
+items then still sends its digest.
 """
 
 from __future__ import annotations
