@@ -25,7 +25,7 @@ app.add_typer(catalogue_app, name="catalogue")
 AsOf = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="评估时点：YYYY-MM-DD（当日12:00）或 YYYY-MM-DDTHH:MM（上海时间）；默认现在。"
+        "--as-of", help="评估时点：YYYY-MM-DD（当日12:00）或 YYYY-MM-DDTHH:MM（北京时间）；默认现在。"
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="输出 JSON（字段见 README）。")]

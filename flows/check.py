@@ -3,7 +3,7 @@
 The work is one coarse task (never one per occurrence); the run is named for a person
 (`联席会议 · 2026-11-29`), publishes the statuses it saw as a table artifact and what it queued as a
 markdown artifact. A check that found overdue duties ends `Failed` (red in the Prefect UI, tagged
-`已逾期`, "已逾期 4 项：…"); any other ends `Completed`, the counts in its message (`flows.states`).
+`已逾期`, message "已逾期 4 项，…"); any other ends `Completed`, the counts in its message (`flows.states`).
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ DELIVERY_STATES = (
 # Run tags, so each outcome can be filtered for in the UI (tags filter) and by `shanhai up`.
 OVERDUE_VERDICT = dict(STATE_NAMES)[Status.OVERDUE]  # the engine's name: Overdue
 VERDICT_TAGS = {name: status.label for status, name in STATE_NAMES}  # Overdue → 已逾期, BehindPace → 进度滞后 …
+# The verdict in words, for the artifact's 结论 line.
+VERDICT_LABELS = {**VERDICT_TAGS, "AllOnTrack": "进展正常", "AllDone": "全部完成", "NoOccurrences": "尚无期次"}
 DELIVERY_FAILED_TAG = "投递失败"
 DELIVERY_RETRYING_TAG = "待重试"
 
@@ -54,11 +56,8 @@ def check_outcome(result) -> RunOutcome:
     """A check that found overdue duties fails, with the counts; any other ends Completed."""
     tag = VERDICT_TAGS.get(result.state_name)
     tags = (tag,) if tag else ()
-    if result.state_name == OVERDUE_VERDICT:
-        n = result.counts.get(str(Status.OVERDUE))
-        head = f"发现逾期 {n} 项" if n else "发现逾期（历史期次）"
-        return RunOutcome(True, f"{head}：{result.summary}", tags, result.state_name)
-    return RunOutcome(False, result.summary, tags, result.state_name)
+    # the summary leads with the most urgent count ("已逾期 4 项，…"): it says why the run is red
+    return RunOutcome(result.state_name == OVERDUE_VERDICT, result.summary, tags, result.state_name)
 
 
 def digest_outcome(result, report=None) -> RunOutcome:
@@ -183,9 +182,9 @@ def check_markdown(result, report=None) -> str:
     lines = [
         f"# {result.title} · {local_day(result.as_of)}",
         "",
-        f"**结论 {result.state_name}**：{result.summary}",
+        f"**结论：{VERDICT_LABELS.get(result.state_name, result.state_name)}（{result.state_name}）**：{result.summary}",
         "",
-        f"评估时点 {format_local(result.as_of)}（上海时间）；{verb} {len(result.messages) if result.dry_run else result.queued} 条。",
+        f"评估时点 {format_local(result.as_of)}（北京时间）；{verb} {len(result.messages) if result.dry_run else result.queued} 条。",
         "",
     ]
     if result.counts:
@@ -218,7 +217,7 @@ def delivery_state_name(report) -> str:
 
 
 def delivery_markdown(report, as_of: datetime) -> str:
-    lines = [f"# 发件箱投递 · {format_local(as_of)}（上海时间）", "", report.summary, ""]
+    lines = [f"# 发件箱投递 · {format_local(as_of)}（北京时间）", "", report.summary, ""]
     if report.details:
         lines += ["| 投递 | 消息 | 收件单位 | 渠道 | 结果 | 错误 |", "|---|---|---|---|---|---|"]
         for d in report.details:

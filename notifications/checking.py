@@ -60,7 +60,7 @@ def state_name(counts: Counter) -> str:
 
 def summary(counts: Counter, queued: int, dry_run: bool) -> str:
     parts = [f"{s.label} {counts[s]} 项" for s in Status if counts.get(s)]
-    verb = "计划发送" if dry_run else "新入发件箱"
+    verb = "计划发送" if dry_run else "新写入发件箱"
     return ("，".join(parts) or "尚无期次") + f"；{verb} {queued} 条"
 
 

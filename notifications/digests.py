@@ -59,6 +59,15 @@ def digest_period(audience: Audience, as_of: datetime) -> str:
     return local.strftime("%Y-%m")
 
 
+def digest_period_label(audience: Audience, as_of: datetime) -> str:
+    """The period as a reader says it: ``2026年第48周`` (ISO week), ``2026年11月``."""
+    local = to_local(as_of)
+    if audience == "coordinator":
+        year, week, _ = local.isocalendar()
+        return f"{year}年第{week}周"
+    return f"{local.year}年{local.month}月"
+
+
 def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = False) -> CheckResult:
     """The weekly coordinator digest or the monthly supervisor digest."""
     if not dry_run:
@@ -69,12 +78,12 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
     items = [i for i in result.items if Status(i["status"]) in _WANTED[audience]]
     period = digest_period(audience, as_of)
     recipient = getattr(app.catalogue.roles, audience)
-    label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{period}）"
+    label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{digest_period_label(audience, as_of)}）"
     notes = []
     if audience == "coordinator":
+        # read in the office's chat by whoever is on duty: the portal, never a command line
         pending = _pending_reviews(app)
-        notes.append(f"待核验的完成记录：{pending} 条" + ("（请在门户“核验队列”或用 shanhai records --pending 处理）"
-                                                         if pending else ""))
+        notes.append(f"待核验的完成记录：{pending} 条" + ("（请在门户“核验队列”处理）" if pending else ""))
     payload: dict[str, Any] = {
         "recipient": recipient,
         "role": audience,

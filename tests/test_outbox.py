@@ -281,6 +281,16 @@ def test_a_weekly_digest_goes_out_once_a_week(tmp_path, database_url):
         )
     assert digest.recipient == "市招商局（经合办）"
     assert "联席会议" in digest.body
+    assert digest.title == "【山海协作】每周督办摘要（2026年第49周）" and digest.dedup_key == "digest:coordinator:2026-W49"
+    assert "shanhai " not in digest.body, "read in the office's chat: no command line"
+
+
+def test_a_monthly_digest_names_its_month_and_one_held_until_the_send_hour_says_today(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    early = send_digest(app, audience="supervisor", as_of=REMINDER_DAY.subtract(hours=2))  # Tue 08:00
+    assert early.queued == 0 and early.summary.endswith("（未到发送时间：摘要将于今天北京时间 09:00 起发出）")
+    sent = send_digest(app, audience="supervisor", as_of=REMINDER_DAY)
+    assert sent.queued == 1 and sent.title == "每月逾期通报（2026年12月）"
 
 
 def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_path, database_url, webhook):
