@@ -375,7 +375,8 @@ def report_failure(app, s: Session, d: Delivery, msg: OutboxMessage | None) -> N
     label = "消息无法送达"
     board = f"{app.settings.portal_url.rstrip('/')}/queue"
     error = mask_urls(d.last_error or "未记录原因")
-    payload = {
+    items = _items_without_signed_links(app, s, msg, board)
+    payload: dict[str, Any] = {
         "recipient": coordinator,
         "role": "coordinator",
         "stage_label": label,
@@ -384,16 +385,17 @@ def report_failure(app, s: Session, d: Delivery, msg: OutboxMessage | None) -> N
             f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
             f"已尝试 {d.attempts} 次。",
             f"错误：{error}",
-            "以下为该消息所列事项，请另行通知该单位；发送失败的消息可在门户“核验队列”查看。",
+            *(["以下为该消息所列事项，请另行通知该单位；发送失败的消息可在门户“核验队列”查看。"] if items else []),
         ],
         "sender": sender_line(app),
         "board_link": board,
-        "items": _items_without_signed_links(app, s, msg, board),
+        "items": items,
     }
     try:
         title, body = render(payload, limit_bytes=None)
     except Exception:  # noqa: BLE001  (the failed message's items are what could not be rendered)
         payload["items"] = []
+        payload["notes"] = payload["notes"][:2]
         title, body = render(payload, limit_bytes=None)
     queue_once(
         app,
@@ -418,7 +420,10 @@ def report_failure(app, s: Session, d: Delivery, msg: OutboxMessage | None) -> N
 def _items_without_signed_links(app, s: Session, msg: OutboxMessage, board: str) -> list[dict[str, Any]]:
     """The failed message's items as the coordinator sees them: each links to its portal page (which
     the coordinator logs in to), not to the unit's signed form."""
-    items = [{**i, "role": "coordinator"} for i in json.loads(msg.payload).get("items", [])]
+    try:
+        items = [{**i, "role": "coordinator"} for i in json.loads(msg.payload).get("items", [])]
+    except (ValueError, TypeError, AttributeError):  # a payload that is no longer readable: report without it
+        return []
     if msg.kind != "reminder":  # digests link to the portal pages already
         return items
     occurrence_ids = list(

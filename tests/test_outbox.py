@@ -165,7 +165,7 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
     assert failed.last_error and "404" in failed.last_error
     assert f"错误：{failed.last_error}" in failure.body, "the report says what failed"
     assert "/report/" not in failure.body + failure.payload, "the unit's signed links stay with the unit"
-    assert "查看：http://127.0.0.1:8600/occurrences/" in failure.body and "填报" not in failure.body
+    assert f"查看：{app.settings.portal_url}/occurrences/" in failure.body and "填报" not in failure.body
     deliver_at(app, REMINDER_DAY.add(hours=2))
     with app.session() as s:
         assert (
