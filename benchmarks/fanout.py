@@ -50,7 +50,8 @@ def run_fanout(root: Path, database_url: str | None, as_of: datetime, *, label: 
         with app.session() as s:
             pending = s.execute(select(func.count()).where(col(Delivery.status) == "pending")).scalar_one()
         t = time.perf_counter()
-        report = deliver_outbox(app, clock=lambda: as_of)
+        app.clock = lambda: as_of
+        report = deliver_outbox(app)
         seconds = time.perf_counter() - t
         bound = report.sent * DELAY
         return {

@@ -25,7 +25,7 @@ app.add_typer(catalogue_app, name="catalogue")
 AsOf = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="评估时点：YYYY-MM-DD（当日12:00）或 YYYY-MM-DDTHH:MM（上海时间）；默认现在。"
+        "--as-of", help="评估时点：YYYY-MM-DD（当日12:00）或 YYYY-MM-DDTHH:MM（北京时间）；默认现在。"
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="输出 JSON（字段见 README）。")]
@@ -67,19 +67,10 @@ def load_app(*, need_db: bool = True):
 
 def require_database(a) -> None:
     """One line and exit 1 when the configured database is not there; nothing is created to find out
-    (run from another folder, SHANHAI_HOME=./var would otherwise get a new, empty, all-red database)."""
-    from shanhai.app import DatabaseUnreachable
-
-    where = f"{a.database_location}（SHANHAI_HOME={a.settings.home_dir}）"
-    try:
-        found = a.database_exists()
-    except DatabaseUnreachable as exc:
-        fail(f"无法连接数据库：{where}：{exc}。请检查 SHANHAI_DATABASE_URL 与数据库服务器。")
-    if not found:
-        fail(
-            f"未找到数据库：{where}。"
-            "请先运行 shanhai init，或设置 SHANHAI_HOME / SHANHAI_DATABASE_URL 指向已有的数据。"
-        )
+    (run from another folder, a wrong SHANHAI_HOME would otherwise get a new, empty, all-red database)."""
+    problem = a.missing_database()
+    if problem:
+        fail(problem)
 
 
 def ready_app(as_of, *, need_db: bool = True):

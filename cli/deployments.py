@@ -48,7 +48,9 @@ HEADER = """\
 #   prefect work-pool create shanhai --type process
 #   prefect --no-prompt deploy --all
 # Workers need this repository installed (pip install -e .); entrypoints name modules of the
-# installed package, so a run needs no working directory.
+# installed package, hence no pull step. The process worker runs each flow in a new temporary folder:
+# relative SHANHAI_HOME, SHANHAI_CATALOGUE_DIR, SHANHAI_APPRISE_CONFIG and SQLite paths are read
+# against the repository root, and a flow refuses to run when the database is not there.
 """
 
 

@@ -127,8 +127,7 @@ def _database() -> str:
     what failed."""
     url = os.environ.get("SHANHAI_DATABASE_URL")
     if not url:
-        home = Path(os.environ.get("SHANHAI_HOME") or "var")
-        return str(home.resolve() / "shanhai.db")
+        return str(_home() / "shanhai.db")
     try:
         from sqlalchemy.engine import make_url
 
@@ -137,8 +136,15 @@ def _database() -> str:
         return url.split("://", 1)[0] + "://…"
 
 
+def _home() -> Path:
+    """SHANHAI_HOME as the settings read it (relative to the repository), from the environment alone."""
+    from shanhai.settings import under_repo_root
+
+    return under_repo_root(Path(os.environ.get("SHANHAI_HOME") or "var")).resolve()
+
+
 def log_path() -> Path:
-    return Path(os.environ.get("SHANHAI_HOME") or "var").resolve() / "logs" / LOG_NAME
+    return _home() / "logs" / LOG_NAME
 
 
 def internal_error(exc: BaseException) -> str:

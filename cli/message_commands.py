@@ -19,7 +19,7 @@ def remind(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只预览：不写发件箱、不发送")] = False,
     as_json: Json = False,
 ) -> None:
-    """计算此刻应发的提醒与督办，写入发件箱并投递（与 Prefect 流程相同）。 Plan and send reminders."""
+    """计算此刻应发的提醒与督办，写入发件箱并投递（Prefect 中由检查流程写入、发件箱投递流程发送）。 Plan and send reminders."""
     from shanhai.notifications.checking import check_obligation
     from shanhai.notifications.delivery import deliver_outbox
 

@@ -114,7 +114,7 @@ def board(grid: dict[str, Any], as_of: datetime) -> None:
     from shanhai.models.localtime import format_local
     from shanhai.models.statuses import LIGHT_LABELS, Light, Status
 
-    typer.echo(f"山海协作工程 督办总览 · {format_local(as_of)}（上海时间）")
+    typer.echo(f"山海协作工程 督办总览 · {format_local(as_of)}（北京时间）")
     cols = grid["columns"]
     names = [f"{r['title']}" for r in grid["rows"]]
     w0 = max([width(n) for n in names] + [8])

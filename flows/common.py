@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from shanhai.models.localtime import TZ_NAME, format_local, local_date
@@ -29,13 +30,14 @@ DELIVERY_STATES = (
     ("failed", "DeliveryFailed"),
     ("retrying", "Retrying"),
     ("sent", "Sent"),
-    ("held", "Held"),  # due, but outside working hours: they leave at the next working day's send hour
+    ("held", "Held"),  # due, but outside the send window: they leave from the next send hour of a working day
 )
 
 # Run tags, so each outcome can be filtered for in the UI (tags filter) and by `shanhai up`.
 OVERDUE_VERDICT = dict(STATE_NAMES)[Status.OVERDUE]  # the engine's name: Overdue
-OVERDUE_TAG = Status.OVERDUE.label  # 已逾期
 VERDICT_TAGS = {name: status.label for status, name in STATE_NAMES}  # Overdue → 已逾期, BehindPace → 进度滞后 …
+# The verdict in words, for the artifact's 结论 line.
+VERDICT_LABELS = {**VERDICT_TAGS, "AllOnTrack": "进展正常", "AllDone": "全部完成", "NoOccurrences": "尚无期次"}
 DELIVERY_FAILED_TAG = "投递失败"
 DELIVERY_RETRYING_TAG = "待重试"
 
@@ -50,15 +52,27 @@ class RunOutcome:
     verdict: str = ""
 
 
-def check_outcome(result, suffix: str = "") -> RunOutcome:
-    """A check (or digest) that found overdue duties fails, with the counts; any other ends Completed."""
+def check_outcome(result) -> RunOutcome:
+    """A check that found overdue duties fails, with the counts; any other ends Completed."""
     tag = VERDICT_TAGS.get(result.state_name)
     tags = (tag,) if tag else ()
-    if result.state_name == OVERDUE_VERDICT:
-        n = result.counts.get(str(Status.OVERDUE))
-        head = f"发现逾期 {n} 项" if n else "发现逾期（历史期次）"
-        return RunOutcome(True, f"{head}：{result.summary}{suffix}", tags, result.state_name)
-    return RunOutcome(False, result.summary + suffix, tags, result.state_name)
+    # the summary leads with the most urgent count ("已逾期 4 项，…"): it says why the run is red
+    return RunOutcome(result.state_name == OVERDUE_VERDICT, result.summary, tags, result.state_name)
+
+
+def digest_outcome(result, report=None) -> RunOutcome:
+    """A digest is a check that may also have delivered: it fails for overdue duties (like a check) or
+    for failed deliveries (like a delivery run), tagged for each."""
+    check = check_outcome(result)
+    if report is None:
+        return check
+    delivery = delivery_outcome(report)
+    return RunOutcome(
+        check.failed or delivery.failed,
+        f"{check.message}；{delivery.message}",
+        check.tags + delivery.tags,
+        delivery.verdict if delivery.failed and not check.failed else check.verdict,
+    )
 
 
 def delivery_outcome(report) -> RunOutcome:
@@ -86,6 +100,29 @@ def artifact_key(*parts: str) -> str:
     key = "-".join(parts).lower()
     key = re.sub(r"[^a-z0-9-]+", "-", key)
     return re.sub(r"-{2,}", "-", key).strip("-") or "shanhai"
+
+
+def run_app(run_id: str | None):
+    """The App of one flow run: its run name, its body and its tasks share one (settings read and the
+    catalogue loaded once). Outside a run (``run_id`` None) a new one."""
+    from shanhai.app import App
+
+    return App() if run_id is None else _app_of_run(str(run_id))
+
+
+@lru_cache(maxsize=4)  # one process may run a few flows in turn (tests, `shanhai` commands): one App each
+def _app_of_run(run_id: str):
+    from shanhai.app import App
+
+    return App()
+
+
+def ready_app(run_id: str | None):
+    """:func:`run_app`, refusing (:class:`shanhai.app.DatabaseMissing`, in Chinese) a database that is
+    not there: a flow never creates one (a wrong path would give a new, empty, all-red database)."""
+    app = run_app(run_id)
+    app.require_database()
+    return app
 
 
 def local_day(as_of: datetime) -> str:
@@ -145,9 +182,9 @@ def check_markdown(result, report=None) -> str:
     lines = [
         f"# {result.title} · {local_day(result.as_of)}",
         "",
-        f"**结论 {result.state_name}**：{result.summary}",
+        f"**结论：{VERDICT_LABELS.get(result.state_name, result.state_name)}（{result.state_name}）**：{result.summary}",
         "",
-        f"评估时点 {format_local(result.as_of)}（上海时间）；{verb} {len(result.messages) if result.dry_run else result.queued} 条。",
+        f"评估时点 {format_local(result.as_of)}（北京时间）；{verb} {len(result.messages) if result.dry_run else result.queued} 条。",
         "",
     ]
     if result.counts:
@@ -180,7 +217,7 @@ def delivery_state_name(report) -> str:
 
 
 def delivery_markdown(report, as_of: datetime) -> str:
-    lines = [f"# 发件箱投递 · {format_local(as_of)}（上海时间）", "", report.summary, ""]
+    lines = [f"# 发件箱投递 · {format_local(as_of)}（北京时间）", "", report.summary, ""]
     if report.details:
         lines += ["| 投递 | 消息 | 收件单位 | 渠道 | 结果 | 错误 |", "|---|---|---|---|---|---|"]
         for d in report.details:

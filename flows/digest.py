@@ -1,7 +1,9 @@
 """The digest flows: weekly to the coordinator, monthly to the supervisors.
 
-Scheduled daily; each digest goes out once per week/month, on its first working day from the send hour.
-A digest whose items include overdue duties ends `Failed` (tagged `已逾期`), like a check."""
+Scheduled daily; each digest is queued at most once per week/month, by the period's first run in the send
+window (normally its first working day) that has items to report (`notifications.digests`); a run that
+queued one then delivers the outbox. A digest whose items include overdue duties ends `Failed` (tagged `已逾期`), like a check; so does one whose
+delivery failed (tagged `投递失败`), like a delivery run."""
 
 from __future__ import annotations
 
@@ -13,7 +15,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from shanhai.flows.common import artifact_key, check_markdown, check_outcome, dated_run_name, status_rows
+from shanhai.app import App
+from shanhai.flows.common import (
+    artifact_key,
+    check_markdown,
+    dated_run_name,
+    digest_outcome,
+    ready_app,
+    status_rows,
+)
 from shanhai.flows.deliver import deliver_task
 from shanhai.flows.states import final_state
 from shanhai.notifications.checking import CheckResult
@@ -23,19 +33,22 @@ MONTHLY = "每月逾期通报"
 
 
 @task(name="生成摘要 digest", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)
-def digest_task(audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool) -> CheckResult:
-    from shanhai.app import App, parse_as_of
+def digest_task(
+    app: App, audience: Literal["coordinator", "supervisor"], as_of: str, dry_run: bool
+) -> CheckResult:
+    from shanhai.app import parse_as_of
     from shanhai.notifications.digests import send_digest
 
-    return send_digest(App(), audience=audience, as_of=parse_as_of(as_of), dry_run=dry_run)
+    return send_digest(app, audience=audience, as_of=parse_as_of(as_of), dry_run=dry_run)
 
 
 def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, dry_run: bool) -> State:
     from shanhai.app import parse_as_of
 
+    app = ready_app(flow_run.id)
     when = parse_as_of(as_of).isoformat()
-    result = digest_task(audience, when, dry_run)
-    report = deliver_task() if result.queued else None
+    result = digest_task(app, audience, when, dry_run)
+    report = deliver_task(app) if result.queued else None
     create_table_artifact(
         key=artifact_key("digest", audience),
         table=status_rows(result.items),
@@ -46,9 +59,11 @@ def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, d
         markdown=check_markdown(result, report),
         description=result.title,
     )
-    # like a check: a digest that reports overdue duties is a red run, the counts in its message
-    outcome = check_outcome(result, f"；{report.summary}" if report else "")
-    return final_state(outcome, {"counts": result.counts, "queued": result.queued})
+    # red for overdue duties (like a check) or for a digest that could not be delivered
+    data = {"counts": result.counts, "queued": result.queued}
+    if report is not None:
+        data |= {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
+    return final_state(digest_outcome(result, report), data)
 
 
 @flow(

@@ -69,7 +69,7 @@ def status_workbook(rows: list[dict[str, Any]], *, as_of: datetime, board: dict[
 
     from shanhai.models.localtime import format_local
 
-    title = f"{TITLE} 截至 {format_local(as_of)}（上海时间）"
+    title = f"{TITLE} 截至 {format_local(as_of)}（北京时间）"
     wb = Workbook()
     wb.properties.title = title
     ws = wb.active

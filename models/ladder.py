@@ -50,7 +50,7 @@ from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
-from shanhai.models.localtime import to_local
+from shanhai.models.localtime import format_day, to_local
 
 __all__ = [
     "DEFAULT_LADDER",
@@ -111,6 +111,21 @@ def may_send(as_of: datetime, cal: WorkingDays, send_hour: int) -> bool:
     retries and digests alike."""
     local = to_local(as_of)
     return local.hour >= send_hour and cal.is_working_day(local.date())
+
+
+def next_send_day(as_of: datetime, cal: WorkingDays, send_hour: int) -> date:
+    """The local date from whose send hour messages held at ``as_of`` leave: today on a working day
+    (before the send hour, or already within it), else the next working day."""
+    today = to_local(as_of).date()
+    return today if cal.is_working_day(today) else cal.next_working_day(today)
+
+
+def send_time_text(as_of: datetime, cal: WorkingDays, send_hour: int) -> str:
+    """When messages held at ``as_of`` leave, in Chinese: ``今天北京时间 09:00`` or
+    ``下一个工作日 2026-12-07（周一）北京时间 09:00``."""
+    day = next_send_day(as_of, cal, send_hour)
+    at = f"北京时间 {send_hour:02d}:00"
+    return f"今天{at}" if day == to_local(as_of).date() else f"下一个工作日 {format_day(day)}{at}"
 
 
 # --------------------------------------------------------------------------- the ladder

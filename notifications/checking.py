@@ -45,7 +45,7 @@ class CheckResult:
     queued: int
     state_name: str
     summary: str
-    quiet_reason: str | None = None  # why nothing was planned, when nothing was
+
 
 def state_name(counts: Counter) -> str:
     for status, name in STATE_NAMES:
@@ -60,7 +60,7 @@ def state_name(counts: Counter) -> str:
 
 def summary(counts: Counter, queued: int, dry_run: bool) -> str:
     parts = [f"{s.label} {counts[s]} 项" for s in Status if counts.get(s)]
-    verb = "计划发送" if dry_run else "新入发件箱"
+    verb = "计划发送" if dry_run else "新写入发件箱"
     return ("，".join(parts) or "尚无期次") + f"；{verb} {queued} 条"
 
 
@@ -145,7 +145,9 @@ def check_obligation(
 ) -> CheckResult:
     """Evaluate one obligation's occurrences (None: all) and queue the reminders due at as_of."""
     if obligation_id is not None and obligation_id not in app.catalogue.obligations:
-        raise ValueError(f"unknown obligation '{obligation_id}'")
+        raise ValueError(
+            f"未知的事项编号“{obligation_id}”（事项目录 {app.settings.catalogue_dir} 中没有）unknown obligation"
+        )
     if not dry_run:  # a configured channel file that is missing or broken fails even when nothing is due
         configured_channels(app)
     app.migrate()
@@ -201,5 +203,4 @@ def check_obligation(
         summary=("" if counts else "本年度无期次；历史期次：")
         + summary(judged, len(planned) if dry_run else queued, dry_run)
         + (f"（{quiet}）" if quiet else ""),
-        quiet_reason=quiet,
     )

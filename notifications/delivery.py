@@ -27,9 +27,19 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from shanhai.models.audit import audit
-from shanhai.models.ladder import may_send
-from shanhai.models.tables import Delivery, OutboxMessage, utcnow
-from shanhai.notifications.outbox import channel_keys, configured_channels, queue_once, render, unit_code
+from shanhai.models.ladder import may_send, send_time_text
+from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, utcnow
+from shanhai.notifications.outbox import (
+    channel_keys,
+    configured_channels,
+    queue_once,
+    render,
+    sender_line,
+    unit_code,
+    view_link,
+)
+from shanhai.notifications.planner import ROLE_ORDER, Role
+from shanhai.notifications.redact import mask_urls
 
 CLAIM_LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 6
@@ -43,17 +53,14 @@ BACKOFF = (
 MAX_RATE_WAIT = 70.0  # seconds a run waits for a robot's per-minute budget; beyond it the next run sends
 
 
-def real_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
     kept_local: int = 0
-    held: int = 0  # due, but outside working hours: they go at the next working day's send hour
+    held: int = 0  # due, but outside the send window (a day off, or before the send hour)
+    held_until: str = ""  # when they leave: "今天北京时间 09:00", "下一个工作日 … 北京时间 09:00"
     deferred: int = 0  # a robot's per-minute budget was spent: the next run sends them
     details: list[dict[str, Any]] = field(default_factory=list)
 
@@ -62,7 +69,7 @@ class DeliveryReport:
         text = f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条，仅存本地 {self.kept_local} 条"
         if self.deferred:
             text += f"；机器人每分钟限额已满，{self.deferred} 条下一轮发送"
-        return text + (f"；非工作时间，{self.held} 条待下一个工作日发送" if self.held else "")
+        return text + (f"；未到发送时间，{self.held} 条将于{self.held_until} 起发送" if self.held else "")
 
 
 def _due_deliveries(session: Session, now: datetime, limit: int) -> list[tuple[int, str, str, int, str]]:
@@ -181,14 +188,17 @@ def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
 
 
 def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
-    """One recipient's queued reminders as one message: all items, labelled by the most advanced stage."""
+    """One recipient's queued reminders as one message: all items, labelled by the most advanced stage
+    and addressed in the recipient's lowest role among them (牵头 before 配合 …), as the planner does."""
     payloads = [json.loads(m.payload) for m in messages]
     if len(payloads) == 1:
         return payloads[0]
     lead = max(payloads, key=lambda p: p.get("stage_rank", -1))
+    role = min((Role(p["role"]) for p in payloads), key=ROLE_ORDER.__getitem__)
     documents = [d for p in payloads for d in p.get("document", "").split("、") if d]
     return {
         **lead,
+        "role": str(role),
         "document": "、".join(dict.fromkeys(documents)),
         "items": [item for p in payloads for item in p["items"]],
     }
@@ -200,10 +210,9 @@ def deliver_outbox(
     limit: int = 500,
     workers: int = 8,
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], datetime] = real_now,
 ) -> DeliveryReport:
     """Deliver every due delivery, channels concurrently; each delivery is claimed before it is sent.
-    Delivery follows the real clock (``clock`` is for tests): a preview never sends or stamps anything.
+    Delivery follows the app's real clock (``app.clock``): a preview never sends or stamps anything.
 
     Reminders queued for one channel by several check runs (one per obligation) go out as ONE
     message listing all their items; digests and failure reports go out on their own.
@@ -211,6 +220,7 @@ def deliver_outbox(
     from shanhai.db import get_engine
     from shanhai.notifications.transport import DEFAULT_RATE_LIMITS
 
+    clock = app.clock
     due_at = clock()
     configured = configured_channels(app)  # a configured file that is missing or broken fails every run
     app.migrate()
@@ -224,6 +234,7 @@ def deliver_outbox(
         return report
     if not may_send(due_at, app.calendar, app.settings.send_hour):
         report.held = len(due)
+        report.held_until = send_time_text(due_at, app.calendar, app.settings.send_hour)
         return report
     groups: dict[tuple, list[int]] = {}
     for delivery_id, key_of_channel, kind, message_id, recipient_code in due:
@@ -294,9 +305,13 @@ def _attempt(
     else:
         try:
             title, body = render(merged_payload(messages), limit_bytes=body_limit(channel))
-            deliver(channel, title=title, body=body)
-        except DeliveryError as exc:
-            error = exc
+        except Exception as exc:  # noqa: BLE001  (nothing reached the channel: a sure failure, not "maybe sent")
+            error = PermanentDeliveryError(f"消息无法生成，未发送 could not render: {type(exc).__name__}: {exc}")
+        else:
+            try:
+                deliver(channel, title=title, body=body)
+            except DeliveryError as exc:
+                error = exc
     finished = clock()
     outcomes = []
     for d, msg in zip(deliveries, messages, strict=True):
@@ -351,22 +366,37 @@ def _attempt(
 
 
 def report_failure(app, s: Session, d: Delivery, msg: OutboxMessage | None) -> None:
-    """A message that cannot be delivered is itself reported to the coordinator (never recursively)."""
+    """A message that cannot be delivered is itself reported to the coordinator (never recursively): what
+    failed (the transport's error text, URLs masked) and the duties it was about, each with its portal
+    page. Never the unit's signed 填报 links: the report goes to another unit's channel."""
     if msg is None or msg.kind == "delivery_failure":
         return
     coordinator = app.catalogue.roles.coordinator
     label = "消息无法送达"
-    payload = {
+    board = f"{app.settings.portal_url.rstrip('/')}/queue"
+    error = mask_urls(d.last_error or "未记录原因")
+    items = _items_without_signed_links(app, s, msg, board)
+    payload: dict[str, Any] = {
         "recipient": coordinator,
         "role": "coordinator",
         "stage_label": label,
-        "board_link": f"{app.settings.portal_url}/outbox",
-        "items": json.loads(msg.payload).get("items", []),
+        "title_label": label,
+        "notes": [
+            f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
+            f"已尝试 {d.attempts} 次。",
+            f"错误：{error}",
+            *(["以下为该消息所列事项，请另行通知该单位；发送失败的消息可在门户“核验队列”查看。"] if items else []),
+        ],
+        "sender": sender_line(app),
+        "board_link": board,
+        "items": items,
     }
-    body = (
-        f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
-        f"已尝试 {d.attempts} 次：{d.last_error}"
-    )
+    try:
+        title, body = render(payload, limit_bytes=None)
+    except Exception:  # noqa: BLE001  (the failed message's items are what could not be rendered)
+        payload["items"] = []
+        payload["notes"] = payload["notes"][:2]
+        title, body = render(payload, limit_bytes=None)
     queue_once(
         app,
         s,
@@ -378,10 +408,32 @@ def report_failure(app, s: Session, d: Delivery, msg: OutboxMessage | None) -> N
             "role": "coordinator",
             "stage": "delivery_failure",
             "stage_label": label,
-            "title": f"【山海协作】{label}",
+            "title": title,
             "body": body,
             "payload": json.dumps(payload, ensure_ascii=False),
             "planned_at": utcnow(),
             "created_at": utcnow(),
         },
     )
+
+
+def _items_without_signed_links(app, s: Session, msg: OutboxMessage, board: str) -> list[dict[str, Any]]:
+    """The failed message's items as the coordinator sees them: each links to its portal page (which
+    the coordinator logs in to), not to the unit's signed form."""
+    try:
+        items = [{**i, "role": "coordinator"} for i in json.loads(msg.payload).get("items", [])]
+    except (ValueError, TypeError, AttributeError):  # a payload that is no longer readable: report without it
+        return []
+    if msg.kind != "reminder":  # digests link to the portal pages already
+        return items
+    occurrence_ids = list(
+        s.execute(
+            select(col(OutboxItem.occurrence_id))
+            .where(col(OutboxItem.message_id) == msg.id)
+            .order_by(col(OutboxItem.id))
+        ).scalars()
+    )
+    # a reminder's items are stored in the order of its OutboxItem rows (queue_reminders)
+    if len(occurrence_ids) != len(items):
+        return [{**i, "link": board} for i in items]
+    return [{**i, "link": view_link(app, o)} for i, o in zip(items, occurrence_ids, strict=True)]

@@ -1,7 +1,10 @@
 """Digests: weekly to the coordinator, monthly to the supervisors.
 
-Each is one message, queued once per period (a dedup key), on the period's first working day at or after
-the send hour; the deployments run daily and the later runs of a period find it queued.
+Each is one message, queued at most once per period (ISO week / calendar month; a dedup key) by the
+first run of the period that falls in the send window (a working day, from the send hour) and finds
+items to report. The deployments run daily at half past the send hour, so that is normally the period's
+first working day; a period with nothing to report sends nothing, and a later run of the period finding
+items then still sends its digest.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any, Literal
 
-from shanhai.models.ladder import may_send
+from shanhai.models.ladder import may_send, send_time_text
 from shanhai.models.localtime import to_local
 from shanhai.models.progress import progress_text
 from shanhai.models.statuses import Status
@@ -56,6 +59,15 @@ def digest_period(audience: Audience, as_of: datetime) -> str:
     return local.strftime("%Y-%m")
 
 
+def digest_period_label(audience: Audience, as_of: datetime) -> str:
+    """The period as a reader says it: ``2026年第48周`` (ISO week), ``2026年11月``."""
+    local = to_local(as_of)
+    if audience == "coordinator":
+        year, week, _ = local.isocalendar()
+        return f"{year}年第{week}周"
+    return f"{local.year}年{local.month}月"
+
+
 def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = False) -> CheckResult:
     """The weekly coordinator digest or the monthly supervisor digest."""
     if not dry_run:
@@ -66,12 +78,12 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
     items = [i for i in result.items if Status(i["status"]) in _WANTED[audience]]
     period = digest_period(audience, as_of)
     recipient = getattr(app.catalogue.roles, audience)
-    label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{period}）"
+    label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{digest_period_label(audience, as_of)}）"
     notes = []
     if audience == "coordinator":
+        # read in the office's chat by whoever is on duty: the portal, never a command line
         pending = _pending_reviews(app)
-        notes.append(f"待核验的完成记录：{pending} 条" + ("（请在门户“核验队列”或用 shanhai records --pending 处理）"
-                                                         if pending else ""))
+        notes.append(f"待核验的完成记录：{pending} 条" + ("（请在门户“核验队列”处理）" if pending else ""))
     payload: dict[str, Any] = {
         "recipient": recipient,
         "role": audience,
@@ -154,5 +166,5 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
         queued=queued,
         state_name=state_name(counts),
         summary=summary(counts, queued if not dry_run else int(bool(items and working)), dry_run)
-        + ("" if working else "（非工作时间：摘要在下一个工作日发出）"),
+        + ("" if working else f"（未到发送时间：摘要将于{send_time_text(as_of, app.calendar, app.settings.send_hour)} 起发出）"),
     )

@@ -39,6 +39,7 @@ from shanhai.models.ladder import (
     StagePhase,
     WorkingDays,
     may_send,
+    send_time_text,
 )
 from shanhai.models.localtime import local_date, to_local
 from shanhai.models.statuses import Status
@@ -172,9 +173,9 @@ def why_quiet(as_of: datetime, cal: WorkingDays, send_hour: int) -> str:
     """Why a run at ``as_of`` planned nothing, in Chinese."""
     local = to_local(as_of)
     if not cal.is_working_day(local.date()):
-        return f"{local.date().isoformat()} 不是工作日：不发送任何提醒，下一个工作日 {send_hour:02d}:00 起发送"
+        return f"{local.date().isoformat()} 不是工作日：不发送任何提醒，{send_time_text(as_of, cal, send_hour)} 起发送"
     if local.hour < send_hour:
-        return f"未到发送时间：工作日 {send_hour:02d}:00 起发送"
+        return f"未到发送时间：{send_time_text(as_of, cal, send_hour)} 起发送"
     return "此刻没有新到期的提醒或督办阶段（已发出的阶段不会重发）"
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MIN_SECRET_CHARS", "PLACEHOLDER", "Redactor", "log_scope", "mask_url", "scrub"]
+__all__ = ["MIN_SECRET_CHARS", "PLACEHOLDER", "Redactor", "log_scope", "mask_url", "mask_urls"]
 
 #: ``${NAME}`` in a channel URL as written.
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -100,11 +100,6 @@ class Redactor:
         self.scrub = _compile(loose, keep)
 
 
-def scrub(text: str, secrets: Secrets, *, keep: Iterable[str] = ()) -> str:
-    """:meth:`Redactor.scrub` for a one-off text."""
-    return Redactor(secrets, keep=keep).scrub(text)
-
-
 # --------------------------------------------------------------------------- masking literals
 
 _LONG_TOKEN = re.compile(r"(?<![{\w-])[A-Za-z0-9_\-]{12,}")
@@ -158,6 +153,14 @@ def mask_url(text: str) -> str:
         p if p.startswith(("${", "?", "&")) else _LONG_TOKEN.sub(lambda m: _mask_token(m.group(0)), p) for p in parts
     )
     return scheme + sep + rest
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s，。；、）)」”]+")
+
+
+def mask_urls(text: str) -> str:
+    """Every URL in a text (an error message) masked with :func:`mask_url`, the prose left as it is."""
+    return _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
 
 
 def _split_authority(rest: str) -> tuple[str, str, str]:

@@ -60,7 +60,10 @@ Limits: DingTalk and WeCom robot text stops at 2048 bytes, and Apprise sends
 2048 minus :data:`TITLE_RESERVE_BYTES` for the title line, and :func:`deliver`
 refuses (permanently, before any I/O) a title+body that would not fit.
 Robots also take 20 messages a minute (DingTalk then blocks the robot for 10
-minutes; Feishu takes 100 a minute and 5 a second): :class:`RateLimiter`.
+minutes; Feishu takes 100 a minute and 5 a second): :data:`DEFAULT_RATE_LIMITS`.
+The outbox holds deliveries to them across processes (from its claim times,
+:func:`shanhai.notifications.delivery.deliver_outbox`); :class:`RateLimiter`
+holds one process's test messages (``shanhai channels test``) to them.
 
 DingTalk signed robots (安全设置 加签): put the ``SEC…`` secret in the URL as
 ``dingtalk://{secret}@{token}/`` (or ``dingtalk://{token}/?secret={secret}``);
@@ -166,14 +169,18 @@ def body_limit(channel: Channel) -> int | None:
 
 
 class RateLimiter:
-    """Per-channel sliding-window rate limiter with an injectable clock.
+    """Per-channel sliding-window rate limiter for ONE process (its threads), with an injectable clock.
+
+    Used by ``shanhai channels test`` (:mod:`shanhai.notifications.probe`); the outbox's deliveries are
+    limited across processes by their claim times instead, not by this class.
 
     ``acquire(channel)`` reserves the earliest send slot that keeps every
-    window of the channel's kind within its limit and returns the seconds to
+    window of the channel's scheme within its limit and returns the seconds to
     wait until that slot (0.0 if free now); the caller sleeps, then sends.
     Slots are reserved, so concurrent callers are spread out rather than all
-    waking at once.  Channels are keyed by schema and robot token (two units
-    sharing one robot share its budget).  Thread-safe.
+    waking at once.  Channels are keyed by scheme and the URL's host part (a
+    robot's token, after any ``secret@``), so two units sharing one robot share
+    its budget.  Schemes without limits are never held.
     """
 
     def __init__(

@@ -15,8 +15,13 @@ from shanhai.settings import Settings, get_settings
 if TYPE_CHECKING:  # the database stack is imported only by commands that use it
     from sqlmodel import Session
 
+
 class DatabaseUnreachable(Exception):
     """The configured database server cannot be reached (the driver's reason, without secrets)."""
+
+
+class DatabaseMissing(RuntimeError):
+    """No initialised database where the settings point; the message (Chinese) says where and what to do."""
 
 
 AS_OF_YEARS = (2000, 2100)  # the document's era with room; a typo such as 9999 is refused, not computed
@@ -105,6 +110,29 @@ class App:
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             raise DatabaseUnreachable(reason[0] if reason else type(exc).__name__) from exc
+
+    def missing_database(self) -> str | None:
+        """Why the configured database cannot be used, in one Chinese line, or None when it is there.
+        Creates nothing to find out."""
+        where = f"{self.database_location}（SHANHAI_HOME={self.settings.home_dir}）"
+        try:
+            found = self.database_exists()
+        except DatabaseUnreachable as exc:
+            return f"无法连接数据库：{where}：{exc}。请检查 SHANHAI_DATABASE_URL 与数据库服务器。"
+        if found:
+            return None
+        return (
+            f"未找到数据库：{where}。"
+            "请先运行 shanhai init，或设置 SHANHAI_HOME / SHANHAI_DATABASE_URL 指向已有的数据。"
+        )
+
+    def require_database(self) -> None:
+        """Raise :class:`DatabaseMissing` unless the configured database is there. Every entrypoint but
+        ``init``, ``demo`` and ``up`` calls it first: migrating on a wrong path would make a new, empty,
+        all-red database (a flow run's working directory is a fresh temporary folder)."""
+        problem = self.missing_database()
+        if problem:
+            raise DatabaseMissing(problem)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,7 +1,12 @@
 """All configuration in one place: environment variables with the SHANHAI_ prefix.
 
 A bad value is refused when the settings are read, naming the variable (:class:`SettingsError`), before
-any command does anything with it."""
+any command does anything with it.
+
+A relative path (SHANHAI_HOME, SHANHAI_CATALOGUE_DIR, SHANHAI_APPRISE_CONFIG, a SQLite file in
+SHANHAI_DATABASE_URL) is relative to the repository root, never to the current directory: Prefect's
+process worker runs every flow run in a new temporary folder, where ``var`` would name a new, empty
+database each time."""
 
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    home: Path = Field(default=Path("var"), description="data directory: database, evidence, secrets")
+    home: Path = Field(default=REPO_ROOT / "var", description="data directory: database, evidence, secrets")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
     catalogue_dir: Path = Field(default=REPO_ROOT / "calendar")
     send_hour: int = Field(default=9, ge=0, le=23)
@@ -64,6 +69,11 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             raise ValueError("为空：删除该变量以使用默认值，或填写一个值")
         return value
+
+    @field_validator("home", "catalogue_dir", "apprise_config")
+    @classmethod
+    def _from_repo_root(cls, value: Path | None) -> Path | None:
+        return value if value is None else under_repo_root(value)
 
     @field_validator("secret_key")
     @classmethod
@@ -88,6 +98,10 @@ class Settings(BaseSettings):
             raise ValueError(f"不支持的数据库驱动“{url.drivername}”（可用：{known}）")
         if url.get_backend_name() == "postgresql" and not url.database:
             raise ValueError("缺少数据库名（…/shanhai）")
+        if url.get_backend_name() == "sqlite" and _relative_file(url.database):
+            assert url.database is not None
+            url = url.set(database=str(under_repo_root(Path(url.database))))
+            return url.render_as_string(hide_password=False)
         return value.strip()
 
     @field_validator("portal_url", "prefect_ui_url")
@@ -115,6 +129,18 @@ class Settings(BaseSettings):
     def secret_keys(self) -> list[str]:
         """SHANHAI_SECRET_KEY as "new,old,…": the first signs, every one verifies (a rotation)."""
         return [k.strip() for k in (self.secret_key or "").split(",") if k.strip()]
+
+
+def under_repo_root(path: Path) -> Path:
+    """A relative path read against the repository root (absolute ones as they are)."""
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _relative_file(database: str | None) -> bool:
+    """A SQLite URL's file given relative (not in memory, not a ``file:`` URI, which SQLite itself reads)."""
+    if database is None or database in ("", ":memory:") or database.startswith("file:"):
+        return False
+    return not Path(database).is_absolute()
 
 
 def settings_error(exc: ValidationError) -> SettingsError:

@@ -270,9 +270,9 @@ def test_no_secret_reaches_the_database_or_the_json_of_the_cli(tmp_path, databas
             monkeypatch.setenv(k, v)
         settings_ = Settings(home=tmp_path / "home", database_url=database_url, apprise_config=config,
                              secret_key="test")
-        app = App(settings=settings_)
+        app = App(settings=settings_, clock=lambda: DEC_1)
         check_obligation(app, "joint-meeting", as_of=DEC_1)
-        report = deliver_outbox(app, clock=lambda: DEC_1)
+        report = deliver_outbox(app)
         assert report.failed >= 1, report.summary
 
     dumped: list[str] = []

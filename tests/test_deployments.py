@@ -169,24 +169,53 @@ def _result(state_name: str, counts: dict[str, int], summary: str):
 def test_a_check_that_found_overdue_duties_fails_with_its_counts_and_a_tag():
     from shanhai.flows.common import check_outcome
 
-    out = check_outcome(_result("Overdue", {"overdue": 4, "behind_pace": 1}, "已逾期 4 项，进度滞后 1 项；新入发件箱 3 条"))
+    out = check_outcome(_result("Overdue", {"overdue": 4, "behind_pace": 1}, "已逾期 4 项，进度滞后 1 项；新写入发件箱 3 条"))
     assert out.failed and out.tags == ("已逾期",) and out.verdict == "Overdue"
-    assert out.message == "发现逾期 4 项：已逾期 4 项，进度滞后 1 项；新入发件箱 3 条"
+    assert out.message == "已逾期 4 项，进度滞后 1 项；新写入发件箱 3 条", "the counts, said once"
     # judged by its history (no period this year): still a failure, said so
-    past = check_outcome(_result("Overdue", {}, "本年度无期次；历史期次：已逾期 2 项；新入发件箱 0 条"))
-    assert past.failed and past.message.startswith("发现逾期（历史期次）：本年度无期次")
+    past = check_outcome(_result("Overdue", {}, "本年度无期次；历史期次：已逾期 2 项；新写入发件箱 0 条"))
+    assert past.failed and past.message == "本年度无期次；历史期次：已逾期 2 项；新写入发件箱 0 条"
 
 
 def test_checks_that_found_nothing_overdue_complete_with_their_counts():
     from shanhai.flows.common import check_outcome
 
-    behind = check_outcome(_result("BehindPace", {"behind_pace": 1, "on_track": 4}, "进度滞后 1 项，进展正常 4 项；新入发件箱 1 条"))
+    behind = check_outcome(_result("BehindPace", {"behind_pace": 1, "on_track": 4}, "进度滞后 1 项，进展正常 4 项；新写入发件箱 1 条"))
     assert not behind.failed and behind.tags == ("进度滞后",)
-    assert behind.message == "进度滞后 1 项，进展正常 4 项；新入发件箱 1 条"
+    assert behind.message == "进度滞后 1 项，进展正常 4 项；新写入发件箱 1 条"
     assert check_outcome(_result("DueSoon", {"due_soon": 1}, "x")).tags == ("即将到期",)
     for verdict in ("AllOnTrack", "AllDone", "NoOccurrences"):
-        out = check_outcome(_result(verdict, {}, "按期完成 5 项；新入发件箱 0 条"), "；已发送 0 条")
-        assert (out.failed, out.tags, out.message) == (False, (), "按期完成 5 项；新入发件箱 0 条；已发送 0 条")
+        out = check_outcome(_result(verdict, {}, "按期完成 5 项；新写入发件箱 0 条"))
+        assert (out.failed, out.tags, out.message) == (False, (), "按期完成 5 项；新写入发件箱 0 条")
+
+
+def test_the_check_artifact_states_its_conclusion_in_chinese_and_the_time_in_beijing_time():
+    from dataclasses import replace
+
+    from shanhai.flows.common import check_markdown
+    from tests.conftest import at
+
+    result = replace(_result("Overdue", {"overdue": 4}, "已逾期 4 项；新写入发件箱 3 条"), as_of=at(2026, 11, 30, 10))
+    lines = check_markdown(result).splitlines()
+    assert lines[0] == "# 联席会议 · 2026-11-30"
+    assert lines[2] == "**结论：已逾期（Overdue）**：已逾期 4 项；新写入发件箱 3 条"
+    assert lines[4] == "评估时点 2026-11-30 10:00（北京时间）；新写入发件箱 3 条。"
+
+
+def test_a_digest_fails_for_overdue_duties_or_for_a_failed_delivery():
+    from shanhai.flows.common import digest_outcome
+    from shanhai.notifications.delivery import DeliveryReport
+
+    behind = _result("BehindPace", {"behind_pace": 1}, "进度滞后 1 项；新写入发件箱 1 条")
+    sent = digest_outcome(behind, DeliveryReport(sent=1))
+    assert (sent.failed, sent.tags, sent.verdict) == (False, ("进度滞后",), "BehindPace")
+    undelivered = digest_outcome(behind, DeliveryReport(failed=1))
+    assert (undelivered.failed, undelivered.tags, undelivered.verdict) == (True, ("进度滞后", "投递失败"), "DeliveryFailed")
+    assert "投递失败 1 条" in undelivered.message
+    overdue = _result("Overdue", {"overdue": 2}, "已逾期 2 项；新写入发件箱 1 条")
+    both = digest_outcome(overdue, DeliveryReport(failed=1))
+    assert (both.failed, both.tags, both.verdict) == (True, ("已逾期", "投递失败"), "Overdue")
+    assert digest_outcome(behind) == digest_outcome(behind, None)
 
 
 def test_only_failed_deliveries_fail_a_delivery_run():
@@ -214,7 +243,7 @@ def test_the_engine_traceback_of_a_returned_failed_state_is_dropped_but_a_real_e
         return logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, msg, None, (type(exc), exc, None))
 
     keep = _ReturnedFailureFilter().filter
-    assert not keep(record(ENGINE_EXIT, FailedRun("发现逾期 1 项")))
+    assert not keep(record(ENGINE_EXIT, FailedRun("已逾期 1 项")))
     assert keep(record(ENGINE_EXIT, ValueError("boom")))
     assert keep(record("Encountered exception during execution", FailedRun("x")))
 
@@ -267,7 +296,7 @@ def test_a_run_is_the_days_check_unless_cancelled_crashed_or_failed_by_an_error(
 
     for state in (Scheduled(), Pending(), Running(), Completed()):
         assert counts_as_the_days_check(_run(state))
-    assert counts_as_the_days_check(_run(Failed(message="发现逾期 1 项"), ["shanhai", "已逾期"]))
+    assert counts_as_the_days_check(_run(Failed(message="已逾期 1 项"), ["shanhai", "已逾期"]))
     for state in (Failed(message="Flow run encountered an exception"), Cancelled(), Crashed()):
         assert not counts_as_the_days_check(_run(state, ["shanhai"]))
     assert not counts_as_the_days_check(_run(None))

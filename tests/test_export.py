@@ -129,7 +129,7 @@ def test_the_export_lists_what_status_lists_in_the_same_order_with_the_responsib
     wb = load_workbook(out)
     ws = wb.active
     rows = list(ws.iter_rows(values_only=True))
-    title = "山海协作工程督办状态 截至 2026-11-30 10:00（上海时间）"
+    title = "山海协作工程督办状态 截至 2026-11-30 10:00（北京时间）"
     assert rows[0][0] == title and wb.properties.title == title
     head = rows[1]
     assert head == ("期次#", "事项", "条款", "事项编号", "范围", "责任单位", "期次", "期限", "灯", "状态", "进度",

@@ -15,6 +15,7 @@ Monday 11-02, Saturday 10-31 rolled forward) overdue and ends a red `Failed` tag
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -121,8 +122,8 @@ def stack(prefect_server, tmp_path_factory):
     assert (REPO_ROOT / "prefect.yaml").read_bytes() == before, "prefect deploy must not rewrite prefect.yaml"
     worker_env = {
         **prefect_server.env,
-        "SHANHAI_HOME": str(home),
-        "SHANHAI_DATABASE_URL": url,
+        # relative, as in a unit file: read against the repository, not the run's temporary folder
+        "SHANHAI_HOME": os.path.relpath(home, REPO_ROOT),
         "SHANHAI_CATALOGUE_DIR": str(REAL_CATALOGUE),
         "SHANHAI_SECRET_KEY": "test-secret",
     }
@@ -217,8 +218,7 @@ def test_a_check_that_finds_overdue_duties_ends_red_tagged_and_filterable(checke
     overdue, clean = checked.runs[OVERDUE], checked.runs[CLEAN]
     # a standard Failed: red in both UIs, counted by the dashboard, its message gives the counts
     assert (overdue.state.type.value, overdue.state.name) == ("FAILED", "Failed"), f"{overdue.state!r}"
-    assert overdue.state.message.startswith("发现逾期 5 项："), overdue.state.message  # the five pairings' plans
-    assert "已逾期 5 项" in overdue.state.message
+    assert overdue.state.message.startswith("已逾期 5 项"), overdue.state.message  # the five pairings' plans
     assert "已逾期" in overdue.tags
     assert overdue.name == "下一年度合作计划备案 · 2026-11-30"
     with checked.client() as client:
@@ -252,7 +252,7 @@ def test_digest_with_overdue_items_fails_and_an_idle_delivery_completes(stack):
         deliver = stack.wait_final(client, deliver.id)
         # everything else in the catalogue has no records: the coordinator's digest reports overdue duties
         assert (digest.state.type.value, digest.state.name) == ("FAILED", "Failed"), digest.state
-        assert digest.state.message.startswith("发现逾期 ") and "已逾期" in digest.tags
+        assert digest.state.message.startswith("已逾期 ") and "已逾期" in digest.tags
         assert digest.name == "每周督办摘要 · 2026-11-30"
         # no channel is configured: every message stays in the local outbox, nothing fails
         assert (deliver.state.type.value, deliver.state.name) == ("COMPLETED", "Completed"), deliver.state

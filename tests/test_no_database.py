@@ -75,11 +75,13 @@ def test_a_command_on_a_home_without_a_sqlite_database_says_where_it_looked_and_
     assert sorted(elsewhere.iterdir()) == before
 
 
-def test_run_from_another_folder_it_names_the_default_home_there(tmp_path, monkeypatch):
+def test_run_from_another_folder_a_relative_home_is_read_in_the_repository(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = run_cli(["status"], home=tmp_path, env={**FRESH, "SHANHAI_HOME": None})
-    _refused(result, str(tmp_path / "var" / "shanhai.db"), tmp_path / "var")
+    relative = f"no-such-home-{uuid.uuid4().hex}"
+    result = run_cli(["status"], home=tmp_path, env={**FRESH, "SHANHAI_HOME": relative})
+    _refused(result, str(REPO_ROOT / relative / "shanhai.db"), REPO_ROOT / relative)
     assert list(tmp_path.iterdir()) == []
+    assert not (REPO_ROOT / relative).exists()
 
 
 @pytest.fixture

@@ -47,6 +47,12 @@ def make_app(tmp_path, database_url, channels: dict[str, int] | None = None) -> 
     return App(settings=settings)
 
 
+def deliver_at(app: App, when, **options):
+    """deliver_outbox with the app's real clock reading ``when`` from now on."""
+    app.clock = lambda: when
+    return deliver_outbox(app, **options)
+
+
 def count(app: App, model) -> int:
     with app.session() as s:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
@@ -97,7 +103,7 @@ def test_concurrent_deliveries_send_each_message_once(tmp_path, database_url, we
     # one App per worker (own settings and caches), sharing the database and the channel file
     apps = [make_app(tmp_path, database_url, {"taishun": webhook.port, "lucheng": webhook.port})
             for _ in range(3)]
-    in_parallel(3, lambda: deliver_outbox(apps.pop(), clock=lambda: REMINDER_DAY))  # list.pop is atomic
+    in_parallel(3, lambda: deliver_at(apps.pop(), REMINDER_DAY))  # list.pop is atomic
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
     assert states["sent"] == 2, "泰顺县 and 鹿城区 each get one message"
@@ -110,25 +116,43 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path
     app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     webhook.status = 503
-    first = deliver_outbox(app, clock=lambda: REMINDER_DAY)
+    first = deliver_at(app, REMINDER_DAY)
     assert (first.sent, first.retrying) == (0, 1)
-    again = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(seconds=30))
+    again = deliver_at(app, REMINDER_DAY.add(seconds=30))
     assert again.sent == again.retrying == 0, "backoff: not retried before the next attempt is due"
     webhook.status = 200
-    later = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=2))
+    later = deliver_at(app, REMINDER_DAY.add(minutes=2))
     assert later.sent == 1
-    assert deliver_outbox(app, clock=lambda: REMINDER_DAY.add(hours=1)).sent == 0
+    assert deliver_at(app, REMINDER_DAY.add(hours=1)).sent == 0
     assert len(webhook.bodies) == 1
     with app.session() as s:
         d = s.execute(select(Delivery).where(Delivery.status == "sent")).scalar_one()
     assert d.attempts == 2
 
 
+def test_merged_reminders_take_the_most_advanced_stage_and_the_lowest_role():
+    import json
+
+    from shanhai.notifications.delivery import merged_payload
+
+    def queued(role: str, rank: int, label: str) -> OutboxMessage:
+        payload = {"recipient": "泰顺县", "role": role, "stage_rank": rank, "stage_label": label,
+                   "document": "温政发〔2018〕26号", "items": [{"title": label, "role": role}]}
+        return OutboxMessage(kind="reminder", recipient="泰顺县", recipient_code="taishun", role=role,
+                             stage="s", stage_label=label, title="", body="", payload=json.dumps(payload),
+                             planned_at=REMINDER_DAY)
+
+    merged = merged_payload([queued("lead", 1, "到期前30天"), queued("co", 4, "逾期督办")])
+    assert (merged["role"], merged["stage_label"]) == ("lead", "逾期督办")
+    assert [i["title"] for i in merged["items"]] == ["到期前30天", "逾期督办"]
+    assert merged["document"] == "温政发〔2018〕26号"
+
+
 def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, database_url, webhook):
     app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     webhook.status = 404  # permanent: the hook is gone
-    report = deliver_outbox(app, clock=lambda: REMINDER_DAY)
+    report = deliver_at(app, REMINDER_DAY)
     assert report.failed == 1
     with app.session() as s:
         failure = s.execute(
@@ -136,11 +160,35 @@ def test_an_undeliverable_message_is_reported_to_the_coordinator(tmp_path, datab
         ).scalar_one()
     assert failure.recipient == "市招商局（经合办）"
     assert "泰顺县" in failure.body and "无法送达" in failure.body
-    deliver_outbox(app, clock=lambda: REMINDER_DAY.add(hours=2))
+    with app.session() as s:
+        failed = s.execute(select(Delivery).where(Delivery.status == "failed")).scalar_one()
+    assert failed.last_error and "404" in failed.last_error
+    assert f"错误：{failed.last_error}" in failure.body, "the report says what failed"
+    assert "/report/" not in failure.body + failure.payload, "the unit's signed links stay with the unit"
+    assert f"查看：{app.settings.portal_url}/occurrences/" in failure.body and "填报" not in failure.body
+    deliver_at(app, REMINDER_DAY.add(hours=2))
     with app.session() as s:
         assert (
             s.execute(select(func.count()).where(OutboxMessage.kind == "delivery_failure")).scalar_one() == 1
         )
+
+
+def test_a_message_that_cannot_be_rendered_fails_for_sure_and_is_reported(tmp_path, database_url, webhook):
+    app = make_app(tmp_path, database_url, {"taishun": webhook.port})
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
+    with app.session() as s:  # a payload written by an older version, say
+        s.execute(update(OutboxMessage).where(OutboxMessage.kind == "reminder").values(payload="{}"))
+    report = deliver_at(app, REMINDER_DAY)
+    assert (report.sent, report.failed) == (0, 1)
+    assert webhook.bodies == []
+    with app.session() as s:
+        [failed] = s.execute(select(Delivery).where(Delivery.channel_key != "local")).scalars()
+        failure = s.execute(select(OutboxMessage).where(OutboxMessage.kind == "delivery_failure")).scalar_one()
+    assert failed.status == "failed" and failed.last_error.startswith("消息无法生成，未发送")
+    assert "结果未知" not in failed.last_error, "it never reached the channel: not a maybe-delivered"
+    assert "消息无法生成" in failure.body
+    later = deliver_at(app, REMINDER_DAY.add(minutes=11))
+    assert later.failed == 0, "no claim left behind for the lease to expire"
 
 
 def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
@@ -154,8 +202,8 @@ def test_a_delivery_claimed_by_a_killed_worker_is_taken_over_after_the_lease(
             .where(Delivery.status == "pending")
             .values(status="sending", claimed_at=REMINDER_DAY, attempts=1, claim_token="dead")
         )
-    assert deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=1)).failed == 0, "a live claim is respected"
-    report = deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=11))
+    assert deliver_at(app, REMINDER_DAY.add(minutes=1)).failed == 0, "a live claim is respected"
+    report = deliver_at(app, REMINDER_DAY.add(minutes=11))
     assert (report.sent, report.failed) == (0, 1), "it may have arrived: never sent a second time"
     assert webhook.bodies == []
     with app.session() as s:
@@ -193,7 +241,8 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
         app = App()
         check_obligation(app, None, as_of=as_of)
         print("queued", flush=True)
-        deliver_outbox(app, clock=lambda: as_of)
+        app.clock = lambda: as_of
+        deliver_outbox(app)
     """)
     proc = subprocess.Popen(
         [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -207,7 +256,7 @@ def test_nothing_is_lost_or_doubled_when_the_check_process_is_killed(tmp_path, d
     queued_before = keys(app)
     again = check_obligation(app, None, as_of=REMINDER_DAY)
     assert again.queued == 0 and keys(app) == queued_before, "nothing queued twice"
-    deliver_outbox(app, clock=lambda: REMINDER_DAY.add(minutes=11))  # past the dead worker's lease
+    deliver_at(app, REMINDER_DAY.add(minutes=11))  # past the dead worker's lease
     with app.session() as s:
         states = Counter(s.execute(select(Delivery.status)).scalars())
         reported = s.execute(
@@ -232,6 +281,16 @@ def test_a_weekly_digest_goes_out_once_a_week(tmp_path, database_url):
         )
     assert digest.recipient == "市招商局（经合办）"
     assert "联席会议" in digest.body
+    assert digest.title == "【山海协作】每周督办摘要（2026年第49周）" and digest.dedup_key == "digest:coordinator:2026-W49"
+    assert "shanhai " not in digest.body, "read in the office's chat: no command line"
+
+
+def test_a_monthly_digest_names_its_month_and_one_held_until_the_send_hour_says_today(tmp_path, database_url):
+    app = make_app(tmp_path, database_url)
+    early = send_digest(app, audience="supervisor", as_of=REMINDER_DAY.subtract(hours=2))  # Tue 08:00
+    assert early.queued == 0 and early.summary.endswith("（未到发送时间：摘要将于今天北京时间 09:00 起发出）")
+    sent = send_digest(app, audience="supervisor", as_of=REMINDER_DAY)
+    assert sent.queued == 1 and sent.title == "每月逾期通报（2026年12月）"
 
 
 def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_path, database_url, webhook):
@@ -242,7 +301,7 @@ def test_reminders_from_several_obligation_runs_reach_a_unit_as_one_message(tmp_
         check_obligation(app, ob, as_of=december_first).queued for ob in ("joint-meeting", "high-level-visit")
     ]
     assert all(queued), "each run queues its own messages"
-    report = deliver_outbox(app, clock=lambda: december_first)
+    report = deliver_at(app, december_first)
     assert report.sent == 2, "both queued messages count as sent…"
     assert len(webhook.bodies) == 1, "…in one message to 泰顺县"
     text = webhook.bodies[0]["message"]
@@ -264,10 +323,12 @@ def test_nothing_is_delivered_on_a_weekend_not_even_a_retry(tmp_path, database_u
     app = make_app(tmp_path, database_url, {"taishun": webhook.port})
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
     saturday = pendulum.datetime(2026, 12, 5, 10, tz="Asia/Shanghai")
-    held = deliver_outbox(app, clock=lambda: saturday)
+    held = deliver_at(app, saturday)
     assert (held.sent, held.held) == (0, 1) and webhook.bodies == []
-    assert "非工作时间" in held.summary
-    assert deliver_outbox(app, clock=lambda: saturday.add(days=2)).sent == 1  # Monday 10:00
+    assert held.summary.endswith("；未到发送时间，1 条将于下一个工作日 2026-12-07（周一）北京时间 09:00 起发送")
+    early = deliver_at(app, saturday.add(days=2, hours=-2))  # Monday 08:00
+    assert early.summary.endswith("；未到发送时间，1 条将于今天北京时间 09:00 起发送"), "a working day: today"
+    assert deliver_at(app, saturday.add(days=2)).sent == 1  # Monday 10:00
     assert len(webhook.bodies) == 1
 
 
@@ -283,7 +344,7 @@ def test_two_units_sharing_one_chat_each_get_their_own_message(tmp_path, databas
         )
     )
     check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
-    assert deliver_outbox(app, clock=lambda: REMINDER_DAY).sent == 2
+    assert deliver_at(app, REMINDER_DAY).sent == 2
     heads = sorted(b["message"].split("：", 1)[0] for b in webhook.bodies)
     assert heads == ["泰顺县（牵头单位）", "鹿城区（牵头单位）"], "each message is addressed to its own unit"
 
@@ -319,7 +380,7 @@ def test_a_robots_per_minute_limit_holds_across_delivery_processes(tmp_path, dat
         from shanhai.app import App
         from shanhai.notifications.delivery import deliver_outbox
         now = pendulum.parse("{REMINDER_DAY.isoformat()}")
-        report = deliver_outbox(App(), clock=lambda: now, sleep=lambda s: None)
+        report = deliver_outbox(App(clock=lambda: now), sleep=lambda s: None)
         print(report.sent, report.deferred, flush=True)
     """)
     procs = [
@@ -375,7 +436,7 @@ def test_workers_with_their_own_homes_share_the_key_that_names_channels(tmp_path
                                      secret_key=secret))
 
     check_obligation(worker("checker"), "joint-meeting", as_of=REMINDER_DAY)
-    report = deliver_outbox(worker("sender"), clock=lambda: REMINDER_DAY)
+    report = deliver_at(worker("sender"), REMINDER_DAY)
     assert (report.sent, report.failed) == (1, 0), report.summary
     assert not (tmp_path / "checker" / "secret_key").exists(), "the key lives in the database, not in a home"
 
@@ -391,5 +452,5 @@ def test_rotating_the_key_strands_nothing_pending(tmp_path, database_url, webhoo
                                      secret_key=secret))
 
     check_obligation(app("old-key"), "joint-meeting", as_of=REMINDER_DAY)
-    report = deliver_outbox(app("new-key,old-key"), clock=lambda: REMINDER_DAY)
+    report = deliver_at(app("new-key,old-key"), REMINDER_DAY)
     assert (report.sent, report.failed) == (1, 0), report.summary

@@ -672,6 +672,8 @@ def test_items_are_grouped_newly_overdue_due_soon_then_still_overdue():
 def test_why_a_run_planned_nothing(cal):
     from shanhai.notifications.planner import why_quiet
 
-    assert "不是工作日" in why_quiet(at(2026, 11, 29, 10), cal, 9)  # a Sunday
-    assert "未到发送时间" in why_quiet(at(2026, 11, 30, 8, 30), cal, 9)
+    assert why_quiet(at(2026, 11, 29, 10), cal, 9) == (  # a Sunday
+        "2026-11-29 不是工作日：不发送任何提醒，下一个工作日 2026-11-30（周一）北京时间 09:00 起发送"
+    )
+    assert why_quiet(at(2026, 11, 30, 8, 30), cal, 9) == "未到发送时间：今天北京时间 09:00 起发送"
     assert "没有新到期" in why_quiet(at(2026, 11, 30, 10), cal, 9)

@@ -56,7 +56,7 @@ def test_remind_follows_the_working_calendar_and_sends_each_stage_once(cli):
     assert len(per_recipient) == len(set(per_recipient)), "one message per recipient"
 
     again = cli("remind", "--as-of", "2026-10-10T10:05")
-    assert again.exit_code == 0 and "新入发件箱 0 条" in again.output, again.output
+    assert again.exit_code == 0 and "新写入发件箱 0 条" in again.output, again.output
     assert "没有新到期" in again.output, "a run that plans nothing says why"
     assert "没有离开本机" in again.output, "with no channel configured the CLI says nothing left the machine"
 

@@ -123,9 +123,9 @@ def test_only_old_news_is_titled_with_its_age():
 
 
 def test_a_digest_keeps_its_own_title_and_its_notes():
-    title, body = render([item()], title_label="每周督办摘要（2026-W49）", role="coordinator",
+    title, body = render([item()], title_label="每周督办摘要（2026年第49周）", role="coordinator",
                          notes=["待核验的完成记录：3 条"])
-    assert title == "【山海协作】每周督办摘要（2026-W49）"
+    assert title == "【山海协作】每周督办摘要（2026年第49周）"
     assert "待核验的完成记录：3 条" in body
 
 
