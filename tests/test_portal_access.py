@@ -237,16 +237,47 @@ def test_every_coordinator_form_needs_the_csrf_token(portal):
 # --------------------------------------------------------------------------- a unit's own page by key
 
 
-def test_a_unit_reads_its_own_page_and_calendar_with_the_key_from_its_link(portal):
+def hrefs(html: str, prefix: str) -> list[str]:
+    return [part.split('"')[0].replace("&amp;", "&") for part in html.split('href="') if part.startswith(prefix)]
+
+
+def test_a_unit_reads_its_own_page_and_calendar_with_the_keys_from_its_link(portal):
     link_page = portal.client.get(portal.link())
-    unit_href = next(part.split('"')[0] for part in link_page.text.split('href="') if part.startswith("/units/taishun?key="))
+    unit_href = hrefs(link_page.text, "/units/taishun?key=")[0]
     page = portal.client.get(unit_href)
     assert page.status_code == 200 and "泰顺县" in page.text and "应办事项" in page.text
     key = unit_href.split("key=")[1]
-    ics = portal.client.get(f"/units/taishun/calendar.ics?key={key}")
+    ics_href = hrefs(link_page.text, "http://")[0]
+    assert "/units/taishun/calendar.ics?key=" in ics_href
+    feed_key = ics_href.split("key=")[1]
+    ics = portal.client.get(f"/units/taishun/calendar.ics?key={feed_key}")
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
+    # each key opens only what it is for: the page key is no feed key and the feed key no page key
+    assert portal.client.get(f"/units/taishun/calendar.ics?key={key}").status_code == 403
+    assert portal.client.get(f"/units/taishun?key={feed_key}").status_code == 403
     # the key is the unit's own: it opens no other unit, and a wrong key is refused
     assert portal.client.get(f"/units/yongjia?key={key}").status_code == 403
     assert portal.client.get("/units/taishun?key=0000").status_code == 403
     assert portal.client.get(f"/occurrences/{portal.occurrence()}?key={key}", follow_redirects=False).status_code == 303
 
+
+
+def test_a_unit_page_by_key_shows_no_message_body_and_so_no_signed_link(portal):
+    from shanhai.notifications.checking import check_obligation
+
+    check_obligation(portal.app, None, as_of=portal.clock.now)  # queue today's reminders, with their links
+    unit_href = hrefs(portal.fresh_client().get(portal.link()).text, "/units/taishun?key=")[0]
+    by_key = portal.fresh_client().get(unit_href)
+    assert by_key.status_code == 200 and "收到的消息" in by_key.text and "【山海协作】" in by_key.text
+    assert "/report/" not in by_key.text and "<pre" not in by_key.text
+    # an account still reads the bodies, links and all
+    assert "/report/" in portal.coordinator().get("/units/taishun").text
+
+
+def test_a_unit_page_key_expires_like_the_report_link_it_came_from(portal):
+    unit_href = hrefs(portal.client.get(portal.link()).text, "/units/taishun?key=")[0]
+    portal.clock.advance(days=60)
+    assert portal.client.get(unit_href).status_code == 200
+    portal.clock.advance(days=1)
+    page = portal.client.get(unit_href)
+    assert page.status_code == 410 and "链接已过期" in page.text
