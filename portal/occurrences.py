@@ -1,7 +1,7 @@
 """An occurrence's page, and the coordinator's actions on it: verify or reject a record, waive.
 
-Review is a state machine: only a submitted record can be verified or rejected, once; the record is
-read FOR UPDATE so two coordinators clicking at once cannot both decide it.
+Review is a state machine: only a submitted record can be verified or rejected, once. The model's
+conditional UPDATE decides a race: of two coordinators clicking at once one wins, the other gets 409.
 """
 
 from __future__ import annotations
@@ -156,19 +156,27 @@ def _reason(text: str, what: str) -> str:
     return reason
 
 
+#: InputError fields naming the record or occurrence acted on: it is in a state that refuses the action
+#: (already reviewed or waived, possibly a moment ago by someone else). Any other field is bad input.
+_STATE_FIELDS = ("record", "occurrence")
+
+
+def refusal(exc: InputError, title: str) -> PageError:
+    """The model's refusal as a page: 409 when the record or occurrence refuses the action, else 422."""
+    return PageError(409 if exc.field in _STATE_FIELDS else 422, title, exc.message)
+
+
 def _review(request: Request, record_id: int, verdict: str, note: str | None, user: SessionUser, back: str):
+    # No pre-check of the state here: review_record's UPDATE is conditional on the record still being
+    # submitted, so of two reviewers at once the loser gets its InputError and, here, a 409.
     portal = portal_of(request)
     with portal.app.session() as session:
-        rec = by_id(session, CompletionRecord, record_id, with_for_update=True)
-        if rec is None:
+        if by_id(session, CompletionRecord, record_id) is None:
             raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
-        if rec.state != RecordState.SUBMITTED:
-            done = "核验通过" if rec.state == RecordState.VERIFIED else "退回"
-            raise PageError(409, "已处理", f"记录 #{record_id} 已由 {rec.reviewed_by or '他人'} {done}，不能再次审核。")
         try:
             review_record(session=session, record_id=record_id, verdict=verdict, actor=user.name, note=note)
         except InputError as exc:
-            raise PageError(422, "输入有误", exc.message) from None
+            raise refusal(exc, "无法审核") from None
     return RedirectResponse(safe_next(back), status_code=303)
 
 
@@ -214,9 +222,10 @@ def waive_now(request: Request, occurrence_id: int, reason: str, user: SessionUs
     text = _reason(reason, "豁免")
     portal = portal_of(request)
     with portal.app.session() as session:
+        if by_id(session, Occurrence, occurrence_id) is None:
+            raise PageError(404, "期次不存在", f"没有编号为 {occurrence_id} 的期次。未做任何更改。")
         try:
             waive_occurrence(session=session, occurrence_id=occurrence_id, reason=text, actor=user.name)
         except InputError as exc:
-            status = 404 if "没有编号" in exc.message else 409
-            raise PageError(status, "无法豁免", exc.message) from None
+            raise refusal(exc, "无法豁免") from None
     return RedirectResponse(safe_next(back), status_code=303)

@@ -4,6 +4,7 @@ the coordinator's review and waivers, and the audit log of every action."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -168,12 +169,43 @@ def test_the_coordinator_verifies_a_record_once(portal):
     csrf = csrf_of(queue.text)
     assert client.post(f"/records/{record}/verify", data={"csrf": csrf}, follow_redirects=False).status_code == 303
     again = client.post(f"/records/{record}/reject", data={"csrf": csrf, "reason": "晚了"}, follow_redirects=False)
-    assert again.status_code == 409 and "不能再次审核" in again.text
+    assert again.status_code == 409 and f"记录 #{record} 已于" in again.text and "由 jinghe 核验通过" in again.text
     with portal.app.session() as session:
         rec = session.get(CompletionRecord, record)
     assert (rec.state, rec.reviewed_by) == ("verified", "jinghe")
     assert [e.actor for e in audit(portal, "record.verified")] == ["jinghe"]
 
+
+
+def test_of_two_coordinators_reviewing_at_once_one_wins_and_the_other_gets_409(portal):
+    from tests.conftest import in_parallel
+
+    record = submitted_record(portal)
+    clients = {}
+    for name in ("jinghe", "wangli"):
+        portal.add_user(name, "coordinator")
+        clients[name] = portal.fresh_client()
+        assert portal.login(name, client=clients[name]).status_code == 303
+    forms = {name: csrf_of(c.get("/queue").text) for name, c in clients.items()}
+    order = iter(clients)
+    lock = threading.Lock()
+
+    def attempt():
+        with lock:
+            name = next(order)
+        verdict = "verify" if name == "jinghe" else "reject"
+        answer = clients[name].post(f"/records/{record}/{verdict}", data={"csrf": forms[name], "reason": "并发"},
+                                    follow_redirects=False)
+        return name, answer.status_code, answer.text
+
+    results = in_parallel(2, attempt)
+    assert sorted(code for _, code, _ in results) == [303, 409], [(n, c) for n, c, _ in results]
+    [winner] = [name for name, code, _ in results if code == 303]
+    [loser_page] = [text for _, code, text in results if code == 409]
+    assert f"记录 #{record} 已于" in loser_page and f"由 {winner}" in loser_page
+    with portal.app.session() as session:
+        assert session.get(CompletionRecord, record).reviewed_by == winner
+    assert len(audit(portal, "record.verified") + audit(portal, "record.rejected")) == 1
 
 def test_a_rejection_needs_a_reason_which_reaches_the_unit(portal):
     record = submitted_record(portal)
