@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from shanhai.models.accounts import Role
-from shanhai.models.acknowledgements import acknowledgements_of, current_stage
+from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, current_stage
 from shanhai.models.errors import InputError
+from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import (
     messages_about,
@@ -31,7 +32,7 @@ from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require, safe_next
 from shanhai.portal.board import as_of_param
 from shanhai.portal.prefect_link import deployment_link
 from shanhai.portal.uploads import media_type
-from shanhai.portal.web import PageError, Portal, check_csrf, portal_of, render, stage_label
+from shanhai.portal.web import PageError, Portal, check_csrf, portal_of, render
 
 router = APIRouter()
 COORDINATOR = (Role.COORDINATOR,)
@@ -57,7 +58,7 @@ def unit_codes(portal: Portal) -> dict[str, str]:
     return {u.name: u.code for u in portal.app.catalogue.units.values()}
 
 
-def history_rows(entries) -> list[dict]:
+def history_rows(entries, ladder: ReminderLadder) -> list[dict]:
     rows = []
     for e in entries:
         detail = json.loads(e.detail or "{}")
@@ -67,7 +68,7 @@ def history_rows(entries) -> list[dict]:
                 "actor": e.actor,
                 "action": ACTIONS.get(e.action, e.action),
                 "what": f"记录 #{e.entity_id}" if e.entity == "record" else "本期次",
-                "note": detail.get("note") or detail.get("reason") or (stage_label(detail["stage"]) if "stage" in detail else ""),
+                "note": detail.get("note") or detail.get("reason") or (acknowledged_stage_label(detail["stage"], ladder) if "stage" in detail else ""),
             }
         )
     return rows
@@ -89,7 +90,8 @@ def occurrence_page(
         assert occ is not None
         records = [rec for rec, _ in occurrence_records(session, occurrence_ids=[occurrence_id])]
         history = history_rows(
-            occurrence_history(session, occurrence_id=occurrence_id, record_ids=[r.id for r in records if r.id])
+            occurrence_history(session, occurrence_id=occurrence_id, record_ids=[r.id for r in records if r.id]),
+            occ_row.requirement.reminder_ladder,
         )
         messages = messages_about(session, occurrence_id=occurrence_id)
         acks = acknowledgements_of(session=session, occurrence_ids=[occurrence_id])
@@ -113,6 +115,7 @@ def occurrence_page(
             "history": history,
             "messages": messages,
             "acks": acks,
+            "ladder": occ_row.requirement.reminder_ladder,
             "unit_names": {u.code: u.name for u in cat.units.values()},
             "waiver": waiver,
             "unit": amount_unit(portal, occ.obligation_id),

@@ -22,6 +22,7 @@ from shanhai.models.form_nonces import Spent, issue_nonce, spend_nonce
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import nominal_due, occurrence_evaluation, occurrence_records
 from shanhai.models.records import by_id, record_completion
+from shanhai.models.requirement import parse_requirement
 from shanhai.models.tables import CompletionRecord, Occurrence
 from shanhai.notifications.links import LinkError, verify_report_token
 from shanhai.portal.occurrences import amount_unit, evidence_response
@@ -76,8 +77,6 @@ def same_occurrence(scope: LinkScope, submitted: str) -> None:
 
 
 def owes(portal: Portal, scope: LinkScope) -> bool:
-    from shanhai.models.requirement import parse_requirement
-
     return scope.unit.name in parse_requirement(scope.occurrence.requirement).responsible
 
 
@@ -125,6 +124,7 @@ def _page(
             "days_left": portal.app.calendar.working_days_between(today, occ.due),
             "stage": stage,
             "acks": acks,
+            "ladder": parse_requirement(occ.requirement).reminder_ladder,
             "acked_now": any(a.stage == stage.name for a in acks),
             "records": records,
             "can_report": can_report,

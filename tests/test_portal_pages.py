@@ -135,7 +135,9 @@ def test_the_occurrence_page_shows_records_history_messages_and_the_clause(porta
 
     check_obligation(portal.app, None, as_of=portal.clock.now)
     link = portal.link()
-    portal.submit_record(link, client=portal.fresh_client(), note="已报备")
+    clerk = portal.fresh_client()
+    assert clerk.post(f"{link}/ack", data=portal.report_form(link, "ack", client=clerk)).status_code == 200
+    portal.submit_record(link, client=clerk, note="已报备")
     client = portal.coordinator()
     page = client.get(f"/occurrences/{portal.occurrence()}")
     assert page.status_code == 200
@@ -143,6 +145,7 @@ def test_the_occurrence_page_shows_records_history_messages_and_the_clause(porta
     assert "下一年度合作计划备案" in text and "测试〔2026〕1号 一(一)" in text
     assert "已报备" in text and "待核验" in text and "提交记录" in text
     assert "已发消息" in text and "泰顺县" in text and "到期前30天" in text
+    assert "泰顺县 已签收 于 2026-10-20 10:00（到期前30天）" in text  # the stage's label, from the ladder
     assert "Prefect 部署列表" in text  # no Prefect server here: the link falls back to the list
 
 
