@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from shanhai.app import App
 from shanhai.models.acknowledgements import acknowledged_stage_label
 from shanhai.models.localtime import format_day, format_local, local_date, to_local
-from shanhai.models.statuses import label_of
+from shanhai.models.statuses import delivery_label, label_of
 
 HERE = Path(__file__).resolve().parent
 
@@ -95,6 +95,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["local"] = _local
     env.filters["amount"] = _amount
     env.filters["status_label"] = label_of
+    env.filters["delivery"] = delivery_label
     env.filters["stage"] = acknowledged_stage_label  # `name | stage(ladder)`: the ladder owns the labels
     env.globals["to_local"] = to_local
     return templates

@@ -206,6 +206,7 @@ def test_the_message_preview_shows_the_messages_and_stores_nothing(portal):
     page = client.get("/queue/preview?date=2026-11-02")
     assert page.status_code == 200
     assert "未保存、未发送" in page.text and "泰顺县" in page.text and "下一年度合作计划备案" in page.text
+    assert "牵头单位 ·" in page.text and ">lead" not in page.text and " lead ·" not in page.text
     assert stored_state(portal) == before
     assert count_rows(portal.database_url, OutboxItem) == 0
     assert client.get("/queue/preview?date=2026-13-01").status_code == 422
@@ -216,10 +217,20 @@ def test_the_outbox_and_its_deliveries_show_in_the_queue(portal):
 
     check_obligation(portal.app, None, as_of=portal.clock.now)
     page = portal.coordinator().get("/queue")
-    assert "发件箱" in page.text and "本地发件箱 local" in page.text
+    assert "发件箱" in page.text and "本地发件箱 未外发（未配置发送渠道）" in page.text
+    assert " local<" not in page.text and " local，" not in page.text  # no raw delivery state
+    unit_page = portal.coordinator().get("/units/taishun").text
+    assert "本地发件箱 未外发（未配置发送渠道）" in unit_page
     with portal.app.session() as session:
         first = session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().first()
     assert first.recipient in page.text
+
+
+@pytest.mark.parametrize(("path", "name"), [("/occurrences/abc", "期次编号"), ("/records/x1/evidence", "记录编号")])
+def test_a_malformed_id_in_the_address_is_named_in_chinese(portal, path, name):
+    page = portal.coordinator().get(path)
+    assert page.status_code == 422 and f"{name}无法识别" in page.text
+    assert "occurrence_id" not in page.text and "record_id" not in page.text
 
 
 def test_an_unexpected_error_is_a_chinese_500_page(tmp_path, database_url):
