@@ -36,10 +36,10 @@ UNIT_KINDS = {"county": "结对县", "partner": "结对强区（市）", "depart
 
 
 def unit_by_code(portal: Portal, code: str) -> UnitSpec:
-    for unit in portal.app.catalogue.units.values():
-        if unit.code == code:
-            return unit
-    raise PageError(404, "单位不存在", f"没有代码为“{code}”的单位。")
+    unit = portal.app.catalogue.unit_by_code(code)
+    if unit is None:
+        raise PageError(404, "单位不存在", f"没有代码为“{code}”的单位。")
+    return unit
 
 
 def _by_key(request: Request, portal: Portal, code: str, key: str | None, *, feed: bool = False) -> bool:
