@@ -20,7 +20,6 @@ from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import (
     messages_about,
-    nominal_due,
     occurrence_evaluation,
     occurrence_history,
     occurrence_records,
@@ -98,7 +97,6 @@ def occurrence_page(
         waiver = session.execute(select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)).scalar_one_or_none()
     ob = cat.obligations.get(occ.obligation_id)
     document = cat.documents.get(cat.obligation_document.get(occ.obligation_id, "")) if ob else None
-    nominal = nominal_due(cat, occ.obligation_id, occ.period)
     return render(
         request,
         "occurrence.html",
@@ -108,7 +106,7 @@ def occurrence_page(
             "ob": ob,
             "document": document,
             "title": ob.title if ob else occ.obligation_id,
-            "nominal_due": nominal if nominal and nominal != occ.due else None,
+            "nominal_due": ev.due_nominal,
             "stage": current_stage(occ, portal.app.calendar, local_date(when)),
             "responsible": [(name, unit_codes(portal).get(name)) for name in occ_row.requirement.responsible],
             "records": records,

@@ -20,7 +20,7 @@ from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, nonce_used, spend_nonce
 from shanhai.models.localtime import local_date
-from shanhai.models.pages import nominal_due, occurrence_evaluation, occurrence_records
+from shanhai.models.pages import occurrence_evaluation, occurrence_records
 from shanhai.models.records import by_id, record_completion
 from shanhai.models.requirement import parse_requirement
 from shanhai.models.tables import CompletionRecord, Occurrence
@@ -110,7 +110,6 @@ def _page(
         ack_nonce = issue_nonce(session=session, purpose=f"ack:{scope.purpose}", now=now)
         if record_nonce is None and can_report:
             record_nonce = issue_nonce(session=session, purpose=f"record:{scope.purpose}", now=now)
-    nominal = nominal_due(cat, occ.obligation_id, occ.period)
     spec: FormSpec | None = form_spec(ob, occ) if can_report and ob is not None else None
     return render(
         request,
@@ -120,7 +119,7 @@ def _page(
             "occ": occ,
             "ob": ob,
             "ev": ev,
-            "nominal_due": nominal if nominal and nominal != occ.due else None,
+            "nominal_due": ev.due_nominal,
             "days_left": portal.app.calendar.working_days_between(today, occ.due),
             "stage": stage,
             "acks": acks,

@@ -112,6 +112,33 @@ def test_the_unit_page_shows_what_it_owes_next_and_its_messages(portal):
     assert "收到的消息" in page.text and "【山海协作】" in page.text
 
 
+def test_a_unit_leads_what_it_leads_and_is_marked_co_responsible_for_the_rest(portal):
+    from shanhai.models.pages import unit_view
+
+    items = unit_view(portal.app, unit_name="泰顺县", as_of=portal.clock.now)
+    lead = {i["obligation"]: i["lead"] for i in items}
+    assert lead["next-year-plan"] is True
+    assert lead["industrial-investment"] is False  # 市招商局 leads it; the pairing's sides are 配合
+    plan = next(i for i in items if i["obligation"] == "next-year-plan")
+    assert plan["nominal_due"] == "2026-10-31" and plan["due"] == "2026-11-02"  # the stored nominal date
+    page = portal.coordinator().get("/units/taishun").text
+    assert "原定 2026-10-31（周六），顺延" in page
+    assert page.count("· 配合</small>") == sum(1 for i in items if not i["lead"]) >= 1
+
+
+def test_an_occurrence_not_started_yet_is_evaluated_with_its_waiver(portal):
+    from shanhai.models.pages import occurrence_evaluation
+    from shanhai.models.records import waive_occurrence
+    from shanhai.models.statuses import Status
+
+    future = portal.occurrence(period="2027")
+    with portal.app.session() as session:
+        waive_occurrence(session=session, occurrence_id=future, reason="计划调整", actor="jinghe")
+    row, ev = occurrence_evaluation(portal.app, occurrence_id=future, as_of=portal.clock.now)
+    assert row.id == future and row.period_start.year == 2027
+    assert ev.status is Status.WAIVED
+    assert occurrence_evaluation(portal.app, occurrence_id=999_999, as_of=portal.clock.now) is None
+
 def test_the_unit_calendar_is_a_subscribable_ics_feed(portal):
     response = portal.coordinator().get("/units/taishun/calendar.ics")
     assert response.status_code == 200
