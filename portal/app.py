@@ -95,6 +95,11 @@ class SecurityHeaders:
     def __init__(self, app):
         self.app = app
 
+    @classmethod
+    def for_pages(cls) -> dict[str, str]:
+        """The headers of a page, for a response answered outside this middleware (the 500 page)."""
+        return {k.decode(): v.decode() for k, v in [*cls.HEADERS, (b"cache-control", b"no-store")]}
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
@@ -155,8 +160,9 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
 
     @web.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception):
-        # outside the session and templates on purpose: whatever broke, this page still renders
-        return HTMLResponse(SERVER_ERROR, status_code=500)
+        # outside the session and templates on purpose: whatever broke, this page still renders. It is
+        # answered outside the middleware too (Starlette's outermost error handler): its headers are set here.
+        return HTMLResponse(SERVER_ERROR, status_code=500, headers=SecurityHeaders.for_pages())
 
     web.add_middleware(
         SessionMiddleware,

@@ -67,6 +67,7 @@ def test_the_board_of_another_year_and_a_previewed_date_change_nothing_stored(po
     assert "督办总览 · 2025 年" in past.text and "预览" in past.text
     assert 'data-status="overdue" data-scope="泰顺-鹿城" data-obligation="next-year-plan"' in past.text
     assert "督办总览 · 2027 年" in future.text
+    assert '<a href="?year=2025">回到今天</a>' in past.text  # back to today, on the year being looked at
     assert stored_state(portal) == before
 
 
@@ -276,3 +277,8 @@ def test_an_unexpected_error_is_a_chinese_500_page(tmp_path, database_url):
     finally:
         portal.app.calendar.working_days_between = original
     assert page.status_code == 500 and "服务器出错" in page.text and "未保存任何内容" in page.text
+    # the same security headers as every other page (the link's token is in the URL: no referrer)
+    ok = client.get(portal.link())
+    for name in ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy",
+                 "cache-control"):
+        assert page.headers.get(name) == ok.headers[name], name
