@@ -2,10 +2,12 @@
 occurrence (the token's). 签收 and the record form; a confirmation the clerk can screenshot.
 
 Every id a form or URL carries is checked against the token: a link for one unit cannot read or act
-on another occurrence. The page also links the unit's own page with a page key issued now, which
-expires like a report link and opens that page read-only (no message bodies, so no other
-occurrence's signed link), and the unit's calendar feed. Forged links get 403, expired ones 410. Each POST spends a one-time nonce in the
+on another occurrence. Forged links get 403, expired ones 410. Each POST spends a one-time nonce in the
 same transaction as what it stores: a double submit or a replayed POST stores nothing the second time.
+
+The page also links the unit's calendar feed and the unit's own page, the latter with a page key
+signed when this page is shown and valid 60 days like a report link; it opens that page read-only
+(no message bodies, so no other occurrence's signed link).
 """
 
 from __future__ import annotations

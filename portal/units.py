@@ -1,11 +1,11 @@
 """A unit's page (what it owes, what is due next, its messages) and its subscribable ICS feed.
 
-Coordinators and supervisors see every unit. A unit reads its own page with the key its report link
-page carries (``?key=``, signed and expiring like the report link it came from) and its feed with a
-long-lived feed key (a calendar subscription must keep working). Neither opens anything else, and a
-keyed page is read-only: it shows the messages' subjects, times and delivery states but never their
-bodies, which carry signed 填报 links for other occurrences (holding the page key must not let anyone
-act as the unit).
+Coordinators and supervisors see every unit. A unit reads its own page with the key its report
+link page carries (``?key=``, signed when that page is shown, valid 60 days like a report link) and
+its feed with a long-lived feed key (a calendar subscription must keep working). Neither opens
+anything else, and a keyed page is read-only: it shows the messages' subjects, times and delivery
+states but never their bodies, which carry signed 填报 links for other occurrences (holding the page
+key must not let anyone act as the unit).
 """
 
 from __future__ import annotations
