@@ -13,13 +13,14 @@ from sqlalchemy import UniqueConstraint, func, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from shanhai.db import insert_ignore
-from shanhai.models.ladder import Schedule, WorkingDays
+from shanhai.models.ladder import DEFAULT_LADDER, ReminderLadder, Schedule, WorkingDays, stage_label
 from shanhai.models.requirement import parse_requirement
 from shanhai.models.store import audit
 from shanhai.models.tables import Occurrence, utcnow
 
 # Stored when a unit acknowledges before any stage has gone out (a link opened early).
 NO_STAGE = ("none", -1)
+NO_STAGE_LABEL = "尚未提醒"
 
 
 class Acknowledgement(SQLModel, table=True):
@@ -41,12 +42,17 @@ class StageNow:
     label: str
 
 
+def acknowledged_stage_label(name: str, ladder: ReminderLadder = DEFAULT_LADDER) -> str:
+    """The label of a stored acknowledgement's stage (NO_STAGE too), from the ladder."""
+    return NO_STAGE_LABEL if name == NO_STAGE[0] else stage_label(name, ladder)
+
+
 def current_stage(occ: Occurrence, cal: WorkingDays, today: date) -> StageNow:
     """The occurrence's ladder stage on ``today`` (the most advanced one gone out), or NO_STAGE."""
     ladder = parse_requirement(occ.requirement).reminder_ladder
     stage = Schedule(occ.due, cal, ladder).current(today)
     if stage is None:
-        return StageNow(NO_STAGE[0], NO_STAGE[1], "尚未提醒")
+        return StageNow(NO_STAGE[0], NO_STAGE[1], NO_STAGE_LABEL)
     return StageNow(stage.name, stage.rank, stage.label)
 
 

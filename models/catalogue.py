@@ -47,6 +47,10 @@ class Catalogue:
         canonical = self.aliases.get(name)
         return self.units.get(canonical) if canonical else None
 
+    def unit_by_code(self, code: str) -> UnitSpec | None:
+        """The unit with this code (the key of links, channels and unit pages), or None."""
+        return next((u for u in self.units.values() if u.code == code), None)
+
     def pairings_in(self, year: int) -> list[PairingSpec]:
         return [
             p

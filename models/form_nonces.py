@@ -55,7 +55,15 @@ def spend_nonce(*, session: Session, nonce: str, purpose: str, now: datetime) ->
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
         return Spent.OK
+    return Spent.USED if nonce_used(session=session, nonce=nonce, purpose=purpose) else Spent.UNKNOWN
+
+
+def nonce_used(*, session: Session, nonce: str, purpose: str) -> bool:
+    """Whether this form's nonce was spent already: a double submit is refused before any work is done
+    (the spend itself still decides, in the storing transaction)."""
+    if not nonce or len(nonce) > 64:
+        return False
     row = session.execute(
         select(col(FormNonce.used_at)).where(col(FormNonce.nonce) == nonce, col(FormNonce.purpose) == purpose)
     ).first()
-    return Spent.USED if row is not None and row[0] is not None else Spent.UNKNOWN
+    return row is not None and row[0] is not None

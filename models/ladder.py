@@ -64,6 +64,7 @@ __all__ = [
     "current_stage",
     "escalation_level",
     "may_send",
+    "stage_label",
     "stages",
 ]
 
@@ -212,6 +213,25 @@ class Stage:
         return StagePhase.DUE if self.rank == _RANK_DUE else StagePhase.BEFORE
 
 
+def stage_label(name: str, ladder: ReminderLadder = DEFAULT_LADDER) -> str:
+    """The Chinese label of a stage name (before_30d -> 到期前30天, overdue_1wd -> 逾期1个工作日,
+    repeat_2 -> 逾期第2周复报 on a weekly ladder, 逾期第2次复报 otherwise); the one owner of these
+    labels. A name of no stage shape is returned as it is."""
+    import re
+
+    if name == "due":
+        return "到期当日"
+    if m := re.fullmatch(r"before_([1-9][0-9]*)d", name):
+        return f"到期前{m.group(1)}天"
+    if m := re.fullmatch(r"before_([1-9][0-9]*)wd", name):
+        return f"到期前{m.group(1)}个工作日"
+    if m := re.fullmatch(r"overdue_([1-9][0-9]*)wd", name):
+        return f"逾期{m.group(1)}个工作日"
+    if m := re.fullmatch(r"repeat_([1-9][0-9]*)", name):
+        return f"逾期第{m.group(1)}{'周' if ladder.repeat_every_days == 7 else '次'}复报"
+    return name
+
+
 # --------------------------------------------------------------------------- the schedule
 
 
@@ -242,10 +262,10 @@ class Schedule:
         # Before-stages, ranked by nominal day (calendar-day stage first on a tie).
         before: list[tuple[date, int, int, str, str]] = []
         for n in ladder.before_calendar_days:
-            before.append((due - timedelta(days=n), 0, -n, f"before_{n}d", f"到期前{n}天"))
+            before.append((due - timedelta(days=n), 0, -n, f"before_{n}d", stage_label(f"before_{n}d")))
         for n in ladder.before_working_days:
             before.append(
-                (_plain(cal.add_working_days(due, -n)), 1, -n, f"before_{n}wd", f"到期前{n}个工作日")
+                (_plain(cal.add_working_days(due, -n)), 1, -n, f"before_{n}wd", stage_label(f"before_{n}wd"))
             )
         before.sort()
         candidates: list[Stage] = [
@@ -253,12 +273,13 @@ class Schedule:
             for rank, (nominal, _kind, _lead, name, label) in enumerate(before)
         ]
         if ladder.on_due_date:
-            candidates.append(Stage(_RANK_DUE, "due", "到期当日", roll(due), _TO_DUE))
+            candidates.append(Stage(_RANK_DUE, "due", stage_label("due"), roll(due), _TO_DUE))
         anchor = due
         for i, n in enumerate(ladder.overdue_working_days, start=1):
             day = _plain(cal.add_working_days(due, n))
             audience = _TO_FIRST_OVERDUE if i == 1 else _TO_SUPERVISOR
-            candidates.append(Stage(_RANK_OVERDUE + i, f"overdue_{n}wd", f"逾期{n}个工作日", day, audience))
+            name = f"overdue_{n}wd"
+            candidates.append(Stage(_RANK_OVERDUE + i, name, stage_label(name), day, audience))
             anchor = day
         self._anchor = anchor
         self.n_overdue = len(ladder.overdue_working_days)
@@ -289,8 +310,8 @@ class Schedule:
         nominal = self._nominal_repeat(k)
         if nominal is None:
             return None
-        label = f"逾期第{k}周复报" if self.ladder.repeat_every_days == 7 else f"逾期第{k}次复报"
-        return Stage(_RANK_REPEAT + k, f"repeat_{k}", label, self._roll(nominal), _TO_REPEAT)
+        name = f"repeat_{k}"
+        return Stage(_RANK_REPEAT + k, name, stage_label(name, self.ladder), self._roll(nominal), _TO_REPEAT)
 
     # ---- queries
 

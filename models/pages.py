@@ -3,12 +3,11 @@ records, history and messages, failed deliveries and the supervisors' overdue vi
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.queries import evaluations, title_and_clause
-from shanhai.models.status import OccurrenceRow
 from shanhai.models.statuses import Status
 from shanhai.models.working_days import provisional_footnote
 
@@ -29,20 +28,10 @@ def _scope_kind(cat: Catalogue, scope: str) -> str:
     return "city" if scope == CITY_SCOPE else "county"
 
 
-def nominal_due(cat: Catalogue, obligation_id: str, period: str) -> date | None:
-    """The due date as the document states it, before the roll to a working day (None if unknown)."""
-    ob = cat.obligations.get(obligation_id)
-    if ob is None or ob.due is None:
-        return None
-    if isinstance(ob.due, date):
-        return ob.due
-    return ob.due_date(int(period)) if period.isdigit() else None
-
-
 def board_cell(cat: Catalogue, occ, ev) -> dict[str, Any]:
     from shanhai.models.progress import progress_text
 
-    nominal = nominal_due(cat, occ.obligation_id, occ.period)
+    nominal = occ.requirement.due_nominal  # stored at sync, None when the due date did not roll
     return {
         "occurrence_id": occ.id,
         "status": str(ev.status),
@@ -50,7 +39,7 @@ def board_cell(cat: Catalogue, occ, ev) -> dict[str, Any]:
         "label": ev.label,
         "progress": progress_text(ev.progress),
         "due": occ.due.isoformat(),
-        "nominal_due": nominal.isoformat() if nominal and nominal != occ.due else None,
+        "nominal_due": nominal.isoformat() if nominal else None,
         "pending": ev.pending,
         "provisional": ev.provisional,
         "escalation_level": ev.escalation_level,
@@ -118,12 +107,12 @@ def unit_view(app, *, unit_name: str, as_of: datetime) -> list[dict[str, Any]]:
     out = []
     for occ, ev in evaluations(app, as_of=as_of, scope=unit_name):
         item = ev.as_item(*title_and_clause(cat, ev.obligation_id))
-        nominal = nominal_due(cat, occ.obligation_id, occ.period)
+        nominal = occ.requirement.due_nominal
         item.update(
             label=ev.label,
             progress_text=progress_text(ev.progress),
-            nominal_due=nominal.isoformat() if nominal and nominal != occ.due else None,
-            lead=bool(occ.requirement.responsible) and unit_name in occ.requirement.responsible,
+            nominal_due=nominal.isoformat() if nominal else None,
+            lead=unit_name in occ.requirement.leads,  # else co-responsible (配合)
         )
         out.append(item)
     out.sort(key=lambda i: (Status(i["status"]).is_final, Status(i["status"]).urgency, i["due"]))
@@ -131,38 +120,15 @@ def unit_view(app, *, unit_name: str, as_of: datetime) -> list[dict[str, Any]]:
 
 
 def occurrence_evaluation(app, *, occurrence_id: int, as_of: datetime):
-    """(OccurrenceRow, Evaluation) of one occurrence at as_of, or None when there is no such occurrence."""
-    from shanhai.models.records import by_id
+    """(OccurrenceRow, Evaluation) of one occurrence at as_of, or None when there is no such occurrence.
+    An occurrence not started yet at as_of (period_start ahead) is evaluated too, as it will be."""
     from shanhai.models.store import OccurrenceFilter, load_evaluations
-    from shanhai.models.tables import Occurrence
 
     with app.read_session() as session:
-        occ = by_id(session, Occurrence, occurrence_id)
-        if occ is None:
-            return None
-        pairs = load_evaluations(
-            session=session,
-            as_of=as_of,
-            cal=app.calendar,
-            flt=OccurrenceFilter(obligation=occ.obligation_id, scope=occ.scope, everything=True),
+        found = load_evaluations(
+            session=session, as_of=as_of, cal=app.calendar, flt=OccurrenceFilter(occurrence_id=occurrence_id)
         )
-    found = [(o, e) for o, e in pairs if o.id == occurrence_id]
-    if found:
-        return found[0]
-    # not started yet at as_of (period_start ahead): evaluate it alone, as it will be
-    from shanhai.models.requirement import parse_requirement
-    from shanhai.models.status import evaluate
-
-    row = OccurrenceRow(
-        occ.id,
-        occ.obligation_id,
-        occ.scope,
-        occ.period,
-        occ.period_start,
-        occ.due,
-        parse_requirement(occ.requirement),
-    )
-    return row, evaluate([row], [], (), as_of=as_of, cal=app.calendar)[0]
+    return found[0] if found else None
 
 
 def occurrence_records(

@@ -121,3 +121,19 @@ def record_label(state: str) -> str:
         return RecordState(state).label
     except ValueError:
         return state
+
+
+#: A delivery's states (``Delivery.status``) as people read them.
+_DELIVERY_LABELS = {
+    "pending": "待发送",
+    "sending": "发送中",
+    "retry": "待重试",
+    "sent": "已送达",
+    "failed": "发送失败",
+    "local": "未外发（未配置发送渠道）",
+}
+
+
+def delivery_label(status: str) -> str:
+    """The Chinese label of a delivery's state (an unknown code is shown as it is)."""
+    return _DELIVERY_LABELS.get(status, status)

@@ -241,6 +241,7 @@ class OccurrenceFilter:
     scope: str | None = None
     year: int | None = None  # None: the as_of year plus anything still open from before
     everything: bool = False
+    occurrence_id: int | None = None  # just this one, started or not (all other fields are ignored)
 
 
 def _remove_unimplied(session: Session, existing: dict[tuple, Occurrence], implied: set[tuple]) -> int:
@@ -259,6 +260,8 @@ def _remove_unimplied(session: Session, existing: dict[tuple, Occurrence], impli
 
 
 def _occurrence_filter(f: OccurrenceFilter, today: date) -> list[ColumnElement[bool]]:
+    if f.occurrence_id is not None:
+        return [col(Occurrence.id) == f.occurrence_id]
     where = [col(Occurrence.period_start) <= today]
     if f.obligation:
         where.append(col(Occurrence.obligation_id) == f.obligation)
@@ -323,7 +326,7 @@ def load_evaluations(
     tracking_from = installation.tracking_from if installation else None
     evaluations = evaluate(rows, totals, waived, as_of=as_of, cal=cal, tracking_from=tracking_from)
     pairs = list(zip(rows, evaluations, strict=True))
-    if flt.everything:
+    if flt.everything or flt.occurrence_id is not None:
         return pairs
     year = flt.year or today.year
     return [

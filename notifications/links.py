@@ -1,4 +1,4 @@
-"""Signed report links: ``{base_url}/report/{token}``.
+"""Signed report links: ``{base_url}/report/{token}``, and a unit's keys for its own page and feed.
 
 The token is an ``itsdangerous.URLSafeSerializer`` signature (HMAC, salted
 with ``shanhai.report-link``) over ``[occurrence_id, unit_code, issued_at]``
@@ -19,9 +19,19 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from shanhai.models.localtime import local_date
 
-__all__ = ["LinkError", "sign_report_link", "verify_report_token", "CLOCK_SKEW", "unit_key", "check_unit_key"]
+__all__ = [
+    "CLOCK_SKEW",
+    "LinkError",
+    "check_unit_key",
+    "sign_report_link",
+    "sign_unit_page_key",
+    "unit_key",
+    "verify_report_token",
+    "verify_unit_page_key",
+]
 
 _SALT = "shanhai.report-link"
+_PAGE_SALT = "shanhai.unit-page"
 #: Tolerated difference between the signer's and the verifier's clocks.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -34,12 +44,12 @@ class LinkError(ValueError):
         self.reason = reason
 
 
-def _serializer(secret: str | list[str]) -> URLSafeSerializer:
+def _serializer(secret: str | list[str], salt: str = _SALT) -> URLSafeSerializer:
     keys = [secret] if isinstance(secret, str) else list(secret)
     if not keys or not all(keys):
         raise ValueError("a non-empty secret is required to sign or verify report links")
     # itsdangerous signs with the last key and verifies with any: ours are listed newest first
-    return URLSafeSerializer(list(reversed(keys)), salt=_SALT)
+    return URLSafeSerializer(list(reversed(keys)), salt=salt)
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -81,6 +91,11 @@ def verify_report_token(
     ):
         raise LinkError("forged", "签名无效：链接内容格式不正确")
     occurrence_id, unit_code, issued = payload
+    _check_age(issued, now, max_age_days)
+    return occurrence_id, unit_code
+
+
+def _check_age(issued: int, now: datetime, max_age_days: int) -> None:
     issued_at = datetime.fromtimestamp(issued, tz=UTC)
     if issued_at - now > CLOCK_SKEW:
         raise LinkError("forged", "签名无效：链接签发时间晚于当前时间")
@@ -89,14 +104,45 @@ def verify_report_token(
             "expired",
             f"链接已过期：签发于 {local_date(issued_at).isoformat()}，有效期 {max_age_days} 天，请使用最新提醒中的链接",
         )
-    return occurrence_id, unit_code
+
+
+def sign_unit_page_key(*, unit_code: str, secret: str, issued_at: datetime) -> str:
+    """The ``?key=`` of a unit's own page as a report link shows it: signed over
+    ``[unit_code, issued_at]`` (salt ``shanhai.unit-page``), so it expires like the report link it
+    came from (see :func:`verify_unit_page_key`)."""
+    if not unit_code:
+        raise ValueError("unit_code must not be empty")
+    issued = int(_aware(issued_at, "issued_at").timestamp())
+    return _serializer(secret, _PAGE_SALT).dumps([unit_code, issued])
+
+
+def verify_unit_page_key(
+    key: str, *, unit_code: str, secret: str | list[str], now: datetime, max_age_days: int = 60
+) -> None:
+    """Accept a page key of ``unit_code`` no older than ``max_age_days``, or raise :class:`LinkError`
+    (a key of another unit is ``"forged"``)."""
+    _aware(now, "now")
+    try:
+        payload = _serializer(secret, _PAGE_SALT).loads(key)
+    except BadSignature as exc:
+        raise LinkError("forged", "签名无效：链接已被修改或不是本系统签发的") from exc
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or payload[0] != unit_code
+        or isinstance(payload[1], bool)
+        or not isinstance(payload[1], int)
+    ):
+        raise LinkError("forged", "签名无效：链接不属于该单位")
+    _check_age(payload[1], now, max_age_days)
 
 
 def unit_key(*, unit_code: str, secret: str) -> str:
-    """A capability for one unit's own page and calendar feed (``?key=…``): HMAC of the unit code.
+    """A capability for one unit's calendar feed (``calendar.ics?key=…``): HMAC of the unit code.
 
     Long-lived on purpose (a calendar subscription must keep working); changing the secret revokes
-    every key. It reads only that unit's page; it acts on nothing."""
+    every key. It opens only that feed (titles and due dates, no links, no messages): the unit's
+    page takes the expiring key of :func:`sign_unit_page_key` instead."""
     import hashlib
     import hmac
 

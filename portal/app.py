@@ -39,6 +39,16 @@ SERVER_ERROR = (
 )
 
 
+#: The parameters a URL or form may get wrong, as people read them (never the code's English names).
+PARAM_LABELS = {"occurrence_id": "期次编号", "record_id": "记录编号", "evidence": "证明材料"}
+
+
+def bad_params_message(errors) -> str:
+    """Which parameters could not be read, in Chinese: a number where one is expected, else a generic word."""
+    names = dict.fromkeys(PARAM_LABELS.get(str((e.get("loc") or ["?"])[-1]), "请求参数") for e in errors)
+    return f"{'、'.join(names)}无法识别：编号应为数字，请检查地址或从总览重新进入。未做任何更改。"
+
+
 class BodyLimit:
     """Refuse a request body past the limit with 413, whether it says its length or streams."""
 
@@ -84,6 +94,11 @@ class SecurityHeaders:
 
     def __init__(self, app):
         self.app = app
+
+    @classmethod
+    def for_pages(cls) -> dict[str, str]:
+        """The headers of a page, for a response answered outside this middleware (the 500 page)."""
+        return {k.decode(): v.decode() for k, v in [*cls.HEADERS, (b"cache-control", b"no-store")]}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -141,13 +156,13 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
 
     @web.exception_handler(RequestValidationError)
     async def _bad_params(request: Request, exc: RequestValidationError):
-        fields = "、".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors())
-        return error_page(request, 422, "输入有误", f"参数无法识别：{fields}")
+        return error_page(request, 422, "输入有误", bad_params_message(exc.errors()))
 
     @web.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception):
-        # outside the session and templates on purpose: whatever broke, this page still renders
-        return HTMLResponse(SERVER_ERROR, status_code=500)
+        # outside the session and templates on purpose: whatever broke, this page still renders. It is
+        # answered outside the middleware too (Starlette's outermost error handler): its headers are set here.
+        return HTMLResponse(SERVER_ERROR, status_code=500, headers=SecurityHeaders.for_pages())
 
     web.add_middleware(
         SessionMiddleware,

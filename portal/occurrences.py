@@ -1,7 +1,7 @@
 """An occurrence's page, and the coordinator's actions on it: verify or reject a record, waive.
 
-Review is a state machine: only a submitted record can be verified or rejected, once; the record is
-read FOR UPDATE so two coordinators clicking at once cannot both decide it.
+Review is a state machine: only a submitted record can be verified or rejected, once. The model's
+conditional UPDATE decides a race: of two coordinators clicking at once one wins, the other gets 409.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from shanhai.models.accounts import Role
-from shanhai.models.acknowledgements import acknowledgements_of, current_stage
+from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, current_stage
 from shanhai.models.errors import InputError
+from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import (
     messages_about,
-    nominal_due,
     occurrence_evaluation,
     occurrence_history,
     occurrence_records,
@@ -31,7 +31,7 @@ from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require, safe_next
 from shanhai.portal.board import as_of_param
 from shanhai.portal.prefect_link import deployment_link
 from shanhai.portal.uploads import media_type
-from shanhai.portal.web import PageError, Portal, check_csrf, portal_of, render, stage_label
+from shanhai.portal.web import PageError, Portal, check_csrf, portal_of, render
 
 router = APIRouter()
 COORDINATOR = (Role.COORDINATOR,)
@@ -57,7 +57,7 @@ def unit_codes(portal: Portal) -> dict[str, str]:
     return {u.name: u.code for u in portal.app.catalogue.units.values()}
 
 
-def history_rows(entries) -> list[dict]:
+def history_rows(entries, ladder: ReminderLadder) -> list[dict]:
     rows = []
     for e in entries:
         detail = json.loads(e.detail or "{}")
@@ -67,7 +67,7 @@ def history_rows(entries) -> list[dict]:
                 "actor": e.actor,
                 "action": ACTIONS.get(e.action, e.action),
                 "what": f"记录 #{e.entity_id}" if e.entity == "record" else "本期次",
-                "note": detail.get("note") or detail.get("reason") or (stage_label(detail["stage"]) if "stage" in detail else ""),
+                "note": detail.get("note") or detail.get("reason") or (acknowledged_stage_label(detail["stage"], ladder) if "stage" in detail else ""),
             }
         )
     return rows
@@ -89,14 +89,14 @@ def occurrence_page(
         assert occ is not None
         records = [rec for rec, _ in occurrence_records(session, occurrence_ids=[occurrence_id])]
         history = history_rows(
-            occurrence_history(session, occurrence_id=occurrence_id, record_ids=[r.id for r in records if r.id])
+            occurrence_history(session, occurrence_id=occurrence_id, record_ids=[r.id for r in records if r.id]),
+            occ_row.requirement.reminder_ladder,
         )
         messages = messages_about(session, occurrence_id=occurrence_id)
         acks = acknowledgements_of(session=session, occurrence_ids=[occurrence_id])
         waiver = session.execute(select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)).scalar_one_or_none()
     ob = cat.obligations.get(occ.obligation_id)
     document = cat.documents.get(cat.obligation_document.get(occ.obligation_id, "")) if ob else None
-    nominal = nominal_due(cat, occ.obligation_id, occ.period)
     return render(
         request,
         "occurrence.html",
@@ -106,13 +106,14 @@ def occurrence_page(
             "ob": ob,
             "document": document,
             "title": ob.title if ob else occ.obligation_id,
-            "nominal_due": nominal if nominal and nominal != occ.due else None,
+            "nominal_due": ev.due_nominal,
             "stage": current_stage(occ, portal.app.calendar, local_date(when)),
             "responsible": [(name, unit_codes(portal).get(name)) for name in occ_row.requirement.responsible],
             "records": records,
             "history": history,
             "messages": messages,
             "acks": acks,
+            "ladder": occ_row.requirement.reminder_ladder,
             "unit_names": {u.code: u.name for u in cat.units.values()},
             "waiver": waiver,
             "unit": amount_unit(portal, occ.obligation_id),
@@ -156,19 +157,27 @@ def _reason(text: str, what: str) -> str:
     return reason
 
 
+#: InputError fields naming the record or occurrence acted on: it is in a state that refuses the action
+#: (already reviewed or waived, possibly a moment ago by someone else). Any other field is bad input.
+_STATE_FIELDS = ("record", "occurrence")
+
+
+def refusal(exc: InputError, title: str) -> PageError:
+    """The model's refusal as a page: 409 when the record or occurrence refuses the action, else 422."""
+    return PageError(409 if exc.field in _STATE_FIELDS else 422, title, exc.message)
+
+
 def _review(request: Request, record_id: int, verdict: str, note: str | None, user: SessionUser, back: str):
+    # No pre-check of the state here: review_record's UPDATE is conditional on the record still being
+    # submitted, so of two reviewers at once the loser gets its InputError and, here, a 409.
     portal = portal_of(request)
     with portal.app.session() as session:
-        rec = by_id(session, CompletionRecord, record_id, with_for_update=True)
-        if rec is None:
+        if by_id(session, CompletionRecord, record_id) is None:
             raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
-        if rec.state != RecordState.SUBMITTED:
-            done = "核验通过" if rec.state == RecordState.VERIFIED else "退回"
-            raise PageError(409, "已处理", f"记录 #{record_id} 已由 {rec.reviewed_by or '他人'} {done}，不能再次审核。")
         try:
             review_record(session=session, record_id=record_id, verdict=verdict, actor=user.name, note=note)
         except InputError as exc:
-            raise PageError(422, "输入有误", exc.message) from None
+            raise refusal(exc, "无法审核") from None
     return RedirectResponse(safe_next(back), status_code=303)
 
 
@@ -214,9 +223,10 @@ def waive_now(request: Request, occurrence_id: int, reason: str, user: SessionUs
     text = _reason(reason, "豁免")
     portal = portal_of(request)
     with portal.app.session() as session:
+        if by_id(session, Occurrence, occurrence_id) is None:
+            raise PageError(404, "期次不存在", f"没有编号为 {occurrence_id} 的期次。未做任何更改。")
         try:
             waive_occurrence(session=session, occurrence_id=occurrence_id, reason=text, actor=user.name)
         except InputError as exc:
-            status = 404 if "没有编号" in exc.message else 409
-            raise PageError(status, "无法豁免", exc.message) from None
+            raise refusal(exc, "无法豁免") from None
     return RedirectResponse(safe_next(back), status_code=303)

@@ -4,6 +4,10 @@ occurrence (the token's). 签收 and the record form; a confirmation the clerk c
 Every id a form or URL carries is checked against the token: a link for one unit cannot read or act
 on another occurrence. Forged links get 403, expired ones 410. Each POST spends a one-time nonce in the
 same transaction as what it stores: a double submit or a replayed POST stores nothing the second time.
+
+The page also links the unit's calendar feed and the unit's own page, the latter with a page key
+signed when this page is shown and valid 60 days like a report link; it opens that page read-only
+(no message bodies, so no other occurrence's signed link).
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from fastapi.responses import RedirectResponse
 from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, current_stage
 from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.errors import InputError
-from shanhai.models.form_nonces import Spent, issue_nonce, spend_nonce
+from shanhai.models.form_nonces import Spent, issue_nonce, nonce_used, spend_nonce
 from shanhai.models.localtime import local_date
-from shanhai.models.pages import nominal_due, occurrence_evaluation, occurrence_records
+from shanhai.models.pages import occurrence_evaluation, occurrence_records
 from shanhai.models.records import by_id, record_completion
+from shanhai.models.requirement import parse_requirement
 from shanhai.models.tables import CompletionRecord, Occurrence
 from shanhai.notifications.links import LinkError, verify_report_token
 from shanhai.portal.occurrences import amount_unit, evidence_response
@@ -52,7 +57,7 @@ def open_link(portal: Portal, token: str) -> LinkScope:
         if exc.reason == "expired":
             raise PageError(410, "链接已过期", f"{exc}。") from None
         raise PageError(403, "链接无效", f"{exc}。请使用提醒消息中的原始链接；如有疑问请联系市山海协作办公室。") from None
-    unit = next((u for u in portal.app.catalogue.units.values() if u.code == code), None)
+    unit = portal.app.catalogue.unit_by_code(code)
     if unit is None:
         raise PageError(403, "链接无效", f"链接所属单位（{code}）已不在事项目录中。")
     with portal.app.read_session() as session:
@@ -73,9 +78,7 @@ def same_occurrence(scope: LinkScope, submitted: str) -> None:
         )
 
 
-def owes(portal: Portal, scope: LinkScope) -> bool:
-    from shanhai.models.requirement import parse_requirement
-
+def owes(scope: LinkScope) -> bool:
     return scope.unit.name in parse_requirement(scope.occurrence.requirement).responsible
 
 
@@ -102,14 +105,13 @@ def _page(
     cat = portal.app.catalogue
     ob = cat.obligations.get(occ.obligation_id)
     stage = current_stage(occ, portal.app.calendar, today)
-    can_report = owes(portal, scope)
+    can_report = owes(scope)
     with portal.app.session() as session:
         records = [rec for rec, _ in occurrence_records(session, occurrence_ids=[occ.id or 0])]
         acks = [a for a in acknowledgements_of(session=session, occurrence_ids=[occ.id or 0]) if a.unit_code == scope.unit.code]
         ack_nonce = issue_nonce(session=session, purpose=f"ack:{scope.purpose}", now=now)
         if record_nonce is None and can_report:
             record_nonce = issue_nonce(session=session, purpose=f"record:{scope.purpose}", now=now)
-    nominal = nominal_due(cat, occ.obligation_id, occ.period)
     spec: FormSpec | None = form_spec(ob, occ) if can_report and ob is not None else None
     return render(
         request,
@@ -119,10 +121,11 @@ def _page(
             "occ": occ,
             "ob": ob,
             "ev": ev,
-            "nominal_due": nominal if nominal and nominal != occ.due else None,
+            "nominal_due": ev.due_nominal,
             "days_left": portal.app.calendar.working_days_between(today, occ.due),
             "stage": stage,
             "acks": acks,
+            "ladder": parse_requirement(occ.requirement).reminder_ladder,
             "acked_now": any(a.stage == stage.name for a in acks),
             "records": records,
             "can_report": can_report,
@@ -148,25 +151,22 @@ def report_page(request: Request, token: str):
     return _page(request, portal, open_link(portal, token))
 
 
-def _nonce_state(portal: Portal, nonce: str, purpose: str) -> None:
-    """Refuse a spent or unknown nonce before any work (the spend itself is in the storing transaction)."""
-    from sqlalchemy import select
-    from sqlmodel import col
+def _already_submitted() -> PageError:
+    return PageError(409, "已提交，请勿重复提交", "这份表单已经提交过，本次提交未保存。刷新链接页面可查看已提交的内容。")
 
-    from shanhai.models.form_nonces import FormNonce
 
+def _refuse_if_spent(portal: Portal, nonce: str, purpose: str) -> None:
+    """A double submit is refused before any work (an upload, say); the spend in the storing
+    transaction still decides a race."""
     with portal.app.read_session() as session:
-        row = session.execute(
-            select(col(FormNonce.used_at)).where(col(FormNonce.nonce) == nonce, col(FormNonce.purpose) == purpose)
-        ).first()
-    if row is not None and row[0] is not None:
-        raise PageError(409, "已提交，请勿重复提交", "这份表单已经提交过，本次提交未保存。刷新链接页面可查看已提交的内容。")
+        if nonce_used(session=session, nonce=nonce, purpose=purpose):
+            raise _already_submitted()
 
 
 def _spend(session, nonce: str, purpose: str, now) -> None:
     spent = spend_nonce(session=session, nonce=nonce, purpose=purpose, now=now)
     if spent is Spent.USED:
-        raise PageError(409, "已提交，请勿重复提交", "这份表单已经提交过，本次提交未保存。刷新链接页面可查看已提交的内容。")
+        raise _already_submitted()
     if spent is Spent.UNKNOWN:
         raise PageError(400, "表单已失效", "表单已失效（超过一天或不是从本链接打开的）。请重新打开提醒中的链接后再提交。")
 
@@ -184,7 +184,7 @@ def acknowledge_submit(
     scope = open_link(portal, token)
     same_occurrence(scope, occurrence_id)
     purpose = f"ack:{scope.purpose}"
-    _nonce_state(portal, nonce, purpose)
+    _refuse_if_spent(portal, nonce, purpose)
     now = portal.now()
     found = occurrence_evaluation(portal.app, occurrence_id=scope.occurrence.id or 0, as_of=now)
     assert found is not None
@@ -224,10 +224,10 @@ def record_submit(
     portal = portal_of(request)
     scope = open_link(portal, token)
     same_occurrence(scope, occurrence_id)
-    if not owes(portal, scope):
+    if not owes(scope):
         raise PageError(403, "无权填报", f"{scope.unit.name}不是该事项的承办单位，只能查看，不能填报。未保存任何内容。")
     purpose = f"record:{scope.purpose}"
-    _nonce_state(portal, nonce, purpose)
+    _refuse_if_spent(portal, nonce, purpose)
     ob = portal.app.catalogue.obligations.get(scope.occurrence.obligation_id)
     if ob is None:
         raise PageError(410, "事项已撤销", "该事项已不在事项目录中，不能再填报。")

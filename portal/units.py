@@ -1,7 +1,11 @@
 """A unit's page (what it owes, what is due next, its messages) and its subscribable ICS feed.
 
-Coordinators and supervisors see every unit; a unit itself reads its own page and feed with the key
-its report links carry (``?key=``), which opens nothing else.
+Coordinators and supervisors see every unit. A unit reads its own page with the key its report
+link page carries (``?key=``, signed when that page is shown, valid 60 days like a report link) and
+its feed with a long-lived feed key (a calendar subscription must keep working). Neither opens
+anything else, and a keyed page is read-only: it shows the messages' subjects, times and delivery
+states but never their bodies, which carry signed 填报 links for other occurrences (holding the page
+key must not let anyone act as the unit).
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import messages_about, occurrence_records, unit_view
 from shanhai.models.statuses import RecordState, Status
-from shanhai.notifications.links import check_unit_key, unit_key
+from shanhai.notifications.links import (
+    LinkError,
+    check_unit_key,
+    sign_unit_page_key,
+    unit_key,
+    verify_unit_page_key,
+)
 from shanhai.portal.auth import LoginRequired
 from shanhai.portal.board import as_of_param
 from shanhai.portal.web import PageError, Portal, portal_of, render
@@ -26,28 +36,41 @@ UNIT_KINDS = {"county": "结对县", "partner": "结对强区（市）", "depart
 
 
 def unit_by_code(portal: Portal, code: str) -> UnitSpec:
-    for unit in portal.app.catalogue.units.values():
-        if unit.code == code:
-            return unit
-    raise PageError(404, "单位不存在", f"没有代码为“{code}”的单位。")
+    unit = portal.app.catalogue.unit_by_code(code)
+    if unit is None:
+        raise PageError(404, "单位不存在", f"没有代码为“{code}”的单位。")
+    return unit
 
 
-def _by_key(request: Request, portal: Portal, code: str, key: str | None) -> bool:
-    """False for an account (any role); True for a visitor holding this unit's key; otherwise off to
-    the login page (no key) or refused (a wrong key)."""
+def _by_key(request: Request, portal: Portal, code: str, key: str | None, *, feed: bool = False) -> bool:
+    """False for an account (any role); True for a visitor holding this unit's key (the feed key for
+    the calendar, the expiring page key for the page); otherwise off to the login page (no key) or
+    refused (a wrong key 403, an expired page key 410)."""
     if request.state.user is not None:
         return False
-    if any(check_unit_key(key, unit_code=code, secret=k) for k in portal.app.signing_keys()):
-        return True
-    if key:
-        raise PageError(403, "链接无效", "该单位页面的访问密钥不正确。请使用最新提醒中的链接，或登录后查看。")
-    raise LoginRequired(request.url.path)
+    if not key:
+        raise LoginRequired(request.url.path)
+    keys = portal.app.signing_keys()
+    if feed:
+        if any(check_unit_key(key, unit_code=code, secret=k) for k in keys):
+            return True
+        raise PageError(403, "链接无效", "该单位日历的访问密钥不正确。请使用最新提醒中的链接，或登录后查看。")
+    try:
+        verify_unit_page_key(key, unit_code=code, secret=keys, now=portal.now())
+    except LinkError as exc:
+        if exc.reason == "expired":
+            raise PageError(410, "链接已过期", f"{exc}。") from None
+        raise PageError(403, "链接无效", "该单位页面的访问密钥不正确。请使用最新提醒中的链接，或登录后查看。") from None
+    return True
 
 
 def unit_links(portal: Portal, code: str) -> dict[str, str]:
-    key = unit_key(unit_code=code, secret=portal.app.signing_keys()[0])
+    """The unit's page (with a page key issued now) and its calendar feed (with the feed key)."""
+    secret = portal.app.signing_keys()[0]
+    page_key = sign_unit_page_key(unit_code=code, secret=secret, issued_at=portal.now())
+    feed_key = unit_key(unit_code=code, secret=secret)
     base = portal.app.settings.portal_url.rstrip("/")
-    return {"page": f"/units/{code}?key={key}", "ics": f"{base}/units/{code}/calendar.ics?key={key}"}
+    return {"page": f"/units/{code}?key={page_key}", "ics": f"{base}/units/{code}/calendar.ics?key={feed_key}"}
 
 
 @router.get("/units/{code}")
@@ -94,7 +117,7 @@ def unit_feed(request: Request, code: str, key: str | None = None):
 
     portal = portal_of(request)
     unit = unit_by_code(portal, code)
-    _by_key(request, portal, code, key)
+    _by_key(request, portal, code, key, feed=True)
     portal.ensure_synced()
     data = unit_calendar(portal.app, unit.name, as_of=portal.now())
     return Response(

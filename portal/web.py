@@ -17,8 +17,9 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from shanhai.app import App
+from shanhai.models.acknowledgements import acknowledged_stage_label
 from shanhai.models.localtime import format_day, format_local, local_date, to_local
-from shanhai.models.statuses import label_of
+from shanhai.models.statuses import delivery_label, label_of
 from shanhai.models.working_days import PROVISIONAL_MARK, WorkingCalendar, provisional_footnote
 
 HERE = Path(__file__).resolve().parent
@@ -88,22 +89,6 @@ def _day(value: date | str | None) -> str:
     return format_day(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
-def stage_label(name: str) -> str:
-    """A ladder stage's name as people read it (before_30d -> 到期前30天); unknown names as they are."""
-    import re
-
-    patterns = [
-        (r"before_(\d+)d", "到期前{}天"),
-        (r"before_(\d+)wd", "到期前{}个工作日"),
-        (r"overdue_(\d+)wd", "逾期{}个工作日"),
-        (r"repeat_(\d+)", "逾期第{}次复报"),
-    ]
-    for pattern, label in patterns:
-        if m := re.fullmatch(pattern, name or ""):
-            return label.format(m.group(1))
-    return {"due": "到期当日", "none": "尚未提醒"}.get(name, name)
-
-
 def calendar_mark(cal: WorkingCalendar, value: date | str) -> Markup:
     """After a date the provisional calendar answered: the mark, its reason on hover (empty otherwise)."""
     year = value.year if isinstance(value, date) else int(str(value)[:4])
@@ -120,7 +105,8 @@ def make_templates() -> Jinja2Templates:
     env.filters["local"] = _local
     env.filters["amount"] = _amount
     env.filters["status_label"] = label_of
-    env.filters["stage"] = stage_label
+    env.filters["delivery"] = delivery_label
+    env.filters["stage"] = acknowledged_stage_label  # `name | stage(ladder)`: the ladder owns the labels
     env.globals["to_local"] = to_local
     return templates
 

@@ -87,3 +87,25 @@ def test_naive_datetimes_are_refused():
         sign(issued_at=datetime(2026, 10, 24, 9, 0))
     with pytest.raises(ValueError, match="timezone-aware"):
         verify_report_token(sign(), secret=SECRET, now=datetime(2026, 10, 24, 9, 0))
+
+
+# --------------------------------------------------------------------------- a unit's page key
+
+
+def test_a_unit_page_key_opens_its_unit_for_sixty_days_and_no_other_unit():
+    from shanhai.notifications.links import sign_report_link, sign_unit_page_key, verify_unit_page_key
+
+    key = sign_unit_page_key(unit_code="yongjia", secret=SECRET, issued_at=ISSUED)
+    verify_unit_page_key(key, unit_code="yongjia", secret=[SECRET], now=ISSUED + timedelta(days=60))
+    with pytest.raises(LinkError) as err:
+        verify_unit_page_key(key, unit_code="yongjia", secret=SECRET, now=ISSUED + timedelta(days=60, seconds=1))
+    assert err.value.reason == "expired"
+    with pytest.raises(LinkError) as err:
+        verify_unit_page_key(key, unit_code="taishun", secret=SECRET, now=ISSUED)
+    assert err.value.reason == "forged"
+    # a report link's token is no page key (another salt), even for the same unit
+    report = token_of(sign_report_link(base_url=BASE, occurrence_id=1, unit_code="yongjia", secret=SECRET,
+                                       issued_at=ISSUED))
+    with pytest.raises(LinkError) as err:
+        verify_unit_page_key(report, unit_code="yongjia", secret=SECRET, now=ISSUED)
+    assert err.value.reason == "forged"

@@ -26,6 +26,7 @@ from shanhai.models.ladder import (
     Stage,
     current_stage,
     escalation_level,
+    stage_label,
     stages,
 )
 from shanhai.models.working_days import WorkingCalendar
@@ -677,3 +678,26 @@ def test_why_a_run_planned_nothing(cal):
     )
     assert why_quiet(at(2026, 11, 30, 8, 30), cal, 9) == "未到发送时间：今天北京时间 09:00 起发送"
     assert "没有新到期" in why_quiet(at(2026, 11, 30, 10), cal, 9)
+
+
+@PROPS
+@given(due=due_dates, ladder=ladders)
+def test_property_a_stage_name_reads_back_as_the_label_the_ladder_gave_it(due, ladder):
+    for stage in stages(due, CAL, ladder, until=_until(due)):
+        assert stage_label(stage.name, ladder) == stage.label, stage
+
+
+@pytest.mark.parametrize(
+    ("name", "every", "label"),
+    [
+        ("before_30d", 7, "到期前30天"),
+        ("before_3wd", 7, "到期前3个工作日"),
+        ("due", 7, "到期当日"),
+        ("overdue_5wd", 7, "逾期5个工作日"),
+        ("repeat_2", 7, "逾期第2周复报"),
+        ("repeat_2", 3, "逾期第2次复报"),
+        ("something_else", 7, "something_else"),
+    ],
+)
+def test_stage_labels_come_from_the_ladder(name, every, label):
+    assert stage_label(name, ReminderLadder(repeat_every_days=every)) == label

@@ -4,6 +4,7 @@ the coordinator's review and waivers, and the audit log of every action."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -168,12 +169,43 @@ def test_the_coordinator_verifies_a_record_once(portal):
     csrf = csrf_of(queue.text)
     assert client.post(f"/records/{record}/verify", data={"csrf": csrf}, follow_redirects=False).status_code == 303
     again = client.post(f"/records/{record}/reject", data={"csrf": csrf, "reason": "晚了"}, follow_redirects=False)
-    assert again.status_code == 409 and "不能再次审核" in again.text
+    assert again.status_code == 409 and f"记录 #{record} 已于" in again.text and "由 jinghe 核验通过" in again.text
     with portal.app.session() as session:
         rec = session.get(CompletionRecord, record)
     assert (rec.state, rec.reviewed_by) == ("verified", "jinghe")
     assert [e.actor for e in audit(portal, "record.verified")] == ["jinghe"]
 
+
+
+def test_of_two_coordinators_reviewing_at_once_one_wins_and_the_other_gets_409(portal):
+    from tests.conftest import in_parallel
+
+    record = submitted_record(portal)
+    clients = {}
+    for name in ("jinghe", "wangli"):
+        portal.add_user(name, "coordinator")
+        clients[name] = portal.fresh_client()
+        assert portal.login(name, client=clients[name]).status_code == 303
+    forms = {name: csrf_of(c.get("/queue").text) for name, c in clients.items()}
+    order = iter(clients)
+    lock = threading.Lock()
+
+    def attempt():
+        with lock:
+            name = next(order)
+        verdict = "verify" if name == "jinghe" else "reject"
+        answer = clients[name].post(f"/records/{record}/{verdict}", data={"csrf": forms[name], "reason": "并发"},
+                                    follow_redirects=False)
+        return name, answer.status_code, answer.text
+
+    results = in_parallel(2, attempt)
+    assert sorted(code for _, code, _ in results) == [303, 409], [(n, c) for n, c, _ in results]
+    [winner] = [name for name, code, _ in results if code == 303]
+    [loser_page] = [text for _, code, text in results if code == 409]
+    assert f"记录 #{record} 已于" in loser_page and f"由 {winner}" in loser_page
+    with portal.app.session() as session:
+        assert session.get(CompletionRecord, record).reviewed_by == winner
+    assert len(audit(portal, "record.verified") + audit(portal, "record.rejected")) == 1
 
 def test_a_rejection_needs_a_reason_which_reaches_the_unit(portal):
     record = submitted_record(portal)
@@ -237,16 +269,47 @@ def test_every_coordinator_form_needs_the_csrf_token(portal):
 # --------------------------------------------------------------------------- a unit's own page by key
 
 
-def test_a_unit_reads_its_own_page_and_calendar_with_the_key_from_its_link(portal):
+def hrefs(html: str, prefix: str) -> list[str]:
+    return [part.split('"')[0].replace("&amp;", "&") for part in html.split('href="') if part.startswith(prefix)]
+
+
+def test_a_unit_reads_its_own_page_and_calendar_with_the_keys_from_its_link(portal):
     link_page = portal.client.get(portal.link())
-    unit_href = next(part.split('"')[0] for part in link_page.text.split('href="') if part.startswith("/units/taishun?key="))
+    unit_href = hrefs(link_page.text, "/units/taishun?key=")[0]
     page = portal.client.get(unit_href)
     assert page.status_code == 200 and "泰顺县" in page.text and "应办事项" in page.text
     key = unit_href.split("key=")[1]
-    ics = portal.client.get(f"/units/taishun/calendar.ics?key={key}")
+    ics_href = hrefs(link_page.text, "http://")[0]
+    assert "/units/taishun/calendar.ics?key=" in ics_href
+    feed_key = ics_href.split("key=")[1]
+    ics = portal.client.get(f"/units/taishun/calendar.ics?key={feed_key}")
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
+    # each key opens only what it is for: the page key is no feed key and the feed key no page key
+    assert portal.client.get(f"/units/taishun/calendar.ics?key={key}").status_code == 403
+    assert portal.client.get(f"/units/taishun?key={feed_key}").status_code == 403
     # the key is the unit's own: it opens no other unit, and a wrong key is refused
     assert portal.client.get(f"/units/yongjia?key={key}").status_code == 403
     assert portal.client.get("/units/taishun?key=0000").status_code == 403
     assert portal.client.get(f"/occurrences/{portal.occurrence()}?key={key}", follow_redirects=False).status_code == 303
 
+
+
+def test_a_unit_page_by_key_shows_no_message_body_and_so_no_signed_link(portal):
+    from shanhai.notifications.checking import check_obligation
+
+    check_obligation(portal.app, None, as_of=portal.clock.now)  # queue today's reminders, with their links
+    unit_href = hrefs(portal.fresh_client().get(portal.link()).text, "/units/taishun?key=")[0]
+    by_key = portal.fresh_client().get(unit_href)
+    assert by_key.status_code == 200 and "收到的消息" in by_key.text and "【山海协作】" in by_key.text
+    assert "/report/" not in by_key.text and "<pre" not in by_key.text
+    # an account still reads the bodies, links and all
+    assert "/report/" in portal.coordinator().get("/units/taishun").text
+
+
+def test_a_unit_page_key_expires_like_the_report_link_it_came_from(portal):
+    unit_href = hrefs(portal.client.get(portal.link()).text, "/units/taishun?key=")[0]
+    portal.clock.advance(days=60)
+    assert portal.client.get(unit_href).status_code == 200
+    portal.clock.advance(days=1)
+    page = portal.client.get(unit_href)
+    assert page.status_code == 410 and "链接已过期" in page.text

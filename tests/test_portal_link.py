@@ -102,6 +102,33 @@ def test_a_replayed_acknowledgement_is_refused_as_already_submitted(portal):
     assert "已提交，请勿重复提交" in replay.text
 
 
+
+def _finish(portal, link: str, how: str) -> None:
+    from shanhai.models.records import review_record, waive_occurrence
+
+    if how == "waived":
+        with portal.app.session() as session:
+            waive_occurrence(session=session, occurrence_id=portal.occurrence(), reason="已并入全市计划", actor="jinghe")
+        return
+    sent = portal.submit_record(link, files={"evidence": ("回执.pdf", PDF, "application/pdf")})
+    assert sent.status_code == 303, sent.text
+    with portal.app.session() as session:
+        review_record(session=session, record_id=records(portal)[-1].id, verdict="verified", actor="jinghe")
+
+
+@pytest.mark.parametrize(("how", "label"), [("verified", "按期完成"), ("waived", "已豁免")])
+def test_a_final_occurrence_offers_no_acknowledgement_and_counts_down_nothing(portal, how, label):
+    link = portal.link()
+    open_page = portal.client.get(link).text
+    assert f'action="{link}/ack"' in open_page and "剩余" in open_page  # the test sees both while open
+    _finish(portal, link, how)
+    page = portal.client.get(link)
+    assert page.status_code == 200 and label in page.text
+    assert f'action="{link}/ack"' not in page.text and ">签收</button>" not in page.text
+    assert "剩余" not in page.text and "已逾期" not in page.text
+    assert f"该事项{label}，无需签收" in page.text
+
+
 # --------------------------------------------------------------------------- the record form
 
 

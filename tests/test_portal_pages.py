@@ -69,6 +69,7 @@ def test_the_board_of_another_year_and_a_previewed_date_change_nothing_stored(po
     assert "督办总览 · 2027 年" in future.text
     # no notice for 2027 yet: its dates come from the provisional calendar and say so
     assert "2027年的国务院办公厅节假日安排尚未导入" in future.text and "临时日历" not in past.text
+    assert '<a href="?year=2025">回到今天</a>' in past.text  # back to today, on the year being looked at
     assert stored_state(portal) == before
 
 
@@ -114,6 +115,33 @@ def test_the_unit_page_shows_what_it_owes_next_and_its_messages(portal):
     assert "收到的消息" in page.text and "【山海协作】" in page.text
 
 
+def test_a_unit_leads_what_it_leads_and_is_marked_co_responsible_for_the_rest(portal):
+    from shanhai.models.pages import unit_view
+
+    items = unit_view(portal.app, unit_name="泰顺县", as_of=portal.clock.now)
+    lead = {i["obligation"]: i["lead"] for i in items}
+    assert lead["next-year-plan"] is True
+    assert lead["industrial-investment"] is False  # 市招商局 leads it; the pairing's sides are 配合
+    plan = next(i for i in items if i["obligation"] == "next-year-plan")
+    assert plan["nominal_due"] == "2026-10-31" and plan["due"] == "2026-11-02"  # the stored nominal date
+    page = portal.coordinator().get("/units/taishun").text
+    assert "原定 2026-10-31（周六），顺延" in page
+    assert page.count("· 配合</small>") == sum(1 for i in items if not i["lead"]) >= 1
+
+
+def test_an_occurrence_not_started_yet_is_evaluated_with_its_waiver(portal):
+    from shanhai.models.pages import occurrence_evaluation
+    from shanhai.models.records import waive_occurrence
+    from shanhai.models.statuses import Status
+
+    future = portal.occurrence(period="2027")
+    with portal.app.session() as session:
+        waive_occurrence(session=session, occurrence_id=future, reason="计划调整", actor="jinghe")
+    row, ev = occurrence_evaluation(portal.app, occurrence_id=future, as_of=portal.clock.now)
+    assert row.id == future and row.period_start.year == 2027
+    assert ev.status is Status.WAIVED
+    assert occurrence_evaluation(portal.app, occurrence_id=999_999, as_of=portal.clock.now) is None
+
 def test_the_unit_calendar_is_a_subscribable_ics_feed(portal):
     response = portal.coordinator().get("/units/taishun/calendar.ics")
     assert response.status_code == 200
@@ -137,7 +165,9 @@ def test_the_occurrence_page_shows_records_history_messages_and_the_clause(porta
 
     check_obligation(portal.app, None, as_of=portal.clock.now)
     link = portal.link()
-    portal.submit_record(link, client=portal.fresh_client(), note="已报备")
+    clerk = portal.fresh_client()
+    assert clerk.post(f"{link}/ack", data=portal.report_form(link, "ack", client=clerk)).status_code == 200
+    portal.submit_record(link, client=clerk, note="已报备")
     client = portal.coordinator()
     page = client.get(f"/occurrences/{portal.occurrence()}")
     assert page.status_code == 200
@@ -145,6 +175,7 @@ def test_the_occurrence_page_shows_records_history_messages_and_the_clause(porta
     assert "下一年度合作计划备案" in text and "测试〔2026〕1号 一(一)" in text
     assert "已报备" in text and "待核验" in text and "提交记录" in text
     assert "已发消息" in text and "泰顺县" in text and "到期前30天" in text
+    assert "泰顺县 已签收 于 2026-10-20 10:00（到期前30天）" in text  # the stage's label, from the ladder
     assert "Prefect 部署列表" in text  # no Prefect server here: the link falls back to the list
 
 
@@ -205,6 +236,7 @@ def test_the_message_preview_shows_the_messages_and_stores_nothing(portal):
     page = client.get("/queue/preview?date=2026-11-02")
     assert page.status_code == 200
     assert "未保存、未发送" in page.text and "泰顺县" in page.text and "下一年度合作计划备案" in page.text
+    assert "牵头单位 ·" in page.text and ">lead" not in page.text and " lead ·" not in page.text
     assert stored_state(portal) == before
     assert count_rows(portal.database_url, OutboxItem) == 0
     assert client.get("/queue/preview?date=2026-13-01").status_code == 422
@@ -215,10 +247,20 @@ def test_the_outbox_and_its_deliveries_show_in_the_queue(portal):
 
     check_obligation(portal.app, None, as_of=portal.clock.now)
     page = portal.coordinator().get("/queue")
-    assert "发件箱" in page.text and "本地发件箱 local" in page.text
+    assert "发件箱" in page.text and "本地发件箱 未外发（未配置发送渠道）" in page.text
+    assert " local<" not in page.text and " local，" not in page.text  # no raw delivery state
+    unit_page = portal.coordinator().get("/units/taishun").text
+    assert "本地发件箱 未外发（未配置发送渠道）" in unit_page
     with portal.app.session() as session:
         first = session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().first()
     assert first.recipient in page.text
+
+
+@pytest.mark.parametrize(("path", "name"), [("/occurrences/abc", "期次编号"), ("/records/x1/evidence", "记录编号")])
+def test_a_malformed_id_in_the_address_is_named_in_chinese(portal, path, name):
+    page = portal.coordinator().get(path)
+    assert page.status_code == 422 and f"{name}无法识别" in page.text
+    assert "occurrence_id" not in page.text and "record_id" not in page.text
 
 
 def test_an_unexpected_error_is_a_chinese_500_page(tmp_path, database_url):
@@ -237,3 +279,8 @@ def test_an_unexpected_error_is_a_chinese_500_page(tmp_path, database_url):
     finally:
         portal.app.calendar.working_days_between = original
     assert page.status_code == 500 and "服务器出错" in page.text and "未保存任何内容" in page.text
+    # the same security headers as every other page (the link's token is in the URL: no referrer)
+    ok = client.get(portal.link())
+    for name in ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy",
+                 "cache-control"):
+        assert page.headers.get(name) == ok.headers[name], name
