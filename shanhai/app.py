@@ -155,15 +155,37 @@ class App:
     def sync(self, *, as_of: datetime, now: datetime | None = None, actor: str = "system"):
         """Migrate, then store the catalogue and the occurrences it implies up to the year after as_of
         (a preview may look ahead; only the real clock, ``now``, freezes history)."""
+        now = now or self.clock()
+        current = self._sync_is_current(as_of=as_of, now=now)
+        if current is not None:
+            return current
         self.migrate()
         with self.session() as session:
             return self.sync_in(session, as_of=as_of, now=now, actor=actor)
+
+    def _sync_is_current(self, *, as_of: datetime, now: datetime):
+        """The report of a sync with nothing to write, found by reading only (on SQLite a reading command
+        then never waits for a writer's lock), or None when the sync must write (or migrate)."""
+        from sqlalchemy.engine import make_url
+
+        from shanhai.db import schema_revision
+        from shanhai.migrations import HEAD
+        from shanhai.models.store import SyncReport, sync_is_current
+
+        if make_url(self.database_url).get_backend_name() == "sqlite" and not self.database_exists():
+            return None  # a new file: the write path creates it (privately)
+        if schema_revision(self.database_url) != HEAD:
+            return None
+        with self.read_session() as session:
+            if not sync_is_current(session, as_of=as_of, now=now, fingerprint=self.catalogue_fingerprint):
+                return None
+        return SyncReport(len(self.catalogue.units), 0, 0, 0, 0)
 
     def tracking_from(self):
         """The installation's tracking start (a date): occurrences due before it are history."""
         from shanhai.models.installation import read_installation
 
-        with self.session() as session:
+        with self.read_session() as session:
             row = read_installation(session=session)
         if row is None:
             raise RuntimeError("the database has no installation yet: run `shanhai init` first")
@@ -187,7 +209,7 @@ class App:
             if session is not None:
                 row = read_installation(session=session)
             else:
-                with self.session() as own:
+                with self.read_session() as own:
                     row = read_installation(session=own)
             if row is None:
                 raise RuntimeError("the database has no installation yet: run `shanhai init` first")

@@ -155,7 +155,8 @@ def _migration_lock(url: str) -> Iterator[None]:
 def _current_revision(url: str) -> str | None:
     from sqlalchemy import inspect, text
 
-    engine = get_engine(url)
+    # a read-only connection: on SQLite a plain BEGIN, so checking never waits for a writer
+    engine = get_engine(url).execution_options(**{READ_ONLY: True})
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None
