@@ -107,3 +107,16 @@ def test_a_dry_run_previews_without_storing(cli):
     assert stored and {d["status"] for m in stored for d in m["deliveries"]} == {"local"}
     assert {"id", "kind", "recipient", "role", "stage", "stage_label", "created_at", "item_count", "title", "body",
             "deliveries"} == set(stored[0])
+
+
+def test_remind_names_the_field_for_an_unknown_obligation_and_queues_nothing(cli):
+    from shanhai.models.tables import OutboxItem
+    from tests.conftest import count_rows
+
+    assert cli("init", "--as-of", "2026-10-10").exit_code == 0
+    result = cli("remind", "--obligation", "no-such-plan", "--as-of", "2026-10-10T10:00")
+    assert result.exit_code == 1
+    assert "--obligation" in result.stderr and "“no-such-plan”" in result.stderr
+    assert "next-year-plan" in result.stderr, "the message lists the obligations there are"
+    assert "Traceback" not in result.output
+    assert count_rows(cli.database_url, OutboxItem) == 0
