@@ -129,12 +129,10 @@ def _database() -> str:
     if not url:
         home = Path(os.environ.get("SHANHAI_HOME") or "var")
         return str(home.resolve() / "shanhai.db")
-    try:
-        from sqlalchemy.engine import make_url
+    from shanhai.settings import mask_url
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001  (an unparsable URL is shown by its scheme only)
-        return url.split("://", 1)[0] + "://…"
+    # masked as written, not as parsed: a parser can take part of a password containing "@" for the host
+    return mask_url(url)
 
 
 def log_path() -> Path:

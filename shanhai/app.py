@@ -84,7 +84,10 @@ class App:
         url = make_url(self.database_url)
         if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
             return url.database
-        return url.render_as_string(hide_password=True)
+        from shanhai.settings import mask_url
+
+        # masked as written, not as parsed: a parser can take part of a password containing "@" for the host
+        return mask_url(self.database_url)
 
     def database_exists(self) -> bool:
         """Whether an initialised database is there, creating nothing to find out: for SQLite its file,

@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from tests.conftest import REAL_CATALOGUE, _forget_engine, run_cli
 
@@ -47,3 +49,29 @@ def test_up_names_the_database_without_its_password(tmp_path, url_with_password)
     line = loaded_line(app, 3)
     assert PASSWORD not in line
     assert f"（{url_with_password.replace(PASSWORD, '***')}）" in line and "演示历史新增 3 条记录" in line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://shanhai:s3cr3t@db:port/x",  # a port that is no number: make_url refuses it
+        "postgresql://shanhai:s3/cr3t@db:port/x",  # a "/" in the password
+        "postgresql://shanhai:s3:cr@3t@db:port/x",  # a ":" and an "@" in the password
+        "postgres ql://shanhai:s3cr3t@db/x",  # no scheme a parser accepts
+        "postgresql://shanhai@db:port/x?password=s3cr3t",  # libpq's password in the query
+    ],
+)
+def test_an_unparsable_database_url_never_shows_its_password(tmp_path, url):
+    result = run_cli(["status"], home=tmp_path, env={"SHANHAI_DATABASE_URL": url})
+    assert result.exit_code == 1, result.output
+    assert "s3" not in result.output and "cr3t" not in result.output, result.output
+    assert "***" in result.stderr and "SHANHAI_DATABASE_URL" in result.stderr
+
+
+@given(password=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=4, max_size=20))
+def test_mask_url_hides_any_password(password):
+    from shanhai.settings import mask_url
+
+    assume(password.strip() and not set(password) & set(" &") and "password=" not in password.lower())
+    shown = mask_url(f"postgresql://shanhai:{password}@db.example:5432/shanhai")
+    assert shown == "postgresql://shanhai:***@db.example:5432/shanhai"
