@@ -111,8 +111,11 @@ def sync_catalogue(
     when the catalogue changes. Occurrences exist through the year after ``as_of`` and after ``now``.
     The first sync also creates the installation (tracking from 1 January of ``as_of``'s year).
     """
-    ensure_installation(session=session, tracking_from=date(local_date(as_of).year, 1, 1))
+    first_year = date(local_date(as_of).year, 1, 1)
+    installation = ensure_installation(session=session, tracking_from=first_year)
     state = session.get(CatalogueState, "catalogue")
+    if state is None and installation.tracking_from != first_year:
+        installation.tracking_from = first_year  # the first sync: the migration's row holds a placeholder
     real_today = local_date(now)
     today = max(real_today, state.high_water) if state else real_today  # history ends here
     horizon = _horizon(as_of, now)

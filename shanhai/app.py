@@ -19,6 +19,14 @@ class DatabaseUnreachable(Exception):
     """The configured database server cannot be reached (the driver's reason, without secrets)."""
 
 
+class NotInitialised(Exception):
+    """The database lacks what its migrations create (the installation row): it was emptied by hand or
+    is not Shanhai's."""
+
+    def __init__(self) -> None:
+        super().__init__("数据库中没有安装记录（installation）：请运行 shanhai init 初始化")
+
+
 AS_OF_YEARS = (2000, 2100)  # the document's era with room; a typo such as 9999 is refused, not computed
 
 
@@ -191,7 +199,7 @@ class App:
         with self.read_session() as session:
             row = read_installation(session=session)
         if row is None:
-            raise RuntimeError("the database has no installation yet: run `shanhai init` first")
+            raise NotInitialised
         return row.tracking_from
 
     def set_tracking_from(self, start, *, actor: str) -> None:
@@ -215,7 +223,7 @@ class App:
                 with self.read_session() as own:
                     row = read_installation(session=own)
             if row is None:
-                raise RuntimeError("the database has no installation yet: run `shanhai init` first")
+                raise NotInitialised
             self._installation_secret = row.secret
         return [self._installation_secret]
 

@@ -27,6 +27,7 @@ from tests.conftest import (
     count_rows,
     joint_meeting,
     line_of,
+    make_app,
     make_catalogue,
     next_year_plan,
     run_cli,
@@ -357,3 +358,30 @@ def test_a_database_server_that_does_not_answer_is_one_line_with_its_password_ma
         assert result.exit_code == 1, result.output
         line = _one_line(result.stderr)
         assert f"127.0.0.1:{port}" in line and "s3cr3t" not in line and "***" in line, line
+
+
+def test_a_file_that_is_not_a_database_is_one_chinese_line(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "shanhai.db").write_bytes(b"this is a spreadsheet, not SQLite" * 100)
+    result = run_cli(["status"], home=home, database_url=f"sqlite:///{home / 'shanhai.db'}")
+    assert result.exit_code == 1, result.output
+    line = _one_line(result.stderr)
+    assert "数据库无法使用" in line and "shanhai.db" in line and "内部错误" not in line, line
+
+
+def test_a_missing_installation_row_is_one_chinese_line(tmp_path, database_url):
+    from sqlalchemy import text
+
+    from shanhai.app import NotInitialised
+    from shanhai.cli.errors import describe
+    from shanhai.settings import Settings
+
+    app = make_app(tmp_path, database_url)
+    app.settings = Settings(home=tmp_path, database_url=database_url)  # the key lives in the database
+    app.migrate()
+    with app.session() as session:
+        session.execute(text("DELETE FROM installation"))
+    with pytest.raises(NotInitialised) as caught:
+        app.signing_keys()
+    assert "shanhai init" in describe(caught.value) and "installation" in describe(caught.value)

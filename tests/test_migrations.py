@@ -26,3 +26,27 @@ def test_it_builds_every_table_from_migrations_and_stamps_the_head(database_url)
     assert {"obligation", "occurrence", "completionrecord", "waiver", "auditentry", "outboxitem", "delivery",
             "importbatch"} <= tables
     assert version == migrations.HEAD
+
+
+def test_the_migration_creates_the_installation_so_its_key_is_there_before_any_sync(tmp_path, database_url):
+    from shanhai.app import App
+    from shanhai.settings import Settings
+
+    app = App(settings=Settings(home=tmp_path, database_url=database_url))  # no SHANHAI_SECRET_KEY
+    app.migrate()  # what `shanhai user add` does; no sync
+    [key] = app.signing_keys()
+    assert len(key) >= 32
+    assert app.tracking_from().month == 1
+
+
+def test_the_first_sync_still_sets_the_tracking_start_to_its_year(tmp_path, database_url):
+    from tests.conftest import at, make_app
+
+    app = make_app(tmp_path, database_url)
+    app.migrate()
+    key = app.signing_keys()
+    app.sync(as_of=at(2024, 5, 6))
+    assert app.tracking_from().isoformat() == "2024-01-01"
+    app.sync(as_of=at(2025, 5, 6))
+    assert app.tracking_from().isoformat() == "2024-01-01", "only the first sync sets it"
+    assert app.signing_keys() == key
