@@ -27,6 +27,8 @@ class NotInitialised(Exception):
         super().__init__("数据库中没有安装记录（installation）：请运行 shanhai init 初始化")
 
 
+# Where versions before the installation table kept the generated key (read to verify, never written).
+LEGACY_SECRET_FILE = "secret_key"
 AS_OF_YEARS = (2000, 2100)  # the document's era with room; a typo such as 9999 is refused, not computed
 
 
@@ -210,7 +212,9 @@ class App:
 
     def signing_keys(self, *, session: Session | None = None) -> list[str]:
         """Keys that sign links and name channels: SHANHAI_SECRET_KEY ("new,old" while rotating) or the
-        key generated into the database at the first sync. The first signs; every one verifies.
+        key the migration generated into the database. The first signs; every one verifies. Without
+        SHANHAI_SECRET_KEY, a key an older version kept in ``$SHANHAI_HOME/secret_key`` still verifies,
+        so links and channel names made before the upgrade keep working.
         Pass the open ``session`` when there is one (on SQLite a second one would wait for its lock)."""
         if self.settings.secret_keys:
             return self.settings.secret_keys
@@ -225,6 +229,17 @@ class App:
             if row is None:
                 raise NotInitialised
             self._installation_secret = row.secret
-        return [self._installation_secret]
+        legacy = self._legacy_secret()
+        return [self._installation_secret] + ([legacy] if legacy and legacy != self._installation_secret else [])
+
+    def _legacy_secret(self) -> str | None:
+        """The key older versions generated into ``$SHANHAI_HOME/secret_key`` (one line), if it is there."""
+        path = self.settings.home_dir / LEGACY_SECRET_FILE
+        try:
+            with path.open("rb") as fh:
+                text = fh.read(1024).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError):  # none (the usual case), or unreadable: nothing to adopt
+            return None
+        return text or None
 
     _installation_secret: str | None = field(default=None, init=False, repr=False)

@@ -50,3 +50,32 @@ def test_the_first_sync_still_sets_the_tracking_start_to_its_year(tmp_path, data
     app.sync(as_of=at(2025, 5, 6))
     assert app.tracking_from().isoformat() == "2024-01-01", "only the first sync sets it"
     assert app.signing_keys() == key
+
+
+def test_an_older_versions_key_file_keeps_its_links_working_after_the_upgrade(tmp_path, database_url):
+    from shanhai.app import App
+    from shanhai.notifications.links import sign_report_link, verify_report_token
+    from shanhai.settings import Settings
+    from tests.conftest import at
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "secret_key").write_text("the-key-of-an-older-version\n")  # as older versions wrote it
+    issued = at(2026, 3, 2)
+    old_link = sign_report_link(base_url="http://portal", occurrence_id=7, unit_code="TS",
+                                secret="the-key-of-an-older-version", issued_at=issued)
+    app = App(settings=Settings(home=home, database_url=database_url))
+    app.migrate()
+    keys = app.signing_keys()
+    assert keys[0] != "the-key-of-an-older-version", "new links are signed with the database's key"
+    token = old_link.rsplit("/", 1)[1]
+    assert verify_report_token(token, secret=keys, now=issued) == (7, "TS")
+
+
+def test_without_a_key_file_only_the_database_key_is_used(tmp_path, database_url):
+    from shanhai.app import App
+    from shanhai.settings import Settings
+
+    app = App(settings=Settings(home=tmp_path, database_url=database_url))
+    app.migrate()
+    assert len(app.signing_keys()) == 1
