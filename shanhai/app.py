@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,26 +33,40 @@ LEGACY_SECRET_FILE = "secret_key"
 AS_OF_YEARS = (2000, 2100)  # the document's era with room; a typo such as 9999 is refused, not computed
 
 
+# The only forms --as-of (and a flow's as_of) takes: a date, or an ISO datetime with minutes, optional
+# seconds and fraction, and an optional offset. pendulum's parser also takes week dates, ordinals,
+# durations and times alone: a typo there would silently mean another day.
+_AS_OF_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_AS_OF_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
+_AS_OF_FORMS = "应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM[:SS][+08:00]"
+
+
 def parse_as_of(text: str | None) -> datetime:
-    """None: now. A bare date means 12:00 that day in Asia/Shanghai; a datetime without offset is local.
-    Anything else (a duration such as P1D, a time alone, a date out of range) is a ValueError."""
+    """None: now (UTC). A bare date means 12:00 that day, Shanghai time; a datetime without offset is
+    Shanghai time, one with an offset keeps it. Anything else (another ISO form, a duration, a time
+    alone, a day that does not exist, a year outside :data:`AS_OF_YEARS`) is a ValueError whose
+    message says, in Chinese, what is accepted."""
     import pendulum
 
     from shanhai.models.localtime import TZ_NAME
 
     if text is None:
         return pendulum.now("UTC")
+    given = text.strip()
     try:
-        parsed = pendulum.parse(text.strip(), tz=TZ_NAME, exact=True)
-    except (ValueError, OverflowError, pendulum.parsing.exceptions.ParserError) as exc:
-        raise ValueError(f"'{text}' is not a date or datetime (YYYY-MM-DD[THH:MM])") from exc
-    if isinstance(parsed, pendulum.Date) and not isinstance(parsed, pendulum.Duration):
-        if not AS_OF_YEARS[0] <= parsed.year <= AS_OF_YEARS[1]:
-            raise ValueError(f"'{text}' is outside the years {AS_OF_YEARS[0]}-{AS_OF_YEARS[1]}")
-        if isinstance(parsed, pendulum.DateTime):
-            return parsed
-        return pendulum.datetime(parsed.year, parsed.month, parsed.day, 12, tz=TZ_NAME)
-    raise ValueError(f"'{text}' is not a date or datetime (YYYY-MM-DD[THH:MM])")
+        if _AS_OF_DATE.fullmatch(given):
+            day = date.fromisoformat(given)
+            parsed = pendulum.datetime(day.year, day.month, day.day, 12, tz=TZ_NAME)
+        elif _AS_OF_DATETIME.fullmatch(given):
+            parsed = pendulum.instance(datetime.fromisoformat(given), tz=TZ_NAME)  # tz: for a naive one only
+        else:
+            raise ValueError(_AS_OF_FORMS)
+    except ValueError as exc:
+        reason = str(exc) if str(exc) == _AS_OF_FORMS else f"没有这一天或这一时刻；{_AS_OF_FORMS}"
+        raise ValueError(f"“{text}”不是日期或时间：{reason}") from None
+    if not AS_OF_YEARS[0] <= parsed.year <= AS_OF_YEARS[1]:
+        raise ValueError(f"“{text}”超出 {AS_OF_YEARS[0]}—{AS_OF_YEARS[1]} 年")
+    return parsed
 
 
 def real_now() -> datetime:
@@ -167,7 +182,8 @@ class App:
 
     def sync(self, *, as_of: datetime, now: datetime | None = None, actor: str = "system"):
         """Migrate, then store the catalogue and the occurrences it implies up to the year after as_of
-        (a preview may look ahead; only the real clock, ``now``, freezes history)."""
+        (a preview may look ahead; only the real clock, ``now``, freezes history). When a read shows
+        nothing would change, nothing is written and no write lock is taken."""
         now = now or self.clock()
         current = self._sync_is_current(as_of=as_of, now=now)
         if current is not None:

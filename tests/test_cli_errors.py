@@ -385,3 +385,30 @@ def test_a_missing_installation_row_is_one_chinese_line(tmp_path, database_url):
     with pytest.raises(NotInitialised) as caught:
         app.signing_keys()
     assert "shanhai init" in describe(caught.value) and "installation" in describe(caught.value)
+
+
+@pytest.mark.parametrize("value", ["2026W22", "20260601", "2026-152", "12:00", "2026-06", "2026-06-01T09", "明天"])
+def test_as_of_takes_only_a_date_or_an_iso_datetime(value):
+    from shanhai.app import parse_as_of
+
+    with pytest.raises(ValueError, match="应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM"):
+        parse_as_of(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "meant"),
+    [
+        ("2026-06-01", "2026-06-01T12:00:00+08:00"),
+        (" 2026-06-01T09:30 ", "2026-06-01T09:30:00+08:00"),
+        ("2026-06-01 09:30:15", "2026-06-01T09:30:15+08:00"),
+        ("2026-06-01T01:30:00.250000+00:00", "2026-06-01T01:30:00.250000+00:00"),
+        ("2026-06-01T01:30Z", "2026-06-01T01:30:00+00:00"),
+    ],
+)
+def test_as_of_reads_a_date_as_noon_and_a_datetime_without_offset_as_shanghai_time(value, meant):
+    from datetime import datetime
+
+    from shanhai.app import parse_as_of
+
+    assert parse_as_of(value) == datetime.fromisoformat(meant)
+    assert parse_as_of(value).isoformat() == datetime.fromisoformat(meant).isoformat()
