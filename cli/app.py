@@ -74,7 +74,9 @@ def require_database(a) -> None:
     try:
         found = a.database_exists()
     except DatabaseUnreachable as exc:
-        fail(f"无法连接数据库：{where}：{exc}。请检查 SHANHAI_DATABASE_URL 与数据库服务器。")
+        from shanhai.cli.errors import connect_reason
+
+        fail(f"无法连接数据库：{where}：{connect_reason(str(exc))}。请检查 SHANHAI_DATABASE_URL 与数据库服务器。")
     if not found:
         fail(
             f"未找到数据库：{where}。"

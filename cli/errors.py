@@ -100,7 +100,7 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, InputError):
         return f"--{exc.field}：{exc.message}（未保存 nothing stored）"
     if isinstance(exc, DatabaseUnreachable):
-        return f"无法连接数据库：{_database()}：{exc}"
+        return f"无法连接数据库：{_database()}：{connect_reason(str(exc))}"
     if isinstance(exc, NotInitialised):
         return f"{_database()}：{exc}"
     if _is_sqlalchemy(exc, "OperationalError"):
@@ -109,7 +109,7 @@ def describe(exc: BaseException) -> str | None:
             return BUSY
         if "no such table" in first:
             return f"数据库未初始化或不是山海的数据库：{_database()}：{first}。请运行 shanhai init"
-        return f"数据库操作失败：{_database()}：{first}。请检查 SHANHAI_DATABASE_URL 与数据库服务器，然后重试"
+        return f"数据库操作失败：{_database()}：{connect_reason(first)}。请检查 SHANHAI_DATABASE_URL 与数据库服务器，然后重试"
     if _is_sqlalchemy(exc, "ProgrammingError") and "does not exist" in _driver_reason(exc):
         return f"数据库未初始化或不是山海的数据库：{_database()}：{_driver_reason(exc)}。请运行 shanhai init"
     if _is_sqlalchemy(exc, "DatabaseError") and not _is_sqlalchemy(exc, "IntegrityError"):
@@ -124,6 +124,15 @@ def describe(exc: BaseException) -> str | None:
             return f"无法访问文件 {exc.filename}：{os_reason(exc)}（未保存 nothing stored）"
         return f"系统错误：{os_reason(exc)}（未保存 nothing stored）"
     return None
+
+
+def connect_reason(reason: str) -> str:
+    """libpq's "timeout expired" said in Chinese first: the server did not answer in time."""
+    if "timeout expired" not in reason:
+        return reason
+    from shanhai.db import PG_CONNECT_SECONDS
+
+    return f"数据库服务器没有在限定时间（默认 {PG_CONNECT_SECONDS} 秒，URL 中的 connect_timeout 可改）内应答 ({reason})"
 
 
 def _driver_reason(exc: BaseException) -> str:

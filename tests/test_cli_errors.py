@@ -412,3 +412,23 @@ def test_as_of_reads_a_date_as_noon_and_a_datetime_without_offset_as_shanghai_ti
 
     assert parse_as_of(value) == datetime.fromisoformat(meant)
     assert parse_as_of(value).isoformat() == datetime.fromisoformat(meant).isoformat()
+
+
+def test_a_database_server_that_accepts_but_never_answers_fails_fast_in_one_line(tmp_path, monkeypatch):
+    import socket
+
+    import shanhai.db
+
+    monkeypatch.setattr(shanhai.db, "PG_CONNECT_SECONDS", 2)  # libpq's smallest
+    with socket.socket() as silent:  # listens, accepts into the backlog, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://shanhai:s3cr3t@127.0.0.1:{silent.getsockname()[1]}/shanhai"
+        started = time.monotonic()
+        result = run_cli(["status"], home=tmp_path / "home", database_url=url)
+        took = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    line = _one_line(result.stderr)
+    assert "无法连接数据库" in line and "限定时间" in line and "s3cr3t" not in line, line
+    assert took < 20, took
+
