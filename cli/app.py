@@ -42,7 +42,7 @@ def as_of_option(text: str | None):
     try:
         return parse_as_of(text)
     except ValueError as exc:
-        fail(f"--as-of：无法识别的时间 '{text}'（{exc}）")
+        fail(f"--as-of：{exc}")
 
 
 def load_app(*, need_db: bool = True):

@@ -25,6 +25,8 @@ def init(
     """初始化：迁移数据库并载入事项目录（可重复执行）。 Migrate and load the catalogue (idempotent)."""
     from datetime import date
 
+    from shanhai.app import AS_OF_YEARS
+
     when = as_of_option(as_of)
     start = None
     if tracking_from is not None:
@@ -32,14 +34,14 @@ def init(
             start = date.fromisoformat(tracking_from.strip())
         except ValueError:
             fail(f"--tracking-from：无法识别的日期 '{tracking_from}'（应为 YYYY-MM-DD）")
-        if not 2000 <= start.year <= 2100:
-            fail(f"--tracking-from：{start} 不在 2000—2100 年之间")
+        if not AS_OF_YEARS[0] <= start.year <= AS_OF_YEARS[1]:
+            fail(f"--tracking-from：{start} 不在 {AS_OF_YEARS[0]}—{AS_OF_YEARS[1]} 年之间")
     a = load_app(need_db=False)
     report = a.sync(as_of=when)
     if start is not None:
         a.set_tracking_from(start, actor="cli")
     typer.echo(
-        f"数据库 {a.database_url}\n"
+        f"数据库 {a.database_location}\n"
         f"单位 {report.units} 个；事项 新增 {report.obligations_added}、变更 {report.obligations_changed}；"
         f"期次 新增 {report.occurrences_added}、更新 {report.occurrences_updated}、移除 {report.occurrences_removed}"
         + ("" if report.changed else "（无变化）")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from shanhai.cli import output
+from shanhai.cli.app import Json
 
 channels_app = typer.Typer(
     help="消息渠道：检查、列出与测试（SHANHAI_APPRISE_CONFIG，密钥已遮蔽）。 Channels.",
@@ -14,7 +15,6 @@ channels_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-Json = Annotated[bool, typer.Option("--json", help="输出 JSON（字段见 README）。")]
 NOTHING_CONFIGURED = "未配置任何渠道（SHANHAI_APPRISE_CONFIG 未设置）：消息只保存在本地发件箱，不会离开本机。"
 
 

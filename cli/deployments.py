@@ -134,14 +134,35 @@ def prefect_yaml_path() -> Path:
     return REPO_ROOT / "prefect.yaml"
 
 
+USAGE = "用法 usage: python -m shanhai.cli.deployments [--check]"
+
+
 def main(argv: list[str] | None = None) -> int:
-    from shanhai.app import App
+    """Write (or ``--check``) prefect.yaml. Every failure is one line on stderr, as for `shanhai`:
+    a known cause (a setting, the catalogue, the file) exits 1, anything else 2 with its traceback in
+    the CLI's error log."""
+    from shanhai.cli.errors import PREFIX, describe, internal_error
 
     argv = sys.argv[1:] if argv is None else argv
+    unknown = [a for a in argv if a != "--check"]
+    if unknown:
+        print(f"{PREFIX}未知参数 {unknown[0]!r}。{USAGE}", file=sys.stderr)
+        return 2
+    try:
+        return _run(check="--check" in argv)
+    except Exception as exc:  # noqa: BLE001  (one line, never a traceback; see shanhai.cli.errors)
+        known = describe(exc)
+        print(f"{PREFIX}{known}" if known is not None else internal_error(exc), file=sys.stderr)
+        return 1 if known is not None else 2
+
+
+def _run(*, check: bool) -> int:
+    from shanhai.app import App
+
     app = App()
     text = render_prefect_yaml(app.catalogue, app.settings.send_hour)
     path = prefect_yaml_path()
-    if "--check" in argv:
+    if check:
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             print(f"{path} 与事项目录不一致：请运行 python -m shanhai.cli.deployments", file=sys.stderr)
             return 1

@@ -85,7 +85,7 @@ def _unpassable(arg: str) -> str | None:
 
 def describe(exc: BaseException) -> str | None:
     """One line (or a located list, for a file's problems) for an error with a known cause, else None."""
-    from shanhai.app import DatabaseUnreachable
+    from shanhai.app import DatabaseUnreachable, NotInitialised, connect_reason
     from shanhai.models.errors import InputError
     from shanhai.models.yaml_source import YamlFileError
     from shanhai.settings import SettingsError
@@ -100,18 +100,36 @@ def describe(exc: BaseException) -> str | None:
     if isinstance(exc, InputError):
         return f"--{exc.field}：{exc.message}（未保存 nothing stored）"
     if isinstance(exc, DatabaseUnreachable):
-        return f"无法连接数据库：{_database()}：{exc}"
+        return f"无法连接数据库：{_database()}：{connect_reason(str(exc))}"
+    if isinstance(exc, NotInitialised):
+        return f"{_database()}：{exc}"
     if _is_sqlalchemy(exc, "OperationalError"):
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        first = reason[0] if reason else type(exc).__name__
+        first = _driver_reason(exc)
         if "database is locked" in first or "database is busy" in first:
             return BUSY
-        return f"数据库操作失败：{_database()}：{first}。请检查 SHANHAI_DATABASE_URL 与数据库服务器，然后重试"
+        if "no such table" in first:
+            return f"数据库未初始化或不是山海的数据库：{_database()}：{first}。请运行 shanhai init"
+        return f"数据库操作失败：{_database()}：{connect_reason(first)}。请检查 SHANHAI_DATABASE_URL 与数据库服务器，然后重试"
+    if _is_sqlalchemy(exc, "ProgrammingError") and "does not exist" in _driver_reason(exc):
+        return f"数据库未初始化或不是山海的数据库：{_database()}：{_driver_reason(exc)}。请运行 shanhai init"
+    if _is_sqlalchemy(exc, "DatabaseError") and not _is_sqlalchemy(exc, "IntegrityError"):
+        # the file or server answered but not as a Shanhai database would (SQLite: "file is not a
+        # database"); a broken constraint stays a bug (an internal error), never hidden here
+        return (
+            f"数据库无法使用：{_database()}：{_driver_reason(exc)}。"
+            "请检查 SHANHAI_DATABASE_URL / SHANHAI_HOME 是否指向山海的数据库"
+        )
     if isinstance(exc, OSError) and (exc.filename or exc.strerror):
         if exc.filename:
             return f"无法访问文件 {exc.filename}：{os_reason(exc)}（未保存 nothing stored）"
         return f"系统错误：{os_reason(exc)}（未保存 nothing stored）"
     return None
+
+
+def _driver_reason(exc: BaseException) -> str:
+    """The database driver's first line (the SQL statement SQLAlchemy appends is left out)."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return reason[0] if reason else type(exc).__name__
 
 
 def _is_sqlalchemy(exc: BaseException, name: str) -> bool:
@@ -128,12 +146,10 @@ def _database() -> str:
     url = os.environ.get("SHANHAI_DATABASE_URL")
     if not url:
         return str(_home() / "shanhai.db")
-    try:
-        from sqlalchemy.engine import make_url
+    from shanhai.settings import mask_url
 
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001  (an unparsable URL is shown by its scheme only)
-        return url.split("://", 1)[0] + "://…"
+    # masked as written, not as parsed: a parser can take part of a password containing "@" for the host
+    return mask_url(url)
 
 
 def _home() -> Path:

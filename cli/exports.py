@@ -21,10 +21,10 @@ class ExportError(Exception):
 
 def export_excel(app, path: Path, *, as_of: datetime, everything: bool = False) -> int:
     """Write the status sheet to ``path`` (replacing it whole); the number of occurrences written.
-    Raises :class:`ExportError` naming the path when it cannot be written."""
+    Raises :class:`ExportError` naming the path when it cannot be written (call :func:`check_target`
+    first to refuse a hopeless path before any work)."""
     from shanhai.models.excel import status_rows, status_workbook
 
-    check_target(path)
     rows = status_rows(app, as_of=as_of, everything=everything)
     _save_atomically(status_workbook(rows, as_of=as_of), path)
     return len(rows)
@@ -43,11 +43,11 @@ def _check_target(path: Path) -> None:
         raise ExportError(f"{path} 是一个目录：请给出文件名，如 {path / '督办状态.xlsx'}")
     if path.exists() and not path.is_file():
         raise ExportError(f"{path} 不是普通文件，不能写入（请换一个文件名）")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ExportError(f"无法写入 {path}：{parent} 不是目录")
-            break
+    # a mistyped folder is refused, not created: the file would land somewhere nobody looks
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ExportError(f"无法写入 {path}：{path.parent} 不是目录")
+    if not path.parent.is_dir():
+        raise ExportError(f"目录不存在：{path.parent}（请先创建该目录）")
 
 
 def _save_atomically(wb, path: Path) -> None:
@@ -57,7 +57,6 @@ def _save_atomically(wb, path: Path) -> None:
     previous_hook = sys.unraisablehook
     try:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             try:
                 with os.fdopen(fd, "wb") as fh:

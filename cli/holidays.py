@@ -9,7 +9,6 @@ No database and no Prefect: these read the catalogue folder's holiday file and n
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
+
+from shanhai.cli.app import Json, emit_json, fail
 
 _SOURCE_NAMES = {
     "official": "官方（chinese-calendar，依国务院办公厅通知）",
@@ -51,25 +52,21 @@ holidays_app = typer.Typer(
     no_args_is_help=True,
 )
 
-Json = Annotated[bool, typer.Option("--json", help="输出 JSON：year、source、off、on（见 README）。")]
 MAX_NOTICE_BYTES = 1 << 20  # the State Council's notice is a few kilobytes of text
 NoticePath = Annotated[Path, typer.Argument(help="通知全文（UTF-8 纯文本），如从中国政府网复制的 通知.txt")]
 
 
-def _fail(message: str, code: int = 1) -> None:
-    typer.echo(f"错误 error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
-
-
 def _holiday_path() -> Path:
+    """Where default_calendar reads the holiday file; a catalogue folder that is not there ends the
+    command (showing the law's calendar for it would hide the mistake, importing would create it)."""
     from shanhai.models.holiday_file import HOLIDAY_FILE_NAME
     from shanhai.settings import get_settings
 
-    return get_settings().catalogue_dir / HOLIDAY_FILE_NAME  # where default_calendar reads it
+    folder = get_settings().catalogue_dir
+    if not folder.is_dir():
+        what = "不是目录" if folder.exists() else "不存在"
+        fail(f"SHANHAI_CATALOGUE_DIR：事项目录{what}：{folder}（节假日文件 {HOLIDAY_FILE_NAME} 在该目录中）")
+    return folder / HOLIDAY_FILE_NAME
 
 
 def _calendar():
@@ -80,7 +77,7 @@ def _calendar():
     try:
         return WorkingCalendar.from_file(path)
     except HolidayFileError as exc:
-        _fail(f"节假日文件有误 the holiday file is invalid:\n{exc}")
+        fail(f"节假日文件有误 the holiday file is invalid:\n{exc}")
 
 
 def _payload(year: int, source: str, off: list[date], on: list[date]) -> dict[str, Any]:
@@ -130,12 +127,12 @@ def show(
 
     first, last = AS_OF_YEARS  # the years any command evaluates; the law's calendar means nothing for 888
     if not first <= year <= last:
-        _fail(f"年份 {year} 超出范围（{first}–{last}）")
+        fail(f"年份 {year} 超出范围（{first}–{last}）")
     cal = _calendar()
     source = cal.source(year)
     off, on = cal.deviations(year)
     if as_json:
-        return _emit(_payload(year, source, off, on))
+        return emit_json(_payload(year, source, off, on))
     where = _SOURCE_NAMES[source]
     if source == "file":
         from shanhai.models.holiday_file import load_holiday_file
@@ -160,15 +157,15 @@ def _read(path: Path):
     try:
         data = read_regular_file(path, max_bytes=MAX_NOTICE_BYTES, field="NOTICE", what="通知文件")
     except InputError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        _fail(f"{path} 不是 UTF-8 文本；请另存为 UTF-8 纯文本")
+        fail(f"{path} 不是 UTF-8 文本；请另存为 UTF-8 纯文本")
     try:
         return read_notice(text, name=str(path))
     except NoticeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _day(d: date, year: int) -> str:
@@ -187,7 +184,7 @@ def parse(path: NoticePath, as_json: Json = False) -> None:
     arrangement = notice.arrangement
     off, on = arrangement.deviations()
     if as_json:
-        return _emit(_payload(notice.year, "file", off, on))
+        return emit_json(_payload(notice.year, "file", off, on))
     typer.echo(f"{arrangement.source}\n{notice.year} 年：{len(notice.lines)} 个节假日行，解析无误（未写入）")
     for item in notice.lines:
         days = "、".join(_day(d, notice.year) for d in item.off)
@@ -213,7 +210,7 @@ def import_notice(path: NoticePath) -> None:
             typer.echo(f"{year} 年 chinese-calendar 已知，且与通知逐日一致：无需导入，未写入任何文件。")
             return
         differ = sorted(set(official_off) ^ set(off) | set(official_on) ^ set(on))
-        _fail(
+        fail(
             f"{year} 年 chinese-calendar 已知，但与该通知不一致（{len(differ)} 天不同："
             + "、".join(d.isoformat() for d in differ[:10])
             + ("…" if len(differ) > 10 else "")
@@ -223,7 +220,7 @@ def import_notice(path: NoticePath) -> None:
     cal = _calendar()
     wrong = [d for d in _spill(notice) if cal.is_working_day(d) != (d in notice.outside_workdays)]
     if wrong:
-        _fail(
+        fail(
             "通知涉及其他年份的日期，而该年的日历与通知不符："
             + "、".join(d.isoformat() for d in wrong)
             + "。请先导入该年份的通知；未写入任何文件。"
@@ -235,9 +232,9 @@ def import_notice(path: NoticePath) -> None:
             return
         save_year(target, arrangement)
     except HolidayFileError as exc:
-        _fail(f"节假日文件有误，未写入 the holiday file is invalid, nothing written:\n{exc}")
+        fail(f"节假日文件有误，未写入 the holiday file is invalid, nothing written:\n{exc}")
     except OSError as exc:
-        _fail(f"无法写入 {target}：{exc.strerror or exc}（未改动）")
+        fail(f"无法写入 {target}：{exc.strerror or exc}（未改动）")
     action = "已更新" if before is not None else "已写入"
     typer.echo(
         f"{action} {target}：{year} 年，放假的工作日 {len(off)} 天，调休上班的周末 {len(on)} 天"

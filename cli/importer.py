@@ -30,7 +30,6 @@ class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
 class ImportResult:
     rows: int  # records stored now (0 when the file was imported before)
     batch_id: int
-    encoding: str | None = None  # how a CSV was decoded
     warnings: list[str] = field(default_factory=list)
     already_at: datetime | None = None  # set when this very file was imported before: nothing was added
 
@@ -105,7 +104,7 @@ def import_file(app, path: Path, *, as_of: datetime, actor: str = "cli") -> Impo
         if prior is None:
             raise
         return _already(prior)
-    return ImportResult(rows=len(table.rows), batch_id=batch_id, encoding=table.encoding, warnings=table.warnings)
+    return ImportResult(rows=len(table.rows), batch_id=batch_id, warnings=table.warnings)
 
 
 def _store_rows(app, session, table, *, batch_id: int, as_of: datetime, source: str) -> list[str]:

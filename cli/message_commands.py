@@ -20,16 +20,20 @@ def remind(
     as_json: Json = False,
 ) -> None:
     """计算此刻应发的提醒与督办，写入发件箱并投递（Prefect 中由检查流程写入、发件箱投递流程发送）。 Plan and send reminders."""
+    from shanhai.notifications.channels import ChannelConfigError
     from shanhai.notifications.checking import check_obligation
     from shanhai.notifications.delivery import deliver_outbox
 
     when = as_of_option(as_of)
     a = load_app()
+    if obligation is not None and obligation not in a.catalogue.obligations:
+        known = "、".join(sorted(a.catalogue.obligations))
+        fail(f"--obligation：事项目录中没有事项“{obligation}”（可用：{known}；见 shanhai obligations）")
     try:
         result = check_obligation(a, obligation, as_of=when, dry_run=dry_run)
         # as_of chooses what to plan; what leaves the machine follows the real clock (working hours)
         report = None if dry_run else deliver_outbox(a)
-    except ValueError as exc:  # a bad obligation id, or a ChannelConfigError
+    except ChannelConfigError as exc:
         fail(str(exc))
     if as_json:
         return emit_json(result.messages)

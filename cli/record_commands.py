@@ -163,11 +163,14 @@ def records(
 
 @app.command()
 def waive(
-    occurrence_id: int,
-    reason: Annotated[str, typer.Option("--reason", help="豁免理由")],
-    actor: Annotated[str, typer.Option("--by")] = "市招商局（经合办）",
+    occurrence_id: Annotated[
+        int, typer.Argument(metavar="OCCURRENCE_ID", help="期次编号：shanhai status 表格第一列（--json 的 id，Excel 的 期次#）")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="豁免理由（必填，永久记入审计日志）")],
+    actor: Annotated[str, typer.Option("--by", help="豁免人（记入审计日志）")] = "市招商局（经合办）",
 ) -> None:
-    """豁免一个期次（协调方，须说明理由）。 Waive an occurrence."""
+    """豁免一个期次：此后不再提醒、不再督办，状态为“已豁免”（灰灯）。由协调方执行，须说明理由；每个期次只能豁免一次，不能撤销。
+    Waive an occurrence (coordinator; once, with a reason): no more reminders or escalation."""
     from shanhai.models.errors import InputError
     from shanhai.models.records import waive_occurrence
 

@@ -83,10 +83,8 @@ def ics(
 
     when = as_of_option(as_of)
     if out is not None:
-        if not out.parent.is_dir():
-            fail(f"-o：目录不存在：{out.parent}（请先创建该目录）")
         try:
-            check_target(out)  # a directory, a FIFO (whose open would wait for a reader), a device
+            check_target(out)  # a missing folder, a directory, a FIFO (whose open would wait), a device
         except ExportError as exc:
             fail(f"-o：{exc}")
     a = ready_app(when)

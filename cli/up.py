@@ -138,6 +138,14 @@ def start_portal(stack: Stack, *, env: dict[str, str], configured: str, log_path
     return url
 
 
+def loaded_line(app, n_demo: int) -> str:
+    """What was loaded and into which database (its password masked: this goes to `make run`'s output)."""
+    return (
+        f"  事项目录：{len(app.catalogue.obligations)} 项职责已载入（{app.database_location}）；"
+        + (f"演示历史新增 {n_demo} 条记录。" if n_demo else "演示历史此前已载入。")
+    )
+
+
 def run_stack(settings=None, as_of: str | None = None) -> int:
     """Bring the stack up, wait for Ctrl-C or SIGTERM, stop it; the process exit code."""
     from shanhai.app import App, parse_as_of
@@ -198,10 +206,7 @@ def run_stack(settings=None, as_of: str | None = None) -> int:
         n_demo = load_demo_history(app, as_of=when)
         portal_url = start_portal(stack, env=env, configured=settings.portal_url, log_path=logs / "portal.log")
         first_account = ensure_first_account(app)
-        _say(
-            f"  事项目录：{len(catalogue.obligations)} 项职责已载入（{app.database_url}）；"
-            + (f"演示历史新增 {n_demo} 条记录。" if n_demo else "演示历史此前已载入。")
-        )
+        _say(loaded_line(app, n_demo))
         from shanhai.cli.output import board
         from shanhai.models.queries import board_grid
 

@@ -37,13 +37,13 @@ def user_add(
             raise InputError("role", f"角色应为 coordinator 或 supervisor，而不是“{role}”")
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}")
+    a = _ready()  # a missing database ends the command before anyone types a password for nothing
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
     try:
         check_password(password)
-        a = _ready()
         with a.session() as session:
             add_user(session=session, name=name, role=role, password=password, actor="cli")
     except InputError as exc:

@@ -1,7 +1,8 @@
 """The installation: where tracking starts and the key that signs links and names channels.
 
 Stored in the database, so every worker that shares it agrees (a key generated per SHANHAI_HOME made a
-second worker reject every pending delivery). Created once, by the first sync, race-free.
+second worker reject every pending delivery). Created by the migration that creates its table; the
+first sync sets the tracking start (and would create the row, race-free, were it missing).
 """
 
 from __future__ import annotations

@@ -74,6 +74,25 @@ def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str,
     )
 
 
+def _horizon(as_of: datetime, now: datetime) -> int:
+    """The last year whose occurrences a sync at ``as_of`` (real clock ``now``) must have stored."""
+    return max(local_date(as_of).year, local_date(now).year) + 1
+
+
+def sync_is_current(session: Session, *, as_of: datetime, now: datetime, fingerprint: str) -> bool:
+    """Whether :func:`sync_catalogue` would write nothing: the installation exists, the catalogue is
+    unchanged, its occurrences reach the horizon and the high-water mark has seen ``now``'s day. Only
+    reads, so a reading command can check it without taking a write lock."""
+    state = session.get(CatalogueState, "catalogue")
+    return (
+        state is not None
+        and state.fingerprint == fingerprint
+        and state.through_year >= _horizon(as_of, now)
+        and state.high_water >= local_date(now)
+        and read_installation(session=session) is not None
+    )
+
+
 def sync_catalogue(
     cat: Catalogue,
     cal: WorkingCalendar,
@@ -92,11 +111,14 @@ def sync_catalogue(
     when the catalogue changes. Occurrences exist through the year after ``as_of`` and after ``now``.
     The first sync also creates the installation (tracking from 1 January of ``as_of``'s year).
     """
-    ensure_installation(session=session, tracking_from=date(local_date(as_of).year, 1, 1))
+    first_year = date(local_date(as_of).year, 1, 1)
+    installation = ensure_installation(session=session, tracking_from=first_year)
     state = session.get(CatalogueState, "catalogue")
+    if state is None and installation.tracking_from != first_year:
+        installation.tracking_from = first_year  # the first sync: the migration's row holds a placeholder
     real_today = local_date(now)
     today = max(real_today, state.high_water) if state else real_today  # history ends here
-    horizon = max(local_date(as_of).year, real_today.year) + 1
+    horizon = _horizon(as_of, now)
     if fingerprint and state and state.fingerprint == fingerprint and state.through_year >= horizon:
         state.high_water = today
         return SyncReport(len(cat.units), 0, 0, 0, 0)

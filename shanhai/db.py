@@ -19,6 +19,10 @@ READ_ONLY = "shanhai_read_only"
 # How long a SQLite writer waits for another process's write lock before giving up with "database is
 # locked" (the CLI then says, in one line, that the database is busy and to try again).
 SQLITE_BUSY_SECONDS = 30
+# How long a PostgreSQL connection attempt waits for the server (libpq's connect_timeout; a
+# connect_timeout in the URL wins): a dead or firewalled server fails in seconds, in one line, instead
+# of hanging on the operating system's TCP timeout (minutes).
+PG_CONNECT_SECONDS = 10
 
 
 @cache
@@ -51,7 +55,10 @@ def get_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    from sqlalchemy.engine import make_url
+
+    connect_args = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": PG_CONNECT_SECONDS}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _create_private(path: Path) -> None:
@@ -155,7 +162,8 @@ def _migration_lock(url: str) -> Iterator[None]:
 def _current_revision(url: str) -> str | None:
     from sqlalchemy import inspect, text
 
-    engine = get_engine(url)
+    # a read-only connection: on SQLite a plain BEGIN, so checking never waits for a writer
+    engine = get_engine(url).execution_options(**{READ_ONLY: True})
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return None

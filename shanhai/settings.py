@@ -172,9 +172,22 @@ def _reason(err: Any) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
+def mask_url(text: str) -> str:
+    """A URL's password hidden (postgresql://user:***@host/db), also in a URL no parser accepts: a
+    password may hold "/", ":" or "@", so everything up to the last "@" is the user part. A
+    ``password=`` in the query is hidden too (libpq reads it there)."""
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        userinfo, at, host = rest.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        if at and colon:
+            text = f"{scheme}://{user}:***@{host}"
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", text)
+
+
 def _masked(text: str) -> str:
-    """A URL's password hidden (postgresql://user:***@host/db); anything else shortened."""
-    text = re.sub(r"(://[^/@:\s]*:)[^@/\s]*@", r"\1***@", text)
+    """A URL's password hidden; anything shortened to what fits a line."""
+    text = mask_url(text)
     return text if len(text) <= 200 else text[:200] + "…"
 
 

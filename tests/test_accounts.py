@@ -116,3 +116,13 @@ def test_up_makes_a_first_coordinator_account_once(tmp_path, database_url):
     with app.session() as session:
         assert login(session=session, name="admin", password=password, address="x", now=at(2026, 10, 20)).user
     assert count_rows(database_url, User) == 1
+
+
+def test_user_add_refuses_a_missing_database_before_asking_for_a_password(tmp_path):
+    home = tmp_path / "home"
+    result = user_cli(home, f"sqlite:///{home / 'shanhai.db'}", "add", "jinghe", "--role", "coordinator",
+                      input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 1, result.output
+    assert "密码" not in result.stdout, "no prompt was shown"
+    assert "未找到数据库" in result.stderr and "shanhai init" in result.stderr
+    assert not home.exists()

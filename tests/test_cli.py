@@ -222,6 +222,7 @@ def test_export_writes_a_workbook_with_a_row_per_occurrence(cli, tmp_path):
     ok(cli("record", "aid-funds", "--scope", PAIR, "--date", "2025-05-20", "--as-of", "2026-11-29"))
     items = as_json(cli("status", "--as-of", "2026-11-29", "--json"))
     out = tmp_path / "out" / "status.xlsx"
+    out.parent.mkdir()
     ok(cli("export", out, "--as-of", "2026-11-29"))
     sheet = load_workbook(out).active
     title, *rows = list(sheet.iter_rows(values_only=True))  # a title row states the as-of instant

@@ -27,6 +27,7 @@ from tests.conftest import (
     count_rows,
     joint_meeting,
     line_of,
+    make_app,
     make_catalogue,
     next_year_plan,
     run_cli,
@@ -357,3 +358,77 @@ def test_a_database_server_that_does_not_answer_is_one_line_with_its_password_ma
         assert result.exit_code == 1, result.output
         line = _one_line(result.stderr)
         assert f"127.0.0.1:{port}" in line and "s3cr3t" not in line and "***" in line, line
+
+
+def test_a_file_that_is_not_a_database_is_one_chinese_line(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "shanhai.db").write_bytes(b"this is a spreadsheet, not SQLite" * 100)
+    result = run_cli(["status"], home=home, database_url=f"sqlite:///{home / 'shanhai.db'}")
+    assert result.exit_code == 1, result.output
+    line = _one_line(result.stderr)
+    assert "数据库无法使用" in line and "shanhai.db" in line and "内部错误" not in line, line
+
+
+def test_a_missing_installation_row_is_one_chinese_line(tmp_path, database_url):
+    from sqlalchemy import text
+
+    from shanhai.app import NotInitialised
+    from shanhai.cli.errors import describe
+    from shanhai.settings import Settings
+
+    app = make_app(tmp_path, database_url)
+    app.settings = Settings(home=tmp_path, database_url=database_url)  # the key lives in the database
+    app.migrate()
+    with app.session() as session:
+        session.execute(text("DELETE FROM installation"))
+    with pytest.raises(NotInitialised) as caught:
+        app.signing_keys()
+    assert "shanhai init" in describe(caught.value) and "installation" in describe(caught.value)
+
+
+@pytest.mark.parametrize("value", ["2026W22", "20260601", "2026-152", "12:00", "2026-06", "2026-06-01T09", "明天"])
+def test_as_of_takes_only_a_date_or_an_iso_datetime(value):
+    from shanhai.app import parse_as_of
+
+    with pytest.raises(ValueError, match="应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM"):
+        parse_as_of(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "meant"),
+    [
+        ("2026-06-01", "2026-06-01T12:00:00+08:00"),
+        (" 2026-06-01T09:30 ", "2026-06-01T09:30:00+08:00"),
+        ("2026-06-01 09:30:15", "2026-06-01T09:30:15+08:00"),
+        ("2026-06-01T01:30:00.250000+00:00", "2026-06-01T01:30:00.250000+00:00"),
+        ("2026-06-01T01:30Z", "2026-06-01T01:30:00+00:00"),
+    ],
+)
+def test_as_of_reads_a_date_as_noon_and_a_datetime_without_offset_as_shanghai_time(value, meant):
+    from datetime import datetime
+
+    from shanhai.app import parse_as_of
+
+    assert parse_as_of(value) == datetime.fromisoformat(meant)
+    assert parse_as_of(value).isoformat() == datetime.fromisoformat(meant).isoformat()
+
+
+def test_a_database_server_that_accepts_but_never_answers_fails_fast_in_one_line(tmp_path, monkeypatch):
+    import socket
+
+    import shanhai.db
+
+    monkeypatch.setattr(shanhai.db, "PG_CONNECT_SECONDS", 2)  # libpq's smallest
+    with socket.socket() as silent:  # listens, accepts into the backlog, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://shanhai:s3cr3t@127.0.0.1:{silent.getsockname()[1]}/shanhai"
+        started = time.monotonic()
+        result = run_cli(["status"], home=tmp_path / "home", database_url=url)
+        took = time.monotonic() - started
+    assert result.exit_code == 1, result.output
+    line = _one_line(result.stderr)
+    assert "无法连接数据库" in line and "限定时间" in line and "s3cr3t" not in line, line
+    assert took < 20, took
+

@@ -312,3 +312,27 @@ def test_stopping_without_a_server_still_stops_every_process(tmp_path):
     worker = stack.start("worker", ["sleep", "60"], env=env, log_path=tmp_path / "w.log", cwd=tmp_path)
     assert stop_stack(stack, worker, None) == 0
     assert server.proc.poll() is not None and worker.proc.poll() is not None and stack.children == []
+
+
+def _deployments(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    import os
+
+    full = {**os.environ, "SHANHAI_HOME": str(tmp_path / "home"), "SHANHAI_CATALOGUE_DIR": str(REAL_CATALOGUE), **env}
+    return subprocess.run([sys.executable, "-m", "shanhai.cli.deployments", *args], env=full, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_deployments_module_reports_a_bad_setting_or_catalogue_in_one_line(tmp_path):
+    bad = tmp_path / "catalogue"
+    bad.mkdir()
+    (bad / "broken.yaml").write_text("documents: [\n", encoding="utf-8")
+    for args, env, says in [
+        (["--check"], {"SHANHAI_SEND_HOUR": "25"}, "SHANHAI_SEND_HOUR"),
+        (["--check"], {"SHANHAI_CATALOGUE_DIR": str(bad)}, "broken.yaml"),
+        (["--chek"], {}, "未知参数"),
+    ]:
+        result = _deployments(tmp_path, *args, **env)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+        assert lines[0].startswith("错误 error: ") and says in result.stderr, result.stderr
+        assert "内部错误" not in result.stderr, result.stderr

@@ -124,6 +124,7 @@ def test_the_export_lists_what_status_lists_in_the_same_order_with_the_responsib
 
     items = json.loads(sh("status", *AS_OF, "--json").stdout)
     out = tmp_path / "out" / "督办.xlsx"
+    out.parent.mkdir()
     result = sh("export", out, *AS_OF)
     assert result.exit_code == 0 and result.stdout.strip() == f"已导出 {len(items)} 行到 {out}"
     wb = load_workbook(out)
@@ -272,3 +273,10 @@ def test_a_full_disk_is_one_line_naming_the_path_and_the_old_export_stays_whole(
     assert line.startswith(f"错误 error: 无法写入 {out}：") and "未写入任何文件" in line
     assert out.read_bytes() == previous
     assert _leftovers(tmp_path) == []
+
+
+def test_exporting_into_a_missing_folder_is_refused_like_ics_and_creates_nothing(sh, tmp_path):
+    missing = tmp_path / "no-such-folder" / "sub"
+    line = _one_line(sh("export", missing / "status.xlsx", *AS_OF))
+    assert line == f"错误 error: 目录不存在：{missing}（请先创建该目录）"
+    assert not missing.parent.exists()

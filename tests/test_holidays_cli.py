@@ -255,3 +255,15 @@ def test_save_year_leaves_a_bad_file_untouched(tmp_path):
     with pytest.raises(ValueError, match="holidays.2027.off"):
         save_year(path, arrangement(2028, "2028-01-03"))
     assert path.read_text(encoding="utf-8") == "holidays:\n  2027:\n    off: [2026-01-01]\n"
+
+
+@pytest.mark.parametrize("command", [["2027"], ["import", "NOTICE"]])
+def test_a_missing_catalogue_folder_is_named_and_nothing_is_created(tmp_path, command):
+    missing = tmp_path / "no-catalogue"
+    args = [str(write_notice(tmp_path, FAKE_2027_NOTICE)) if a == "NOTICE" else a for a in command]
+    result = run_cli(["holidays", *args], home=tmp_path / "home", catalogue_dir=missing)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        f"错误 error: SHANHAI_CATALOGUE_DIR：事项目录不存在：{missing}（节假日文件 holidays.yaml 在该目录中）"
+    )
+    assert not missing.exists()

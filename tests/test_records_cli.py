@@ -134,3 +134,13 @@ def test_the_table_is_chinese_and_carries_the_ids_to_review(sh, four):
 
 def test_no_records_is_an_empty_list(sh):
     assert listed(sh) == []
+
+
+def test_waive_help_says_in_chinese_first_what_the_id_is_and_what_waiving_does(tmp_path):
+    from tests.conftest import run_cli
+
+    text = run_cli(["waive", "--help"], home=tmp_path / "home").stdout
+    assert text.index("豁免一个期次") < text.index("Waive an")
+    for says in ("shanhai status", "不再提醒", "只能豁免一次", "豁免理由", "豁免人"):
+        assert says in text, says
+    assert not (tmp_path / "home").exists()

@@ -121,3 +121,16 @@ def test_a_reminder_due_in_a_year_without_a_notice_marks_its_date_provisional(cl
     bodies = [m["body"] for m in json.loads(cli("outbox", "--json").stdout)]
     assert bodies and all("截止：2027-05-31（周一）（临时日历）" in b for b in bodies)
     assert all(b.count("2027年的国务院办公厅节假日安排尚未导入") == 1 for b in bodies)
+
+
+def test_remind_names_the_field_for_an_unknown_obligation_and_queues_nothing(cli):
+    from shanhai.models.tables import OutboxItem
+    from tests.conftest import count_rows
+
+    assert cli("init", "--as-of", "2026-10-10").exit_code == 0
+    result = cli("remind", "--obligation", "no-such-plan", "--as-of", "2026-10-10T10:00")
+    assert result.exit_code == 1
+    assert "--obligation" in result.stderr and "“no-such-plan”" in result.stderr
+    assert "next-year-plan" in result.stderr, "the message lists the obligations there are"
+    assert "Traceback" not in result.output
+    assert count_rows(cli.database_url, OutboxItem) == 0
