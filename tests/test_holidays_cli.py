@@ -255,3 +255,12 @@ def test_save_year_leaves_a_bad_file_untouched(tmp_path):
     with pytest.raises(ValueError, match="holidays.2027.off"):
         save_year(path, arrangement(2028, "2028-01-03"))
     assert path.read_text(encoding="utf-8") == "holidays:\n  2027:\n    off: [2026-01-01]\n"
+
+
+def test_a_recursive_alias_in_the_holiday_file_is_reported_with_its_line(holidays, catalogue):
+    (catalogue / "holidays.yaml").write_text("holidays:\n  2027: &y\n    off: [*y]\n", encoding="utf-8")
+    for result in (holidays("2027", catalogue_dir=catalogue),
+                   run_cli(["catalogue", "validate", catalogue], home=catalogue.parent / "home2")):
+        assert result.exit_code == 1
+        assert "RecursionError" not in result.output and "内部错误" not in result.output
+        assert f"{catalogue / 'holidays.yaml'}:3: holidays.2027.off[0]: 递归别名" in result.stderr, result.stderr
