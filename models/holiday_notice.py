@@ -136,9 +136,9 @@ def _annotation_problems(d: date, note: str | None) -> list[str]:
             continue
         lunar_text = part.removeprefix("农历")
         if lunar_text == "除夕":
-            after = Solar.fromYmd((d + timedelta(days=1)).year, (d + timedelta(days=1)).month,
-                                  (d + timedelta(days=1)).day).getLunar()
-            if not (after.getMonth() == 1 and after.getDay() == 1):
+            nxt = d + timedelta(days=1) if d < date.max else None
+            after = Solar.fromYmd(nxt.year, nxt.month, nxt.day).getLunar() if nxt else None
+            if after is None or not (after.getMonth() == 1 and after.getDay() == 1):
                 problems.append(f"{d.month}月{d.day}日不是除夕，通知却写作“{part}”")
         elif part.startswith("农历") and (m := _LUNAR_DATE.match(lunar_text)):
             lunar = Solar.fromYmd(d.year, d.month, d.day).getLunar()
@@ -187,12 +187,18 @@ class _Reader:
         pos = 0
         ok = True
         matches = list(_DATE.finditer(clause))
+        read: list[bool] = []  # whether each date of the clause was read
         for i, m in enumerate(matches):
             shape.append(clause[pos:m.start()])
             shape.append("D")
             pos = m.end()
             year_text, month_text, day_text, note = m.groups()
             is_range_end = i > 0 and clause[matches[i - 1].end():m.start()] == "至"
+            read.append(False)
+            if is_range_end and not read[i - 1]:
+                # the end's year and month follow from the start, which is already reported on this line
+                ok = False
+                continue
             if month_text is None and context.get("month") is None:
                 self.problem(line, raw, f"“{m.group(0)}”缺少月份 (the month is missing)")
                 ok = False
@@ -215,6 +221,7 @@ class _Reader:
             for message in _annotation_problems(d, note):
                 self.problem(line, raw, message)  # the date itself is read; only its note is wrong
             context["month"], context["year"] = month, year
+            read[i] = True
             found.append(d)
         shape.append(clause[pos:])
         return ("".join(shape), found) if ok else None
