@@ -13,9 +13,9 @@ from sqlalchemy import UniqueConstraint, func, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from shanhai.db import insert_ignore
+from shanhai.models.audit import audit
 from shanhai.models.ladder import Schedule, WorkingDays
 from shanhai.models.requirement import parse_requirement
-from shanhai.models.store import audit
 from shanhai.models.tables import Occurrence, utcnow
 
 # Stored when a unit acknowledges before any stage has gone out (a link opened early).

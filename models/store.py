@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from shanhai.db import insert_ignore
+from shanhai.models.acknowledgements import Acknowledgement
 from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.installation import ensure_installation, read_installation
@@ -245,12 +246,14 @@ class OccurrenceFilter:
 
 def _remove_unimplied(session: Session, existing: dict[tuple, Occurrence], implied: set[tuple]) -> int:
     """Occurrences the catalogue no longer implies (a pairing ended, a duty cut short) go, unless
-    something already refers to them: a record, a waiver or a message is history and stays."""
+    something already refers to them: a record, a waiver, a message or an acknowledgement is history and
+    stays (deleting the occurrence under it would also break its foreign key)."""
     candidates = [o.id for key, o in existing.items() if key not in implied]
     if not candidates:
         return 0
     referenced: set[int] = set()
-    for column in (CompletionRecord.occurrence_id, Waiver.occurrence_id, OutboxItem.occurrence_id):
+    for column in (CompletionRecord.occurrence_id, Waiver.occurrence_id, OutboxItem.occurrence_id,
+                   Acknowledgement.occurrence_id):
         referenced |= set(session.execute(select(col(column)).where(col(column).in_(candidates))).scalars())
     doomed = [i for i in candidates if i not in referenced]
     if not doomed:
