@@ -41,7 +41,7 @@ class StageNow:
     label: str
 
 
-def current_stage(occ: Occurrence, cal: WorkingDays, today: date) -> StageNow:
+def stage_now(occ: Occurrence, cal: WorkingDays, today: date) -> StageNow:
     """The occurrence's ladder stage on ``today`` (the most advanced one gone out), or NO_STAGE."""
     ladder = parse_requirement(occ.requirement).reminder_ladder
     stage = Schedule(occ.due, cal, ladder).current(today)

@@ -128,9 +128,8 @@ def unit_view(app, *, unit_name: str, as_of: datetime) -> list[dict[str, Any]]:
 
 def occurrence_evaluation(app, *, occurrence_id: int, as_of: datetime):
     """(OccurrenceRow, Evaluation) of one occurrence at as_of, or None when there is no such occurrence."""
-    from shanhai.models.records import by_id
     from shanhai.models.store import OccurrenceFilter, load_evaluations
-    from shanhai.models.tables import Occurrence
+    from shanhai.models.tables import Occurrence, by_id
 
     with app.read_session() as session:
         occ = by_id(session, Occurrence, occurrence_id)

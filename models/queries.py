@@ -215,17 +215,15 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
     from sqlmodel import col
 
     from shanhai.models.localtime import format_local
-    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
+    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, by_id
 
     with app.read_session() as session:
-        q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
         if message_id is not None:
-            from shanhai.models.records import MAX_ID
-
-            if not 0 < message_id <= MAX_ID:
-                return []
-            q = select(OutboxMessage).where(col(OutboxMessage.id) == message_id)
-        messages = list(session.execute(q).scalars())
+            found = by_id(session, OutboxMessage, message_id)
+            messages = [found] if found is not None else []
+        else:
+            q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+            messages = list(session.execute(q).scalars())
         ids = [m.id for m in messages]
         deliveries = session.execute(select(Delivery).where(col(Delivery.message_id).in_(ids))).scalars().all()
         counts: dict[int, int] = {
