@@ -22,12 +22,18 @@ CITY_SCOPE = "全市"
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
+def month_day(text: str, year: int) -> date:
+    """The "MM-DD" ``text`` in ``year``."""
+    month, _, day = text.partition("-")
+    return date(year, int(month), int(day))
+
+
 def is_month_day(text: object) -> bool:
     """A quoted "MM-DD" that exists in every year (so not 02-30, nor 02-29)."""
     if not isinstance(text, str) or not MONTH_DAY.match(text):
         return False
     try:
-        date(2001, int(text[:2]), int(text[3:]))
+        month_day(text, 2001)
     except ValueError:
         return False
     return True
@@ -154,8 +160,7 @@ class ObligationSpec(_Strict):
         if isinstance(self.due, date):
             return self.due
         assert year is not None and isinstance(self.due, str)
-        month, day = map(int, self.due.split("-"))
-        return date(year, month, day)
+        return month_day(self.due, year)
 
 
 class DocumentSpec(_Strict):

@@ -32,7 +32,8 @@ from datetime import date, timedelta
 
 from lunar_python import Solar
 
-from shanhai.models.holiday_year import WEEKDAY_NAMES, YearArrangement
+from shanhai.models.holiday_year import YearArrangement
+from shanhai.models.localtime import WEEKDAYS, weekday_name
 
 __all__ = ["FESTIVALS", "Notice", "NoticeError", "NoticeLine", "NoticeProblem", "parse_notice", "read_notice"]
 
@@ -130,9 +131,9 @@ def _annotation_problems(d: date, note: str | None) -> list[str]:
     for part in re.split(r"[、,]", note or ""):
         part = part.strip()
         if m := _WEEKDAY.match(part):
-            stated = "一二三四五六日".index(m.group(1).replace("天", "日"))
+            stated = WEEKDAYS.index(m.group(1).replace("天", "日"))
             if stated != d.weekday():
-                problems.append(f"{d.month}月{d.day}日是{WEEKDAY_NAMES[d.weekday()]}，通知却写作“{part}”")
+                problems.append(f"{d.month}月{d.day}日是{weekday_name(d)}，通知却写作“{part}”")
             continue
         lunar_text = part.removeprefix("农历")
         if lunar_text == "除夕":
@@ -256,7 +257,7 @@ class _Reader:
                 elif _WORK.match(shape):
                     for d in days:
                         if d.weekday() < 5:
-                            self.problem(line, raw, f"上班日 {d.isoformat()} 是{WEEKDAY_NAMES[d.weekday()]}，"
+                            self.problem(line, raw, f"上班日 {d.isoformat()} 是{weekday_name(d)}，"
                                                     "调休上班只能是周六或周日")
                     workdays.extend(days)
                 elif m := _COUNT.match(shape):

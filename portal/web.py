@@ -16,6 +16,8 @@ from jinja2 import StrictUndefined
 from starlette.exceptions import HTTPException
 
 from shanhai.app import App
+from shanhai.models.amounts import UNIT_YUAN
+from shanhai.models.catalogue_specs import FEN_PER_YUAN
 from shanhai.models.localtime import format_day, format_local, local_date, to_local
 from shanhai.models.statuses import label_of
 
@@ -67,7 +69,7 @@ def portal_of(request: Request) -> Portal:
 def _amount(fen: int | None, unit: str = "万元") -> str:
     if fen is None:
         return "—"
-    per = {"元": 100, "万元": 1_000_000, "亿元": 10_000_000_000}[unit]
+    per = UNIT_YUAN[unit] * FEN_PER_YUAN
     text = f"{fen / per:,.6f}".rstrip("0").rstrip(".")
     return f"{text} {unit}"
 
