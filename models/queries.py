@@ -249,7 +249,7 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
                 "status": d.status,
                 "attempts": d.attempts,
                 "error": d.last_error,
-                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "sent_at": format_local(d.sent_at) if d.sent_at else None,
             }
         )
     return [

@@ -271,6 +271,5 @@ def _refuse_if_waived(session: Session, occurrence_id: int) -> None:
         select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)
     ).scalar_one_or_none()
     if existing is not None:
-        raise InputError(
-            "occurrence", f"期次 {occurrence_id} 已于 {existing.created_at:%Y-%m-%d} 豁免：{existing.reason}"
-        )
+        when = format_local(existing.created_at, "%Y-%m-%d")  # Shanghai's date, not UTC's
+        raise InputError("occurrence", f"期次 {occurrence_id} 已于 {when} 豁免：{existing.reason}")
