@@ -207,7 +207,7 @@ def read_yaml(path: Path, problems: list[Problem], *, missing_ok: bool = False) 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(name, None, "(file)", f"not UTF-8 text (byte {exc.start})"))
+        problems.append(Problem(name, None, "(file)", f"不是 UTF-8 文本（第 {exc.start} 字节）(not UTF-8 text)"))
         return None
     text = text.removeprefix("\ufeff")
     try:
@@ -216,7 +216,7 @@ def read_yaml(path: Path, problems: list[Problem], *, missing_ok: bool = False) 
         mark = getattr(exc, "problem_mark", None)
         parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
         message = ": ".join(p for p in parts if p) or str(exc).splitlines()[0]
-        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", message))
+        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", f"YAML 语法错误 ({message})"))
         return None
     if node is None:
         return Source(name, None)
@@ -240,14 +240,62 @@ def read_yaml(path: Path, problems: list[Problem], *, missing_ok: bool = False) 
         data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", str(exc).splitlines()[0]))
+        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)",
+                                f"YAML 语法错误 ({str(exc).splitlines()[0]})"))
         return None
     except ValueError as exc:  # a scalar YAML reads as a date that is no date (2026-02-30)
         loc, line, value = _impossible_date(node) or ((), None, None)
-        message = f"'{value}' is not a valid date ({exc})" if value else str(exc)
+        message = f"'{value}' 不是存在的日期 (is not a valid date: {exc})" if value else f"无效的值 ({exc})"
         problems.append(Problem(name, line, dotted(loc), message))
         return None
     return Source(name, data, lines)
+
+
+# pydantic's messages, Chinese first: the English one follows as the gloss
+_ZH: dict[str, str] = {
+    "missing": "缺少此项",
+    "extra_forbidden": "不认识的字段（拼写有误？）",
+    "literal_error": "应为 {expected} 之一",
+    "enum": "应为 {expected} 之一",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表",
+    "tuple_type": "应为列表",
+    "dict_type": "应为键值映射",
+    "model_type": "应为键值映射",
+    "model_attributes_type": "应为键值映射",
+    "date_type": "应为日期（YYYY-MM-DD）",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_inexact": "应为日期，不带时刻",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "至多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "至多 {max_length} 项",
+    "string_pattern_mismatch": "格式不符（应匹配 {pattern}）",
+    "union_tag_invalid": "类型不符",
+    "is_instance_of": "类型不符",
+}
+
+
+def _chinese(err: Any) -> str | None:
+    template = _ZH.get(err["type"])
+    if template is None:
+        return None
+    try:
+        return template.format(**(err.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        return template.split("{")[0].strip() or None
 
 
 _NOISE = ("function-", "literal[", "list[", "union[", "tagged-union[", "dict[", "json-or-python[")
@@ -261,6 +309,8 @@ def validation_problems(exc: ValidationError, source: Source, *, prefix: Loc = (
         loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(_NOISE)))
         loc = (*prefix, *loc)
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if zh := _chinese(err):  # our own validators' messages are Chinese first already
+            msg = f"{zh} ({msg})"
         head, sep, rest = msg.partition(": ")
         if sep and re.fullmatch(r"[a-z_]+", head):
             loc, msg = (*loc, head), rest

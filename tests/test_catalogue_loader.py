@@ -371,3 +371,23 @@ def test_a_nesting_as_deep_as_the_parser_allows_does_not_exhaust_the_stack(tmp_p
     assert result.exit_code == 1
     assert "内部错误" not in result.output and "RecursionError" not in result.output
     assert f"{path}:{line_of(path.read_text(encoding='utf-8'), 'deep:')}: deep" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lines", "field", "chinese"),
+    [
+        ({"title": None}, "obligations[0].title", "缺少此项"),
+        ({"kind": "quarterly"}, "obligations[0].kind", "应为 "),
+        ({"oops": "1"}, "obligations[0].oops", "不认识的字段"),
+        ({"valid_until": "2024"}, "obligations[0].valid_until", "早于 valid_from"),
+        ({"due": '"13-01"'}, "obligations[0].due", "须写加引号的"),
+        ({"reminders": "{before_calendar_days: [7, 7]}"}, "obligations[0].reminders.before_calendar_days", "有重复"),
+        ({"responsible": "{lead: [市火星局]}"}, "obligations[0].responsible.lead[0]", "未知的单位"),
+    ],
+    ids=["missing", "literal", "unknown-key", "model-rule", "due", "ladder", "assembly"],
+)
+def test_every_problem_is_worded_chinese_first(tmp_path, lines, field, chinese):
+    directory, _ = catalogue_with(tmp_path, HEADER + "obligations:\n" + obligation_text(**lines))
+    problem = only_problem(directory)
+    assert problem.field == field
+    assert problem.message.startswith(chinese), problem.message
