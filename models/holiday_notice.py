@@ -35,7 +35,7 @@ from lunar_python import Solar
 from shanhai.models.holiday_year import YearArrangement
 from shanhai.models.localtime import WEEKDAYS, weekday_name
 
-__all__ = ["FESTIVALS", "Notice", "NoticeError", "NoticeLine", "NoticeProblem", "parse_notice", "read_notice"]
+__all__ = ["FESTIVALS", "Notice", "NoticeError", "NoticeLine", "NoticeProblem", "read_notice"]
 
 FESTIVALS = ("元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节")
 
@@ -98,12 +98,6 @@ class Notice:
     arrangement: YearArrangement
     outside_off: frozenset[date] = field(default_factory=frozenset)
     outside_workdays: frozenset[date] = field(default_factory=frozenset)
-
-
-def parse_notice(text: str, *, name: str = "通知") -> YearArrangement:
-    """The year's arrangement as the notice ``text`` states it; :class:`NoticeError` if it cannot
-    be read exactly."""
-    return read_notice(text, name=name).arrangement
 
 
 def _cn_int(text: str) -> int:

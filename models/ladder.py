@@ -61,10 +61,7 @@ __all__ = [
     "Stage",
     "StagePhase",
     "WorkingDays",
-    "current_stage",
-    "escalation_level",
     "may_send",
-    "stages",
 ]
 
 
@@ -355,24 +352,3 @@ class Schedule:
         if stage.rank > _RANK_REPEAT:
             return self.n_overdue + stage.rank - _RANK_REPEAT
         return stage.rank - _RANK_OVERDUE
-
-
-def stages(
-    due: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER, *, until: date
-) -> list[Stage]:
-    """All stages with ``on <= until``, in rank order (rank and day strictly increase)."""
-    return Schedule(due, cal, ladder).stages(until)
-
-
-def current_stage(
-    due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER
-) -> Stage | None:
-    """The most advanced stage with ``on <= today``."""
-    return Schedule(due, cal, ladder).current(today)
-
-
-def escalation_level(
-    due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER
-) -> int:
-    """0 until the first overdue stage's day; 1 from it; 2 from the second; 2+k after k repeats."""
-    return Schedule(due, cal, ladder).escalation_level(today)

@@ -37,11 +37,6 @@ def format_local(instant: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return to_local(instant).strftime(fmt)
 
 
-def noon(day: date) -> datetime:
-    """12:00 on a Shanghai date: what a bare ``--as-of YYYY-MM-DD`` means."""
-    return datetime(day.year, day.month, day.day, 12, tzinfo=SHANGHAI)
-
-
 def weekday_name(day: date) -> str:
     """``周六``."""
     return f"周{WEEKDAYS[day.weekday()]}"

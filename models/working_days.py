@@ -224,10 +224,6 @@ class WorkingCalendar:
             return "file"
         return "provisional"
 
-    def is_provisional(self, year: int) -> bool:
-        """True when ``year`` is computed from the law alone (no 调休 known): say so where it is shown."""
-        return self.source(year) == "provisional"
-
     @property
     def holiday_file(self) -> str:
         return self._holiday_file

@@ -11,11 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shanhai.models.holiday_notice import NoticeError, parse_notice, read_notice
+from shanhai.models.holiday_notice import NoticeError, read_notice
+from shanhai.models.holiday_year import YearArrangement
 
 NOTICES = Path(__file__).parent / "notices"
 FIXTURES = sorted(p.stem for p in NOTICES.glob("*.txt"))
 TEXT_2026 = (NOTICES / "2026.txt").read_text(encoding="utf-8")
+
+
+def parse_notice(text: str, *, name: str = "通知") -> YearArrangement:
+    return read_notice(text, name=name).arrangement
 
 
 def test_there_are_the_2026_notice_and_at_least_three_older_ones():
