@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -34,7 +34,6 @@ from shanhai.models.tables import (
     Park,
     Unit,
     Waiver,
-    utcnow,
 )
 from shanhai.models.working_days import WorkingCalendar
 
@@ -96,6 +95,7 @@ def sync_catalogue(
     ensure_installation(session=session, tracking_from=date(local_date(as_of).year, 1, 1))
     state = session.get(CatalogueState, "catalogue")
     real_today = local_date(now)
+    stamp = now.astimezone(UTC)  # rows are stamped by the App's clock, like everything else it owns
     today = max(real_today, state.high_water) if state else real_today  # history ends here
     horizon = max(local_date(as_of).year, real_today.year) + 1
     if fingerprint and state and state.fingerprint == fingerprint and state.through_year >= horizon:
@@ -139,7 +139,7 @@ def sync_catalogue(
             "valid_until": ob.valid_until,
             "definition": definition,
             "definition_hash": digest,
-            "loaded_at": utcnow(),
+            "loaded_at": stamp,
         }
         # audited by whichever process's statement wrote the row: once, however many sync at once
         if insert_ignore(session, Obligation, {"id": ob_id, **values}, on_key=True):
@@ -167,7 +167,6 @@ def sync_catalogue(
     existing_rows = {
         (o.obligation_id, o.scope, o.period): o for o in session.execute(select(Occurrence)).scalars()
     }
-    stamp = utcnow()
     new_rows: list[dict[str, Any]] = []
     occ_updated = 0
     for spec in specs:

@@ -7,6 +7,7 @@ can find it. Reading refuses what PyYAML would silently accept or choke on:
 * anything but a regular file (a directory, a device, a FIFO), a file larger than
   :data:`MAX_FILE_BYTES`, or one whose aliases expand past
   :data:`MAX_EXPANDED_NODES` (a "billion laughs" bomb is refused in milliseconds, not after 3 GB);
+* an alias inside the very node it names (``a: &x [*x]``), located at the alias;
 * text that is not UTF-8, and YAML syntax errors (with the line).
 """
 

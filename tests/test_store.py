@@ -351,3 +351,12 @@ def test_tracking_starts_on_1_january_of_the_first_syncs_as_of_year_not_the_cloc
     with app.session() as s:
         installation = read_installation(session=s)
         assert installation is not None and installation.tracking_from == date(2024, 1, 1)
+
+
+def test_a_sync_stamps_its_rows_with_the_apps_clock(tmp_path, database_url):
+    app = make_app(tmp_path / "home", database_url, make_catalogue(tmp_path / "calendar", [joint_meeting()]),
+                   sync_at=at(2026, 11, 29, 9, 5))
+    with app.session() as s:
+        stamps = set(s.execute(select(Occurrence.created_at)).scalars()) | set(
+            s.execute(select(Obligation.loaded_at)).scalars())
+    assert stamps == {at(2026, 11, 29, 9, 5)}
