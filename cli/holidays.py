@@ -107,7 +107,7 @@ def _names(year: int, source: str) -> dict[date, str]:
 
 
 def _listing(off: list[date], on: list[date], names: dict[date, str]) -> None:
-    from shanhai.models.holiday_year import weekday_name
+    from shanhai.models.localtime import weekday_name
 
     typer.echo(f"放假的工作日（周一至周五）{len(off)} 天：")
     for d in off:

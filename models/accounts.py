@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col
 
+from shanhai.models.audit import audit
 from shanhai.models.errors import InputError
-from shanhai.models.store import audit
 from shanhai.models.tables import utcnow
 
 LOGIN_WINDOW = timedelta(minutes=15)

@@ -13,9 +13,9 @@ from sqlalchemy import UniqueConstraint, func, select
 from sqlmodel import Field, Session, SQLModel, col
 
 from shanhai.db import insert_ignore
+from shanhai.models.audit import audit
 from shanhai.models.ladder import DEFAULT_LADDER, ReminderLadder, Schedule, WorkingDays, stage_label
 from shanhai.models.requirement import parse_requirement
-from shanhai.models.store import audit
 from shanhai.models.tables import Occurrence, utcnow
 
 # Stored when a unit acknowledges before any stage has gone out (a link opened early).
@@ -47,7 +47,7 @@ def acknowledged_stage_label(name: str, ladder: ReminderLadder = DEFAULT_LADDER)
     return NO_STAGE_LABEL if name == NO_STAGE[0] else stage_label(name, ladder)
 
 
-def current_stage(occ: Occurrence, cal: WorkingDays, today: date) -> StageNow:
+def stage_now(occ: Occurrence, cal: WorkingDays, today: date) -> StageNow:
     """The occurrence's ladder stage on ``today`` (the most advanced one gone out), or NO_STAGE."""
     ladder = parse_requirement(occ.requirement).reminder_ladder
     stage = Schedule(occ.due, cal, ladder).current(today)

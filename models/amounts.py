@@ -24,7 +24,8 @@ from shanhai.models.errors import InputError
 if TYPE_CHECKING:
     from shanhai.models.catalogue_specs import ObligationSpec
 
-UNIT_YUAN = {"亿元": 100_000_000, "亿": 100_000_000, "万元": 10_000, "万": 10_000, "元": 1}
+# every unit an amount may be written in, in 元: the catalogue's target units, their short forms, and 元
+UNIT_YUAN = {**AMOUNT_UNITS, "亿": AMOUNT_UNITS["亿元"], "万": AMOUNT_UNITS["万元"], "元": 1}
 MAX_AMOUNT_FEN = 1000 * 100_000_000 * FEN_PER_YUAN  # 1,000亿元
 MAX_AMOUNT_TEXT = "1000亿元"
 MAX_COUNT = 100_000

@@ -70,7 +70,7 @@ def _read(path: Path, problems: list[Problem]) -> tuple[CatalogueFile, Source] |
     if source.data is None:
         source.data = {}
     if not isinstance(source.data, dict):
-        problems.append(Problem(source.file, 1, "(file)", "a catalogue file must be a mapping"))
+        problems.append(Problem(source.file, 1, "(file)", "事项目录文件的顶层须为键值映射 (a catalogue file must be a mapping)"))
         return None
     parsed = validate(CatalogueFile, source, problems)
     return (parsed, source) if parsed is not None else None
@@ -87,7 +87,7 @@ def load_catalogue(path: Path) -> Catalogue:
         # a single document file still needs the units and pairings it refers to
         files += sorted(p for p in sibling_dir.glob("*.yaml") if p != path and _declares_units(p))
     else:
-        raise CatalogueError([Problem(str(path), None, "(file)", "no such file or directory")])
+        raise CatalogueError([Problem(str(path), None, "(file)", "文件或目录不存在 (no such file or directory)")])
     problems: list[Problem] = []
     parsed = [r for f in files if (r := _read(f, problems))]
     if problems:
@@ -126,35 +126,35 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
         for i, u in enumerate(cf.units):
             for spelling in [u.name, *(u.aliases), *([u.short] if u.short else [])]:
                 if spelling in aliases and aliases[spelling] != u.name:
-                    bad(src, ("units", i, "name"), f"'{spelling}' already names unit {aliases[spelling]}")
+                    bad(src, ("units", i, "name"), f"'{spelling}' 已是单位“{aliases[spelling]}”的名称 ('{spelling}' already names unit {aliases[spelling]})")
                 aliases.setdefault(spelling, u.name)
             if u.name in units:
-                bad(src, ("units", i, "name"), f"duplicate unit '{u.name}'")
+                bad(src, ("units", i, "name"), f"单位重复：'{u.name}' (duplicate unit '{u.name}')")
             if u.code in codes:
-                bad(src, ("units", i, "code"), f"duplicate unit code '{u.code}'")
+                bad(src, ("units", i, "code"), f"单位代码重复：'{u.code}' (duplicate unit code '{u.code}')")
             units[u.name] = u
             codes.add(u.code)
         if cf.roles:
             if roles is not None:
-                bad(src, ("roles",), "roles are declared twice")
+                bad(src, ("roles",), "roles 写了两次 (roles are declared twice)")
             roles = cf.roles
         for i, p in enumerate(cf.pairings):
             if p.name in pairings:
-                bad(src, ("pairings", i, "name"), f"duplicate pairing '{p.name}'")
+                bad(src, ("pairings", i, "name"), f"结对重复：'{p.name}' (duplicate pairing '{p.name}')")
             pairings[p.name] = p
             where[f"pairing:{p.name}"] = (src, ("pairings", i))
         for i, pk in enumerate(cf.parks):
             if pk.name in parks:
-                bad(src, ("parks", i, "name"), f"duplicate park '{pk.name}'")
+                bad(src, ("parks", i, "name"), f"产业园重复：'{pk.name}' (duplicate park '{pk.name}')")
             parks[pk.name] = pk
             where[f"park:{pk.name}"] = (src, ("parks", i))
         if cf.document:
             if cf.document.id in documents:
-                bad(src, ("document", "id"), f"duplicate document id '{cf.document.id}'")
+                bad(src, ("document", "id"), f"文件编号重复：'{cf.document.id}' (duplicate document id '{cf.document.id}')")
             documents[cf.document.id] = cf.document
         for i, ob in enumerate(cf.obligations):
             if ob.id in obligations:
-                bad(src, ("obligations", i, "id"), f"duplicate obligation id '{ob.id}'")
+                bad(src, ("obligations", i, "id"), f"事项编号重复：'{ob.id}' (duplicate obligation id '{ob.id}')")
             obligations[ob.id] = ob
             obligation_document[ob.id] = cf.document.id  # type: ignore[union-attr]
             where[f"obligation:{ob.id}"] = (src, ("obligations", i))
@@ -164,13 +164,13 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
 
     anchor = parsed[0][1] if parsed else Source("(catalogue)", None)
     if not units:
-        bad(anchor, (), "no units declared (units.yaml)")
+        bad(anchor, (), "没有声明任何单位（units.yaml）(no units declared)")
     if roles is None:
-        bad(anchor, (), "no roles declared (roles: coordinator, supervisor)")
+        bad(anchor, (), "没有声明 roles（coordinator、supervisor）(no roles declared)")
     else:
         for role in ("coordinator", "supervisor"):
             if getattr(roles, role) not in aliases:
-                bad(anchor, ("roles", role), f"unknown unit '{getattr(roles, role)}'")
+                bad(anchor, ("roles", role), f"未知的单位 '{getattr(roles, role)}' (unknown unit)")
     for key, (src, loc) in where.items():
         kind, name = key.split(":", 1)
         if kind == "pairing":
@@ -178,25 +178,25 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
             for side, want in (("county", "county"), ("partner", "partner")):
                 unit = units.get(aliases.get(getattr(p, side), ""))
                 if unit is None:
-                    bad(src, (*loc, side), f"unknown unit '{getattr(p, side)}'")
+                    bad(src, (*loc, side), f"未知的单位 '{getattr(p, side)}' (unknown unit)")
                 elif unit.kind != want:
-                    bad(src, (*loc, side), f"'{unit.name}' is a {unit.kind}, not a {want}")
+                    bad(src, (*loc, side), f"'{unit.name}' 的类别是 {unit.kind}，不是 {want} ('{unit.name}' is a {unit.kind}, not a {want})")
         elif kind == "park":
             pk = parks[name]
             if pk.pairing not in pairings:
-                bad(src, (*loc, "pairing"), f"unknown pairing '{pk.pairing}'")
+                bad(src, (*loc, "pairing"), f"未知的结对 '{pk.pairing}' (unknown pairing)")
             if pk.host not in aliases:
-                bad(src, (*loc, "host"), f"unknown unit '{pk.host}'")
+                bad(src, (*loc, "host"), f"未知的单位 '{pk.host}' (unknown unit)")
             if pk.name in pairings or pk.name in aliases:
-                bad(src, (*loc, "name"), f"park name '{pk.name}' is also a pairing or unit name")
+                bad(src, (*loc, "name"), f"产业园名称 '{pk.name}' 与结对或单位重名 (park name '{pk.name}' is also a pairing or unit name)")
         elif kind == "obligation":
             ob = obligations[name]
             for part in ("lead", "co"):
                 for j, unit_name in enumerate(getattr(ob.responsible, part)):
                     if unit_name not in SIDE_TOKENS and unit_name not in aliases:
-                        bad(src, (*loc, "responsible", part, j), f"unknown unit '{unit_name}'")
+                        bad(src, (*loc, "responsible", part, j), f"未知的单位 '{unit_name}' (unknown unit)")
             if ob.scope == "park" and not parks:
-                bad(src, (*loc, "scope"), "scope park but no parks declared")
+                bad(src, (*loc, "scope"), "scope 为 park，但没有声明任何产业园 (scope park but no parks declared)")
             for j, scope_name in enumerate(ob.scopes or []):
                 known = {
                     "pairing": pairings.keys(),
@@ -205,26 +205,27 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
                     "city": {CITY_SCOPE},
                 }[ob.scope]
                 if scope_name not in known:
-                    bad(src, (*loc, "scopes", j), f"unknown {ob.scope} '{scope_name}'")
+                    bad(src, (*loc, "scopes", j), f"未知的 {ob.scope} '{scope_name}' (unknown {ob.scope})")
             if ob.plan == "attachment1" and not plans:
-                bad(src, (*loc, "plan"), "plan: attachment1 but no plans rows are declared")
+                bad(src, (*loc, "plan"), "plan 为 attachment1，但没有声明 plans 行 (plan: attachment1 but no plans rows are declared)")
     seen_rows: set[tuple] = set()
     for row, src, loc in plans:
         if row.park not in parks:
-            bad(src, (*loc, "park"), f"unknown park '{row.park}'")
+            bad(src, (*loc, "park"), f"未知的产业园 '{row.park}' (unknown park)")
         row_key = (row.park, row.year, row.kind)
         if row_key in seen_rows:
-            bad(src, loc, f"duplicate plan row {row_key}")
+            bad(src, loc, f"计划行重复：{row_key} (duplicate plan row)")
         seen_rows.add(row_key)
         if row.planned_completion > row.planned_total:
-            bad(src, (*loc, "planned_completion"), "planned completion exceeds planned total investment")
+            bad(src, (*loc, "planned_completion"), "计划完成投资超过计划总投资 (planned completion exceeds planned total investment)")
     for pl, src in stated:
         total_wan = sum(r.planned_total for r in pl.rows)
         if round(total_wan / 10_000, 1) != round(pl.stated_total_yi, 1):
             bad(
                 src,
                 ("plans", "stated_total_yi"),
-                f"附件1 rows add up to {total_wan / 10_000:.4f}亿元, not the stated {pl.stated_total_yi}亿元",
+                f"附件1 各行合计 {total_wan / 10_000:.4f}亿元，与所写的 {pl.stated_total_yi}亿元 不符 "
+                f"(附件1 rows add up to {total_wan / 10_000:.4f}亿元, not the stated {pl.stated_total_yi}亿元)",
             )
     if problems:
         raise CatalogueError(problems)

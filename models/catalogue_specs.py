@@ -22,12 +22,18 @@ CITY_SCOPE = "全市"
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
+def month_day(text: str, year: int) -> date:
+    """The "MM-DD" ``text`` in ``year``."""
+    month, _, day = text.partition("-")
+    return date(year, int(month), int(day))
+
+
 def is_month_day(text: object) -> bool:
     """A quoted "MM-DD" that exists in every year (so not 02-30, nor 02-29)."""
     if not isinstance(text, str) or not MONTH_DAY.match(text):
         return False
     try:
-        date(2001, int(text[:2]), int(text[3:]))
+        month_day(text, 2001)
     except ValueError:
         return False
     return True
@@ -70,13 +76,13 @@ class PaceMilestone(_Strict):
     @classmethod
     def _month_day(cls, v: str) -> str:
         if not is_month_day(v):
-            raise ValueError(f"'{v}' is not a MM-DD date that exists every year")
+            raise ValueError(f"'{v}' 不是每年都有的月-日（MM-DD）('{v}' is not a MM-DD date that exists every year)")
         return v
 
     @model_validator(mode="after")
     def _one_measure(self) -> PaceMilestone:
         if (self.count is None) == (self.share is None):
-            raise ValueError("a pace milestone needs exactly one of count or share")
+            raise ValueError("进度节点须且只能写 count 或 share 之一 (a pace milestone needs exactly one of count or share)")
         return self
 
 
@@ -115,7 +121,7 @@ class ObligationSpec(_Strict):
     @classmethod
     def _month_day_field(cls, v: str | None) -> str | None:
         if v is not None and not is_month_day(v):
-            raise ValueError(f'a quoted "MM-DD" that exists every year, not {v!r}')
+            raise ValueError(f'应为加引号、每年都有的 "MM-DD"，而不是 {v!r} (a quoted "MM-DD" that exists every year)')
         return v
 
     @model_validator(mode="after")
@@ -123,26 +129,28 @@ class ObligationSpec(_Strict):
         k = self.kind
         if self.window_from is not None and (k not in RECURRING_KINDS or not isinstance(self.due, str)
                                              or self.window_from > self.due):
-            raise ValueError("window_from: a window needs a recurring duty whose due date is on or after it")
+            raise ValueError("window_from: 时间窗只用于每年重复、且到期日不早于窗口起点的事项 "
+                             "(a window needs a recurring duty whose due date is on or after it)")
         if self.valid_until is not None and self.valid_until < self.valid_from:
-            raise ValueError("valid_until is before valid_from")
+            raise ValueError("valid_until: 早于 valid_from (valid_until is before valid_from)")
         if k in RECURRING_KINDS:
             if not is_month_day(self.due):
-                raise ValueError(f'due: {k} needs a quoted "MM-DD" due date, got {self.due!r}')
+                raise ValueError(f'due: 须写加引号的 "MM-DD" 到期日（{k} 每年到期），而不是 {self.due!r} '
+                                 f'({k} needs a quoted "MM-DD" due date)')
         elif k in DATED_ONCE_KINDS and not isinstance(self.due, date):
-            raise ValueError(f"due: {k} needs an ISO date (YYYY-MM-DD), got {self.due!r}")
+            raise ValueError(f"due: 须写完整日期 YYYY-MM-DD（{k} 只到期一次），而不是 {self.due!r} ({k} needs an ISO date)")
         if k == "annual_count" and self.min_count is None:
-            raise ValueError("min_count: annual_count needs min_count")
+            raise ValueError("min_count: 须写 min_count（annual_count）(annual_count needs min_count)")
         if k in ("annual_quantity", "cumulative_quantity") and self.target is None and self.min_count is None:
-            raise ValueError(f"target: {k} needs a target or a min_count")
+            raise ValueError(f"target: 须写 target 或 min_count（{k}）({k} needs a target or a min_count)")
         if k == "plan_vs_actual" and self.plan != "attachment1":
-            raise ValueError("plan: plan_vs_actual needs plan: attachment1")
+            raise ValueError("plan: 须写 plan: attachment1（plan_vs_actual）(plan_vs_actual needs plan: attachment1)")
         if k == "plan_vs_actual" and self.scope != "park":
-            raise ValueError("scope: plan_vs_actual is per park")
+            raise ValueError("scope: 计划对比（plan_vs_actual）只能按产业园 (plan_vs_actual is per park)")
         if self.shares and k not in ("annual_quantity", "cumulative_quantity"):
-            raise ValueError("shares: only quantity kinds have shares")
+            raise ValueError("shares: 只有数量类事项才有占比 (only quantity kinds have shares)")
         if self.pace == "monthly" and self.target is None:
-            raise ValueError("pace: monthly pace needs a target")
+            raise ValueError("pace: 按月进度须写 target (monthly pace needs a target)")
         return self
 
     @property
@@ -154,8 +162,7 @@ class ObligationSpec(_Strict):
         if isinstance(self.due, date):
             return self.due
         assert year is not None and isinstance(self.due, str)
-        month, day = map(int, self.due.split("-"))
-        return date(year, month, day)
+        return month_day(self.due, year)
 
 
 class DocumentSpec(_Strict):
@@ -223,7 +230,8 @@ class CatalogueFile(_Strict):
     @model_validator(mode="after")
     def _document_owns_obligations(self) -> CatalogueFile:
         if (self.obligations or self.plans) and self.document is None:
-            raise ValueError("document: a file with obligations or plans needs a document header")
+            raise ValueError("document: 含事项或计划的文件须有 document 文件头 "
+                             "(a file with obligations or plans needs a document header)")
         return self
 
 

@@ -39,7 +39,8 @@ from pydantic import (
     model_validator,
 )
 
-from shanhai.models.holiday_year import YearArrangement, weekday_name
+from shanhai.models.holiday_year import YearArrangement
+from shanhai.models.localtime import weekday_name
 from shanhai.models.yaml_source import YamlFileError, load_model
 
 __all__ = [

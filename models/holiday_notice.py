@@ -32,9 +32,10 @@ from datetime import date, timedelta
 
 from lunar_python import Solar
 
-from shanhai.models.holiday_year import WEEKDAY_NAMES, YearArrangement
+from shanhai.models.holiday_year import YearArrangement
+from shanhai.models.localtime import WEEKDAYS, weekday_name
 
-__all__ = ["FESTIVALS", "Notice", "NoticeError", "NoticeLine", "NoticeProblem", "parse_notice", "read_notice"]
+__all__ = ["FESTIVALS", "Notice", "NoticeError", "NoticeLine", "NoticeProblem", "read_notice"]
 
 FESTIVALS = ("元旦", "春节", "清明节", "劳动节", "端午节", "中秋节", "国庆节")
 
@@ -99,12 +100,6 @@ class Notice:
     outside_workdays: frozenset[date] = field(default_factory=frozenset)
 
 
-def parse_notice(text: str, *, name: str = "通知") -> YearArrangement:
-    """The year's arrangement as the notice ``text`` states it; :class:`NoticeError` if it cannot
-    be read exactly."""
-    return read_notice(text, name=name).arrangement
-
-
 def _cn_int(text: str) -> int:
     if text.isdigit():
         return int(text)
@@ -130,15 +125,15 @@ def _annotation_problems(d: date, note: str | None) -> list[str]:
     for part in re.split(r"[、,]", note or ""):
         part = part.strip()
         if m := _WEEKDAY.match(part):
-            stated = "一二三四五六日".index(m.group(1).replace("天", "日"))
+            stated = WEEKDAYS.index(m.group(1).replace("天", "日"))
             if stated != d.weekday():
-                problems.append(f"{d.month}月{d.day}日是{WEEKDAY_NAMES[d.weekday()]}，通知却写作“{part}”")
+                problems.append(f"{d.month}月{d.day}日是{weekday_name(d)}，通知却写作“{part}”")
             continue
         lunar_text = part.removeprefix("农历")
         if lunar_text == "除夕":
-            after = Solar.fromYmd((d + timedelta(days=1)).year, (d + timedelta(days=1)).month,
-                                  (d + timedelta(days=1)).day).getLunar()
-            if not (after.getMonth() == 1 and after.getDay() == 1):
+            nxt = d + timedelta(days=1) if d < date.max else None
+            after = Solar.fromYmd(nxt.year, nxt.month, nxt.day).getLunar() if nxt else None
+            if after is None or not (after.getMonth() == 1 and after.getDay() == 1):
                 problems.append(f"{d.month}月{d.day}日不是除夕，通知却写作“{part}”")
         elif part.startswith("农历") and (m := _LUNAR_DATE.match(lunar_text)):
             lunar = Solar.fromYmd(d.year, d.month, d.day).getLunar()
@@ -187,12 +182,18 @@ class _Reader:
         pos = 0
         ok = True
         matches = list(_DATE.finditer(clause))
+        read: list[bool] = []  # whether each date of the clause was read
         for i, m in enumerate(matches):
             shape.append(clause[pos:m.start()])
             shape.append("D")
             pos = m.end()
             year_text, month_text, day_text, note = m.groups()
             is_range_end = i > 0 and clause[matches[i - 1].end():m.start()] == "至"
+            read.append(False)
+            if is_range_end and not read[i - 1]:
+                # the end's year and month follow from the start, which is already reported on this line
+                ok = False
+                continue
             if month_text is None and context.get("month") is None:
                 self.problem(line, raw, f"“{m.group(0)}”缺少月份 (the month is missing)")
                 ok = False
@@ -215,6 +216,7 @@ class _Reader:
             for message in _annotation_problems(d, note):
                 self.problem(line, raw, message)  # the date itself is read; only its note is wrong
             context["month"], context["year"] = month, year
+            read[i] = True
             found.append(d)
         shape.append(clause[pos:])
         return ("".join(shape), found) if ok else None
@@ -249,7 +251,7 @@ class _Reader:
                 elif _WORK.match(shape):
                     for d in days:
                         if d.weekday() < 5:
-                            self.problem(line, raw, f"上班日 {d.isoformat()} 是{WEEKDAY_NAMES[d.weekday()]}，"
+                            self.problem(line, raw, f"上班日 {d.isoformat()} 是{weekday_name(d)}，"
                                                     "调休上班只能是周六或周日")
                     workdays.extend(days)
                 elif m := _COUNT.match(shape):

@@ -12,13 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-__all__ = ["WEEKDAY_NAMES", "YearArrangement", "arrangement_problems", "weekday_name"]
+from shanhai.models.localtime import weekday_name
 
-WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-
-
-def weekday_name(d: date) -> str:
-    return WEEKDAY_NAMES[d.weekday()]
+__all__ = ["YearArrangement", "arrangement_problems"]
 
 
 def _is_plain_date(d: object) -> bool:

@@ -25,7 +25,7 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> bytes:
     if unit is None:
         raise ValueError(f"未知的单位“{unit_name}”")
     year = local_date(as_of).year
-    with app.read_session() as session:  # a listing: never waits for a writer
+    with app.read_session() as session:  # a download never waits for, nor holds up, a writer
         occs = session.execute(
             select(Occurrence).where(col(Occurrence.due) >= date(year - 1, 1, 1)).order_by(col(Occurrence.due))
         ).scalars().all()

@@ -61,11 +61,8 @@ __all__ = [
     "Stage",
     "StagePhase",
     "WorkingDays",
-    "current_stage",
-    "escalation_level",
     "may_send",
     "stage_label",
-    "stages",
 ]
 
 
@@ -151,16 +148,16 @@ class LadderOverride(BaseModel):
         if value is None:
             return ()
         if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
-            raise ValueError("must be a list of whole numbers of days, e.g. [30, 7]")
+            raise ValueError("应为天数（整数）的列表，如 [30, 7] (must be a list of whole numbers of days)")
         if len(set(value)) != len(value):
-            raise ValueError(f"lists a value more than once: {list(value)}")
+            raise ValueError(f"有重复的天数：{list(value)} (lists a value more than once)")
         return value
 
     @model_validator(mode="after")
     def _not_too_many_stages(self) -> LadderOverride:
         before = len(self.before_calendar_days or ()) + len(self.before_working_days or ())
         if before > _MAX_STAGES_PER_PHASE:
-            raise ValueError(f"at most {_MAX_STAGES_PER_PHASE} before-stages in all")
+            raise ValueError(f"到期前的提醒合计至多 {_MAX_STAGES_PER_PHASE} 次 (at most {_MAX_STAGES_PER_PHASE} before-stages in all)")
         return self
 
     def ladder(self) -> ReminderLadder:
@@ -391,24 +388,3 @@ class Schedule:
         if stage.rank > _RANK_REPEAT:
             return self.n_overdue + stage.rank - _RANK_REPEAT
         return stage.rank - _RANK_OVERDUE
-
-
-def stages(
-    due: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER, *, until: date
-) -> list[Stage]:
-    """All stages with ``on <= until``, in rank order (rank and day strictly increase)."""
-    return Schedule(due, cal, ladder).stages(until)
-
-
-def current_stage(
-    due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER
-) -> Stage | None:
-    """The most advanced stage with ``on <= today``."""
-    return Schedule(due, cal, ladder).current(today)
-
-
-def escalation_level(
-    due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER
-) -> int:
-    """0 until the first overdue stage's day; 1 from it; 2 from the second; 2+k after k repeats."""
-    return Schedule(due, cal, ladder).escalation_level(today)

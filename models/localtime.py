@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 TZ_NAME = "Asia/Shanghai"
 SHANGHAI = ZoneInfo(TZ_NAME)
-WEEKDAYS = "一二三四五六日"
+WEEKDAYS = "一二三四五六日"  # Monday first, as date.weekday() counts
 
 
 def _aware(instant: datetime) -> datetime:
@@ -37,11 +37,11 @@ def format_local(instant: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return to_local(instant).strftime(fmt)
 
 
-def noon(day: date) -> datetime:
-    """12:00 on a Shanghai date: what a bare ``--as-of YYYY-MM-DD`` means."""
-    return datetime(day.year, day.month, day.day, 12, tzinfo=SHANGHAI)
+def weekday_name(day: date) -> str:
+    """``周六``."""
+    return f"周{WEEKDAYS[day.weekday()]}"
 
 
 def format_day(day: date) -> str:
     """``2026-10-31（周六）``."""
-    return f"{day.isoformat()}（周{WEEKDAYS[day.weekday()]}）"
+    return f"{day.isoformat()}（{weekday_name(day)}）"

@@ -14,6 +14,7 @@ from shanhai.models.catalogue_specs import (
     FEN_PER_YUAN,
     SIDE_TOKENS,
     ObligationSpec,
+    month_day,
 )
 from shanhai.models.requirement import PaceStep, Requirement, closing_day
 from shanhai.models.working_days import WorkingCalendar
@@ -119,7 +120,7 @@ def _requirement(
         pace = [PaceStep(by=_month_end(year, m), share=round(m / 12, 6)) for m in range(1, 12)]
     elif ob.pace:
         pace = [
-            PaceStep(by=date(year, *map(int, p.by.split("-"))), count=p.count, share=p.share) for p in ob.pace
+            PaceStep(by=month_day(p.by, year), count=p.count, share=p.share) for p in ob.pace
         ]
     plan = None
     min_count = ob.min_count if ob.min_count is not None else (1 if ob.target is None else None)
@@ -139,7 +140,7 @@ def _requirement(
         lead=who.lead,
         copied=who.copied,
         ladder=ob.reminders.model_dump(exclude_none=True) if ob.reminders else None,
-        window_start=date(year, *map(int, ob.window_from.split("-"))) if ob.window_from else None,
+        window_start=month_day(ob.window_from, year) if ob.window_from else None,
         due_nominal=nominal if nominal != due else None,
         closes=closing_day(due, ob.closes or DEFAULT_CLOSES),
         unverified=ob.unverified,

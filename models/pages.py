@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shanhai.models.catalogue import Catalogue
-from shanhai.models.queries import evaluations, title_and_clause
+from shanhai.models.queries import evaluations, most_urgent_per_cell, title_and_clause
 from shanhai.models.statuses import Status
 from shanhai.models.working_days import provisional_footnote
 
@@ -59,11 +59,7 @@ def board_view(app, *, as_of: datetime, year: int) -> dict[str, Any]:
         pairs = load_evaluations(
             session=session, as_of=as_of, cal=app.calendar, flt=OccurrenceFilter(year=year)
         )
-    cells: dict[tuple[str, str], tuple[Status, dict[str, Any]]] = {}
-    for occ, ev in pairs:
-        key = (occ.obligation_id, occ.scope)
-        if key not in cells or ev.status.urgency < cells[key][0].urgency:
-            cells[key] = (ev.status, board_cell(cat, occ, ev))
+    cells = {key: board_cell(cat, occ, ev) for key, (occ, ev) in most_urgent_per_cell(pairs).items()}
     scopes = {scope for _, scope in cells}
     order = [*cat.pairings, *dict.fromkeys(p.county for p in cat.pairings.values()), *cat.parks]
     ordered = [s for s in order if s in scopes] + sorted(s for s in scopes if s not in order)
@@ -78,7 +74,7 @@ def board_view(app, *, as_of: datetime, year: int) -> dict[str, Any]:
             groups.append({"kind": kind, "title": title, "columns": columns})
     rows = []
     for ob_id in [*cat.obligations, *sorted({o for o, _ in cells} - set(cat.obligations))]:
-        row_cells = {scope: cell for (o, scope), (_, cell) in cells.items() if o == ob_id}
+        row_cells = {scope: cell for (o, scope), cell in cells.items() if o == ob_id}
         if row_cells:
             title, clause = title_and_clause(cat, ob_id)
             rows.append({"obligation": ob_id, "title": title, "clause": clause or "", "cells": row_cells})

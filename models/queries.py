@@ -95,6 +95,19 @@ def urgency_key(ev: Evaluation) -> tuple:
     return (Status(ev.status).urgency, ev.due, ev.obligation_id, ev.scope, ev.period)
 
 
+def most_urgent_per_cell(
+    pairs: Iterable[tuple[OccurrenceRow, Evaluation]],
+) -> dict[tuple[str, str], tuple[OccurrenceRow, Evaluation]]:
+    """(obligation, scope) -> the occurrence a board cell shows: its most urgent one (the first of equals,
+    in the order given). The portal's board, its export and `shanhai board` agree through this."""
+    cells: dict[tuple[str, str], tuple[OccurrenceRow, Evaluation]] = {}
+    for occ, ev in pairs:
+        key = (occ.obligation_id, occ.scope)
+        if key not in cells or ev.status.urgency < cells[key][1].status.urgency:
+            cells[key] = (occ, ev)
+    return cells
+
+
 def by_urgency(pairs: Iterable[tuple[OccurrenceRow, Evaluation]]) -> list[tuple[OccurrenceRow, Evaluation]]:
     """(occurrence, evaluation) pairs in the order every listing shows them: overdue first, oldest first."""
     return sorted(pairs, key=lambda pair: urgency_key(pair[1]))
@@ -187,14 +200,8 @@ def title_and_clause(cat: Catalogue, obligation_id: str) -> tuple[str, str | Non
 def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
     """Rows: obligations; columns: the pairings in force plus 全市 and the parks; cells: the worst status."""
     cat = app.catalogue
-    cells: dict[tuple[str, str], Status] = {}
-    scopes: list[str] = []
-    for occ, ev in evaluations(app, as_of=as_of):
-        key = (occ.obligation_id, occ.scope)
-        if occ.scope not in scopes:
-            scopes.append(occ.scope)
-        if key not in cells or ev.status.urgency < cells[key].urgency:
-            cells[key] = ev.status
+    cells = {key: ev.status for key, (_, ev) in most_urgent_per_cell(evaluations(app, as_of=as_of)).items()}
+    scopes = list(dict.fromkeys(scope for _, scope in cells))  # in the order first met
     pairing_cols = [p for p in cat.pairings if p in scopes]
     other_cols = [s for s in scopes if s not in pairing_cols]
     rows = [ob_id for ob_id in cat.obligations if any(k[0] == ob_id for k in cells)]
@@ -215,17 +222,15 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
     from sqlmodel import col
 
     from shanhai.models.localtime import format_local
-    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
+    from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage, by_id
 
     with app.read_session() as session:
-        q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
         if message_id is not None:
-            from shanhai.models.records import MAX_ID
-
-            if not 0 < message_id <= MAX_ID:
-                return []
-            q = select(OutboxMessage).where(col(OutboxMessage.id) == message_id)
-        messages = list(session.execute(q).scalars())
+            found = by_id(session, OutboxMessage, message_id)
+            messages = [found] if found is not None else []
+        else:
+            q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+            messages = list(session.execute(q).scalars())
         ids = [m.id for m in messages]
         deliveries = session.execute(select(Delivery).where(col(Delivery.message_id).in_(ids))).scalars().all()
         counts: dict[int, int] = {
@@ -244,7 +249,7 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
                 "status": d.status,
                 "attempts": d.attempts,
                 "error": d.last_error,
-                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "sent_at": format_local(d.sent_at) if d.sent_at else None,
             }
         )
     return [

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -21,7 +20,7 @@ from shanhai.models.occurrences import scopes_for
 from shanhai.models.requirement import parse_requirement
 from shanhai.models.scopes import resolve_scope
 from shanhai.models.statuses import RecordState
-from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, utcnow
+from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, by_id, utcnow
 
 
 def find_occurrence(
@@ -160,13 +159,6 @@ def amount_text(cat: Catalogue, obligation_id: str, amount_fen: int | None) -> s
     return format_amount(amount_fen, amount_unit(ob) if ob else "元")
 
 
-MAX_ID = 2**31 - 1  # the largest id an INTEGER key holds (PostgreSQL's int4): a bigger typed id names nothing
-
-
-def by_id(session: Session, model: Any, key: int, **options: Any) -> Any:
-    """``session.get`` for an id a person typed: None for one no row can have (0, negative, or past
-    the key column's range, which PostgreSQL would refuse with an error instead of finding nothing)."""
-    return session.get(model, key, **options) if 0 < key <= MAX_ID else None
 ACTOR_MAX = 128  # reviewed_by / waived_by columns
 
 
@@ -279,6 +271,5 @@ def _refuse_if_waived(session: Session, occurrence_id: int) -> None:
         select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)
     ).scalar_one_or_none()
     if existing is not None:
-        raise InputError(
-            "occurrence", f"期次 {occurrence_id} 已于 {existing.created_at:%Y-%m-%d} 豁免：{existing.reason}"
-        )
+        when = format_local(existing.created_at, "%Y-%m-%d")  # Shanghai's date, not UTC's
+        raise InputError("occurrence", f"期次 {occurrence_id} 已于 {when} 豁免：{existing.reason}")

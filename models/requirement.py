@@ -10,15 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shanhai.models.catalogue_specs import DEFAULT_CLOSES, Kind, Share, Target
+from shanhai.models.catalogue_specs import DEFAULT_CLOSES, Kind, Share, Target, month_day
 from shanhai.models.ladder import ReminderLadder
 
 
 def closing_day(due: date, closes: str = DEFAULT_CLOSES) -> date:
     """The first ``closes`` (MM-DD) after the effective due date: the assessment that closes a period."""
-    month, day = map(int, closes.split("-"))
-    candidate = date(due.year, month, day)
-    return candidate if candidate > due else date(due.year + 1, month, day)
+    candidate = month_day(closes, due.year)
+    return candidate if candidate > due else month_day(closes, due.year + 1)
 
 
 class PaceStep(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from shanhai.db import insert_ignore
+from shanhai.models.acknowledgements import Acknowledgement
 from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.installation import ensure_installation, read_installation
@@ -33,7 +34,6 @@ from shanhai.models.tables import (
     Park,
     Unit,
     Waiver,
-    utcnow,
 )
 from shanhai.models.working_days import WorkingCalendar
 
@@ -117,6 +117,7 @@ def sync_catalogue(
     if state is None and installation.tracking_from != first_year:
         installation.tracking_from = first_year  # the first sync: the migration's row holds a placeholder
     real_today = local_date(now)
+    stamp = now.astimezone(UTC)  # rows are stamped by the App's clock, like everything else it owns
     today = max(real_today, state.high_water) if state else real_today  # history ends here
     horizon = _horizon(as_of, now)
     if fingerprint and state and state.fingerprint == fingerprint and state.through_year >= horizon:
@@ -160,7 +161,7 @@ def sync_catalogue(
             "valid_until": ob.valid_until,
             "definition": definition,
             "definition_hash": digest,
-            "loaded_at": utcnow(),
+            "loaded_at": stamp,
         }
         # audited by whichever process's statement wrote the row: once, however many sync at once
         if insert_ignore(session, Obligation, {"id": ob_id, **values}, on_key=True):
@@ -188,7 +189,6 @@ def sync_catalogue(
     existing_rows = {
         (o.obligation_id, o.scope, o.period): o for o in session.execute(select(Occurrence)).scalars()
     }
-    stamp = utcnow()
     new_rows: list[dict[str, Any]] = []
     occ_updated = 0
     for spec in specs:
@@ -268,12 +268,14 @@ class OccurrenceFilter:
 
 def _remove_unimplied(session: Session, existing: dict[tuple, Occurrence], implied: set[tuple]) -> int:
     """Occurrences the catalogue no longer implies (a pairing ended, a duty cut short) go, unless
-    something already refers to them: a record, a waiver or a message is history and stays."""
+    something already refers to them: a record, a waiver, a message or an acknowledgement is history and
+    stays (deleting the occurrence under it would also break its foreign key)."""
     candidates = [o.id for key, o in existing.items() if key not in implied]
     if not candidates:
         return 0
     referenced: set[int] = set()
-    for column in (CompletionRecord.occurrence_id, Waiver.occurrence_id, OutboxItem.occurrence_id):
+    for column in (CompletionRecord.occurrence_id, Waiver.occurrence_id, OutboxItem.occurrence_id,
+                   Acknowledgement.occurrence_id):
         referenced |= set(session.execute(select(col(column)).where(col(column).in_(candidates))).scalars())
     doomed = [i for i in candidates if i not in referenced]
     if not doomed:

@@ -8,13 +8,22 @@ Dates (due dates, record dates) are calendar dates in Asia/Shanghai.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Session, SQLModel
+
+MAX_ID = 2**31 - 1  # the largest id an INTEGER key holds (PostgreSQL's int4): a bigger typed id names nothing
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def by_id(session: Session, model: Any, key: int, **options: Any) -> Any:
+    """``session.get`` for an id a person typed: None for one no row can have (0, negative, or past
+    the key column's range, which PostgreSQL would refuse with an error instead of finding nothing)."""
+    return session.get(model, key, **options) if 0 < key <= MAX_ID else None
 
 
 class Unit(SQLModel, table=True):

@@ -239,7 +239,8 @@ class WorkingCalendar:
         return "provisional"
 
     def is_provisional(self, year: int) -> bool:
-        """True when ``year`` is computed from the law alone (no 调休 known): say so where it is shown."""
+        """True when ``year`` is computed from the law alone (no 调休 known): its dates are marked
+        :data:`PROVISIONAL_MARK` wherever they are shown."""
         return self.source(year) == "provisional"
 
     @property

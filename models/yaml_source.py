@@ -7,6 +7,7 @@ can find it. Reading refuses what PyYAML would silently accept or choke on:
 * anything but a regular file (a directory, a device, a FIFO), a file larger than
   :data:`MAX_FILE_BYTES`, or one whose aliases expand past
   :data:`MAX_EXPANDED_NODES` (a "billion laughs" bomb is refused in milliseconds, not after 3 GB);
+* an alias inside the very node it names (``a: &x [*x]``), located at the alias;
 * text that is not UTF-8, and YAML syntax errors (with the line).
 """
 
@@ -83,50 +84,117 @@ class Source:
         return Problem(self.file, self.line(loc), dotted(loc), message)
 
 
-def _walk(node: yaml.Node, path: Loc, lines: dict[Loc, int], problems: list[Problem], file: str,
-          budget: list[int]) -> None:
-    budget[0] -= 1
-    if budget[0] < 0:
-        return
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key, value in node.value:
-            key_text = key.value if isinstance(key, yaml.ScalarNode) else None
-            line = key.start_mark.line + 1
-            if key_text is not None and key.tag != "tag:yaml.org,2002:merge":
-                if key_text in seen:
-                    problems.append(
-                        Problem(file, line, dotted((*path, key_text)),
-                                f"key '{key_text}' is written twice (first on line {seen[key_text]}); "
-                                "YAML would silently keep only the last one")
-                    )
-                seen.setdefault(key_text, line)
-            child = (*path, key_text if key_text is not None else "?")
-            lines[child] = line
-            _walk(value, child, lines, problems, file, budget)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _walk(item, (*path, i), lines, problems, file, budget)
+def _walk(root: yaml.Node, lines: dict[Loc, int], problems: list[Problem], file: str) -> tuple[bool, bool]:
+    """Record the line of every key and item and refuse keys written twice.
+
+    Iterative, so that nesting as deep as the parser allows cannot exhaust Python's stack. Returns
+    ``(over_budget, recursive)``: the aliases expand past :data:`MAX_EXPANDED_NODES`, or a node contains
+    itself (``a: &x [*x]``), which no walk nor loader can expand."""
+    budget = MAX_EXPANDED_NODES
+    recursive = False
+    open_nodes: set[int] = set()  # the nodes on the path from the root: meeting one again is a cycle
+    todo: list[tuple[yaml.Node, Loc] | int] = [(root, ())]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, int):  # every child of this node is done
+            open_nodes.discard(item)
+            continue
+        node, path = item
+        if id(node) in open_nodes:
+            recursive = True
+            continue
+        budget -= 1
+        if budget < 0:
+            return True, recursive
+        lines.setdefault(path, node.start_mark.line + 1)
+        children: list[tuple[yaml.Node, Loc]] = []
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key, value in node.value:
+                key_text = key.value if isinstance(key, yaml.ScalarNode) else None
+                line = key.start_mark.line + 1
+                if key_text is not None and key.tag != "tag:yaml.org,2002:merge":
+                    if key_text in seen:
+                        problems.append(
+                            Problem(file, line, dotted((*path, key_text)),
+                                    f"键 '{key_text}' 写了两次（第一次在第 {seen[key_text]} 行）；YAML 会悄悄只保留"
+                                    "最后一个 (key written twice)")
+                        )
+                    seen.setdefault(key_text, line)
+                elif key is node or id(key) in open_nodes:  # a key that is its own mapping (&x {*x: 1})
+                    recursive = True
+                child = (*path, key_text if key_text is not None else "?")
+                lines[child] = line
+                children.append((value, child))
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(child, (*path, i)) for i, child in enumerate(node.value)]
+        if children:
+            open_nodes.add(id(node))
+            todo.append(id(node))
+            todo.extend(reversed(children))  # popped in document order
+    return False, recursive
 
 
-def _impossible_date(node: yaml.Node | None, path: Loc = ()) -> tuple[Loc, int, str] | None:
+def _recursive_aliases(text: str, file: str) -> list[Problem]:
+    """Each alias that names a collection it is inside of, located by the parser's events (the composed
+    nodes no longer know where an alias was written)."""
+    problems: list[Problem] = []
+    anchors: dict[str, int] = {}  # anchor -> line, for collections still open
+    # one frame per open collection: [path, is a mapping, items so far, key of the pending value, anchor]
+    frames: list[list[Any]] = []
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionEndEvent):
+            anchor = frames.pop()[4]
+            anchors.pop(anchor, None)
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        path: Loc = ()
+        if frames:
+            parent = frames[-1]
+            count = parent[2]
+            parent[2] += 1
+            if not parent[1]:
+                path = (*parent[0], count)
+            elif count % 2 == 0:  # a key
+                parent[3] = event.value if isinstance(event, yaml.ScalarEvent) else "?"
+                path = (*parent[0], "?")
+            else:
+                path = (*parent[0], parent[3])
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in anchors:
+                problems.append(
+                    Problem(file, _line_of(event), dotted(path),
+                            f"递归别名：*{event.anchor} 位于它所指的 &{event.anchor}（第 {anchors[event.anchor]} 行）"
+                            "之内，无法展开 (recursive alias)")
+                )
+        elif isinstance(event, yaml.CollectionStartEvent):
+            frames.append([path, isinstance(event, yaml.MappingStartEvent), 0, "?", event.anchor])
+            if event.anchor is not None:
+                anchors[event.anchor] = _line_of(event)
+    return problems
+
+
+def _line_of(event: yaml.Event) -> int:
+    """1-based line of an event (0 when the parser gave no position)."""
+    return event.start_mark.line + 1 if event.start_mark is not None else 0
+
+
+def _impossible_date(root: yaml.Node | None) -> tuple[Loc, int, str] | None:
     """Where a scalar that YAML resolves as a timestamp fails to construct (2026-02-30)."""
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            try:
-                yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
-            except ValueError:
-                return path, node.start_mark.line + 1, node.value
-        return None
-    children: list[tuple[Loc, yaml.Node]] = []
-    if isinstance(node, yaml.SequenceNode):
-        children = [((*path, i), item) for i, item in enumerate(node.value)]
-    elif isinstance(node, yaml.MappingNode):
-        children = [((*path, str(key.value)), value) for key, value in node.value]
-    for child_path, child in children:
-        if found := _impossible_date(child, child_path):
-            return found
+    todo: list[tuple[yaml.Node | None, Loc]] = [(root, ())]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:timestamp":
+                try:
+                    yaml.constructor.SafeConstructor().construct_yaml_timestamp(node)
+                except ValueError:
+                    return path, node.start_mark.line + 1, node.value
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(reversed([(item, (*path, i)) for i, item in enumerate(node.value)]))
+        elif isinstance(node, yaml.MappingNode):
+            todo.extend(reversed([(value, (*path, str(key.value))) for key, value in node.value]))
     return None
 
 
@@ -145,7 +213,7 @@ def read_yaml(path: Path, problems: list[Problem], *, missing_ok: bool = False) 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.append(Problem(name, None, "(file)", f"not UTF-8 text (byte {exc.start})"))
+        problems.append(Problem(name, None, "(file)", f"不是 UTF-8 文本（第 {exc.start} 字节）(not UTF-8 text)"))
         return None
     text = text.removeprefix("\ufeff")
     try:
@@ -154,35 +222,86 @@ def read_yaml(path: Path, problems: list[Problem], *, missing_ok: bool = False) 
         mark = getattr(exc, "problem_mark", None)
         parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
         message = ": ".join(p for p in parts if p) or str(exc).splitlines()[0]
-        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", message))
+        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", f"YAML 语法错误 ({message})"))
         return None
     if node is None:
         return Source(name, None)
     lines: dict[Loc, int] = {}
     found: list[Problem] = []
-    budget = [MAX_EXPANDED_NODES]
-    _walk(node, (), lines, found, name, budget)
-    if budget[0] < 0:
+    over_budget, recursive = _walk(node, lines, found, name)
+    if recursive:  # the loader would build a list that contains itself; nothing downstream expects one
+        problems.extend(_recursive_aliases(text, name) or [Problem(name, None, "(file)", "递归别名 (recursive alias)")])
+        return None
+    if over_budget:
         problems.append(
             Problem(name, None, "(file)",
-                    f"more than {MAX_EXPANDED_NODES:,} values once its aliases (*) are expanded; refused")
+                    f"别名（*）展开后超过 {MAX_EXPANDED_NODES:,} 个值，拒绝读取 "
+                    f"(more than {MAX_EXPANDED_NODES:,} values once its aliases are expanded)")
         )
         return None
     if found:
-        problems.extend(found)
+        problems.extend(sorted(found, key=lambda p: p.line or 0))
         return None
     try:
         data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)", str(exc).splitlines()[0]))
+        problems.append(Problem(name, mark.line + 1 if mark else None, "(syntax)",
+                                f"YAML 语法错误 ({str(exc).splitlines()[0]})"))
         return None
     except ValueError as exc:  # a scalar YAML reads as a date that is no date (2026-02-30)
         loc, line, value = _impossible_date(node) or ((), None, None)
-        message = f"'{value}' is not a valid date ({exc})" if value else str(exc)
+        message = f"'{value}' 不是存在的日期 (is not a valid date: {exc})" if value else f"无效的值 ({exc})"
         problems.append(Problem(name, line, dotted(loc), message))
         return None
     return Source(name, data, lines)
+
+
+# pydantic's messages, Chinese first: the English one follows as the gloss
+_ZH: dict[str, str] = {
+    "missing": "缺少此项",
+    "extra_forbidden": "不认识的字段（拼写有误？）",
+    "literal_error": "应为 {expected} 之一",
+    "enum": "应为 {expected} 之一",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为 true 或 false",
+    "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表",
+    "tuple_type": "应为列表",
+    "dict_type": "应为键值映射",
+    "model_type": "应为键值映射",
+    "model_attributes_type": "应为键值映射",
+    "date_type": "应为日期（YYYY-MM-DD）",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_inexact": "应为日期，不带时刻",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应不小于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应不大于 {le}",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "至多 {max_length} 个字符",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "至多 {max_length} 项",
+    "string_pattern_mismatch": "格式不符（应匹配 {pattern}）",
+    "union_tag_invalid": "类型不符",
+    "is_instance_of": "类型不符",
+}
+
+
+def _chinese(err: Any) -> str | None:
+    template = _ZH.get(err["type"])
+    if template is None:
+        return None
+    try:
+        return template.format(**(err.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        return template.split("{")[0].strip() or None
 
 
 _NOISE = ("function-", "literal[", "list[", "union[", "tagged-union[", "dict[", "json-or-python[")
@@ -196,6 +315,8 @@ def validation_problems(exc: ValidationError, source: Source, *, prefix: Loc = (
         loc: Loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(_NOISE)))
         loc = (*prefix, *loc)
         msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if zh := _chinese(err):  # our own validators' messages are Chinese first already
+            msg = f"{zh} ({msg})"
         head, sep, rest = msg.partition(": ")
         if sep and re.fullmatch(r"[a-z_]+", head):
             loc, msg = (*loc, head), rest

@@ -119,7 +119,7 @@ def logout(request: Request, csrf: str = Form("")):
     check_csrf(request, csrf)
     user = request.state.user
     if user is not None:
-        from shanhai.models.store import audit
+        from shanhai.models.audit import audit
 
         portal = portal_of(request)
         with portal.app.session() as session:

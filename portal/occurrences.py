@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from shanhai.models.accounts import Role
-from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, current_stage
+from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, stage_now
 from shanhai.models.errors import InputError
 from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
@@ -24,9 +24,9 @@ from shanhai.models.pages import (
     occurrence_history,
     occurrence_records,
 )
-from shanhai.models.records import by_id, review_record, waive_occurrence
+from shanhai.models.records import review_record, waive_occurrence
 from shanhai.models.statuses import RecordState
-from shanhai.models.tables import CompletionRecord, Occurrence, Waiver
+from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, by_id
 from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require, safe_next
 from shanhai.portal.board import as_of_param
 from shanhai.portal.prefect_link import deployment_link
@@ -107,7 +107,7 @@ def occurrence_page(
             "document": document,
             "title": ob.title if ob else occ.obligation_id,
             "nominal_due": ev.due_nominal,
-            "stage": current_stage(occ, portal.app.calendar, local_date(when)),
+            "stage": stage_now(occ, portal.app.calendar, local_date(when)),
             "responsible": [(name, unit_codes(portal).get(name)) for name in occ_row.requirement.responsible],
             "records": records,
             "history": history,

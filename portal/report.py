@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
-from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, current_stage
+from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, stage_now
 from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, nonce_used, spend_nonce
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import occurrence_evaluation, occurrence_records
-from shanhai.models.records import by_id, record_completion
+from shanhai.models.records import record_completion
 from shanhai.models.requirement import parse_requirement
-from shanhai.models.tables import CompletionRecord, Occurrence
+from shanhai.models.tables import CompletionRecord, Occurrence, by_id
 from shanhai.notifications.links import LinkError, verify_report_token
 from shanhai.portal.occurrences import amount_unit, evidence_response
 from shanhai.portal.record_form import FormSpec, RecordInput, form_spec, parse_record_form
@@ -104,7 +104,7 @@ def _page(
     _, ev = found
     cat = portal.app.catalogue
     ob = cat.obligations.get(occ.obligation_id)
-    stage = current_stage(occ, portal.app.calendar, today)
+    stage = stage_now(occ, portal.app.calendar, today)
     can_report = owes(scope)
     with portal.app.session() as session:
         records = [rec for rec, _ in occurrence_records(session, occurrence_ids=[occ.id or 0])]
@@ -190,7 +190,7 @@ def acknowledge_submit(
     assert found is not None
     if found[1].status.is_final:
         raise PageError(409, "无需签收", f"该事项当前状态为“{found[1].label}”，无需签收。")
-    stage = current_stage(scope.occurrence, portal.app.calendar, local_date(now))
+    stage = stage_now(scope.occurrence, portal.app.calendar, local_date(now))
     with portal.app.session() as session:
         _spend(session, nonce, purpose, now)
         acknowledge(

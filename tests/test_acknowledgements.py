@@ -9,8 +9,8 @@ from shanhai.models.acknowledgements import (
     Acknowledgement,
     acknowledge,
     acknowledgements_of,
-    current_stage,
     latest_acknowledgements,
+    stage_now,
 )
 from shanhai.models.tables import AuditEntry, Occurrence
 from tests.conftest import at, count_rows, make_app, make_catalogue, next_year_plan, occurrence_id
@@ -58,15 +58,15 @@ def test_the_latest_acknowledgement_is_the_highest_stage_per_occurrence_and_unit
                                                         ("lucheng", "before_7d")]
 
 
-def test_the_current_stage_follows_the_ladder_of_the_occurrence(tmp_path, database_url):
+def test_stage_now_follows_the_ladder_of_the_occurrence(tmp_path, database_url):
     app, occ_id = setup(tmp_path, database_url)
     with app.session() as session:
         occ = session.get(Occurrence, occ_id)
     from datetime import date
 
-    assert current_stage(occ, app.calendar, date(2026, 9, 1)).name == "none"  # before the first reminder
-    assert current_stage(occ, app.calendar, date(2026, 10, 20)).name == "before_30d"
-    stage = current_stage(occ, app.calendar, date(2026, 10, 26))
+    assert stage_now(occ, app.calendar, date(2026, 9, 1)).name == "none"  # before the first reminder
+    assert stage_now(occ, app.calendar, date(2026, 10, 20)).name == "before_30d"
+    stage = stage_now(occ, app.calendar, date(2026, 10, 26))
     assert (stage.name, stage.label) == ("before_7d", "到期前7天")
-    late = current_stage(occ, app.calendar, date(2026, 11, 20))
+    late = stage_now(occ, app.calendar, date(2026, 11, 20))
     assert late.rank > 200 and late.name.startswith(("overdue_", "repeat_"))

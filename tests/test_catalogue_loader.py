@@ -329,3 +329,65 @@ def test_a_yaml_bomb_is_refused_before_it_is_expanded(tmp_path):
     directory, _ = catalogue_with(tmp_path, bomb)
     problem = only_problem(directory)
     assert "aliases" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("tail", "field"),
+    [
+        ("extra: &x {b: *x}\n", "extra.b"),
+        ("units: &a [*a]\n", "units[0]"),
+        ("units: &a\n  - 泰顺县\n  - *a\n", "units[1]"),
+        ("extra: &x {*x: 1}\n", "extra.?"),
+    ],
+    ids=["mapping", "flow-sequence", "block-sequence", "key"],
+)
+def test_validate_names_a_recursive_alias_with_its_file_and_line(tmp_path, tail, field):
+    directory = make_catalogue(tmp_path / "calendar", [joint_meeting()])
+    path = directory / "policy.yaml"
+    text = path.read_text(encoding="utf-8") + tail
+    path.write_text(text, encoding="utf-8")
+    result = run_cli(["catalogue", "validate", directory], home=tmp_path / "home")
+    assert result.exit_code == 1
+    assert "内部错误" not in result.output and "RecursionError" not in result.output
+    alias = tail.split("*")[1][0]
+    assert f"{path}:{line_of(text, '*' + alias)}: {field}: 递归别名" in result.stderr, result.stderr
+    assert f"&{alias}（第 {line_of(text, '&' + alias)} 行）" in result.stderr
+
+
+def test_a_shared_alias_is_not_mistaken_for_a_recursive_one(tmp_path):
+    directory = make_catalogue(tmp_path / "calendar", [joint_meeting()])
+    path = directory / "policy.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "x-shared: &s {a: 1}\nx-uses: [*s, {b: *s}]\n", "utf-8")
+    problems = problems_of(directory)
+    assert all("递归别名" not in p.message for p in problems)  # only the unknown keys are refused
+    assert {p.field.split(".")[0].split("[")[0] for p in problems} == {"x-shared", "x-uses"}
+
+
+def test_a_nesting_as_deep_as_the_parser_allows_does_not_exhaust_the_stack(tmp_path):
+    directory = make_catalogue(tmp_path / "calendar", [joint_meeting()])
+    path = directory / "policy.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "deep: " + "[" * 999 + "]" * 999 + "\n", "utf-8")
+    result = run_cli(["catalogue", "validate", directory], home=tmp_path / "home")
+    assert result.exit_code == 1
+    assert "内部错误" not in result.output and "RecursionError" not in result.output
+    assert f"{path}:{line_of(path.read_text(encoding='utf-8'), 'deep:')}: deep" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lines", "field", "chinese"),
+    [
+        ({"title": None}, "obligations[0].title", "缺少此项"),
+        ({"kind": "quarterly"}, "obligations[0].kind", "应为 "),
+        ({"oops": "1"}, "obligations[0].oops", "不认识的字段"),
+        ({"valid_until": "2024"}, "obligations[0].valid_until", "早于 valid_from"),
+        ({"due": '"13-01"'}, "obligations[0].due", "须写加引号的"),
+        ({"reminders": "{before_calendar_days: [7, 7]}"}, "obligations[0].reminders.before_calendar_days", "有重复"),
+        ({"responsible": "{lead: [市火星局]}"}, "obligations[0].responsible.lead[0]", "未知的单位"),
+    ],
+    ids=["missing", "literal", "unknown-key", "model-rule", "due", "ladder", "assembly"],
+)
+def test_every_problem_is_worded_chinese_first(tmp_path, lines, field, chinese):
+    directory, _ = catalogue_with(tmp_path, HEADER + "obligations:\n" + obligation_text(**lines))
+    problem = only_problem(directory)
+    assert problem.field == field
+    assert problem.message.startswith(chinese), problem.message

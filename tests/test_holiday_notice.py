@@ -11,11 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shanhai.models.holiday_notice import NoticeError, parse_notice, read_notice
+from shanhai.models.holiday_notice import NoticeError, read_notice
+from shanhai.models.holiday_year import YearArrangement
 
 NOTICES = Path(__file__).parent / "notices"
 FIXTURES = sorted(p.stem for p in NOTICES.glob("*.txt"))
 TEXT_2026 = (NOTICES / "2026.txt").read_text(encoding="utf-8")
+
+
+def parse_notice(text: str, *, name: str = "通知") -> YearArrangement:
+    return read_notice(text, name=name).arrangement
 
 
 def test_there_are_the_2026_notice_and_at_least_three_older_ones():
@@ -115,6 +120,13 @@ BAD_NOTICES = {
     "a date that does not exist": (
         broken("2月28日（周六）上班", "2月30日上班"), 6, ["2月30日", "不是存在的日期"],
     ),
+    "a range whose start does not exist": (
+        broken("2月15日（农历腊月二十八、周日）至23日（农历正月初七、周一）", "2月30日至3月1日"), 6,
+        ["2月30日", "不是存在的日期"],
+    ),
+    "a range whose start has no month, though its end has": (
+        broken("6月19日（周五）至21日（周日）", "19日至6月21日"), 9, ["“19日”缺少月份"],
+    ),
     "a range without its month": (
         broken("6月19日（周五）至21日（周日）", "19日（周五）至21日（周日）"), 9, ["缺少月份"],
     ),
@@ -136,6 +148,14 @@ def test_a_bad_notice_is_refused_naming_the_line(case):
     for needle in needles:
         assert needle in message, f"{needle!r} missing from {message!r}"
     assert all(p.line == line for p in excinfo.value.problems)
+
+
+def test_new_years_eve_is_checked_even_on_the_last_day_a_date_can_have():
+    text = TEXT_2026.replace("2026", "9999").replace("1月1日（周四）至3日", "9999年12月31日（除夕）至9999年12月31日")
+    with pytest.raises(NoticeError) as excinfo:
+        parse_notice(text)
+    assert "12月31日不是除夕" in str(excinfo.value)
+    assert excinfo.value.problems[0].line == 5
 
 
 def test_a_notice_without_its_title_has_no_year():

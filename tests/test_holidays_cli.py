@@ -14,7 +14,7 @@ import chinese_calendar
 import pytest
 
 from shanhai.models.holiday_file import load_holiday_file, save_year, with_year
-from shanhai.models.holiday_notice import parse_notice
+from shanhai.models.holiday_notice import read_notice
 from shanhai.models.holiday_year import YearArrangement
 from tests.conftest import REAL_CATALOGUE, run_cli
 
@@ -165,7 +165,7 @@ def test_importing_a_notice_for_an_unknown_year_writes_it_keeping_the_header(hol
     assert "已写入" in result.stdout and "来源现为 file" in result.stdout
     text = path.read_text(encoding="utf-8")
     assert text.startswith(header + "\nholidays:\n  2027:\n")
-    assert load_holiday_file(path) == {2027: parse_notice(FAKE_2027_NOTICE)}
+    assert load_holiday_file(path) == {2027: read_notice(FAKE_2027_NOTICE).arrangement}
     shown = json.loads(holidays("2027", "--json", catalogue_dir=catalogue).stdout)
     assert shown["source"] == "file"
     assert shown["on"] == ["2027-02-20", "2027-04-25", "2027-09-26", "2027-10-09"]
@@ -267,3 +267,12 @@ def test_a_missing_catalogue_folder_is_named_and_nothing_is_created(tmp_path, co
         f"错误 error: SHANHAI_CATALOGUE_DIR：事项目录不存在：{missing}（节假日文件 holidays.yaml 在该目录中）"
     )
     assert not missing.exists()
+
+
+def test_a_recursive_alias_in_the_holiday_file_is_reported_with_its_line(holidays, catalogue):
+    (catalogue / "holidays.yaml").write_text("holidays:\n  2027: &y\n    off: [*y]\n", encoding="utf-8")
+    for result in (holidays("2027", catalogue_dir=catalogue),
+                   run_cli(["catalogue", "validate", catalogue], home=catalogue.parent / "home2")):
+        assert result.exit_code == 1
+        assert "RecursionError" not in result.output and "内部错误" not in result.output
+        assert f"{catalogue / 'holidays.yaml'}:3: holidays.2027.off[0]: 递归别名" in result.stderr, result.stderr

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from shanhai.app import App
+from shanhai.models.queries import outbox_items
 from shanhai.models.tables import Delivery, OutboxItem, OutboxMessage
 from shanhai.notifications.checking import check_obligation
 from shanhai.notifications.delivery import deliver_outbox
@@ -128,6 +129,8 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_delivered_once(tmp_path
     with app.session() as s:
         d = s.execute(select(Delivery).where(Delivery.status == "sent")).scalar_one()
     assert d.attempts == 2
+    sent = [d for m in outbox_items(app) for d in m["deliveries"] if d["status"] == "sent"]
+    assert [d["sent_at"] for d in sent] == ["2026-12-01 10:02"], "on Shanghai's clock, as created_at is"
 
 
 def test_merged_reminders_take_the_most_advanced_stage_and_the_lowest_role():

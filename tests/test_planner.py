@@ -20,20 +20,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shanhai.models import ladder as ladder_module
-from shanhai.models.ladder import (
-    DEFAULT_LADDER,
-    ReminderLadder,
-    Stage,
-    current_stage,
-    escalation_level,
-    stage_label,
-    stages,
-)
+from shanhai.models.ladder import DEFAULT_LADDER, ReminderLadder, Schedule, Stage, WorkingDays, stage_label
 from shanhai.models.working_days import WorkingCalendar
 from shanhai.notifications import planner as planner_module
 from shanhai.notifications.planner import PlanItem, PlannedMessage, plan
 
 SH = ZoneInfo("Asia/Shanghai")
+
+
+def stages(due: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER, *, until: date) -> list[Stage]:
+    """All stages out by ``until``, in rank order."""
+    return Schedule(due, cal, ladder).stages(until)
+
+
+def current_stage(due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER) -> Stage | None:
+    return Schedule(due, cal, ladder).current(today)
+
+
+def escalation_level(due: date, today: date, cal: WorkingDays, ladder: ReminderLadder = DEFAULT_LADDER) -> int:
+    return Schedule(due, cal, ladder).escalation_level(today)
 COORD = "市招商局〈经合办〉"
 SUP = "市山海协作工程工作领导小组"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from shanhai.models.store import audit
+from shanhai.models.audit import audit
+from shanhai.models.ics import unit_calendar
 from shanhai.models.tables import AuditEntry, Occurrence
 from tests.conftest import at, count_rows, make_app, make_catalogue, next_year_plan
 
@@ -75,3 +76,15 @@ def test_a_sync_with_something_to_write_still_writes(tmp_path, database_url):
     later.sync(as_of=at(2026, 10, 22))  # the real clock moved on: the high-water mark follows it
     with later.read_session() as session:
         assert session.get(CatalogueState, "catalogue").high_water.isoformat() == "2026-10-22"
+
+
+def test_a_units_calendar_is_read_while_a_writer_holds_the_lock(tmp_path, database_url):
+    app = make_app(tmp_path / "home", database_url, make_catalogue(tmp_path / "cat", [next_year_plan()]),
+                   sync_at=at(2026, 10, 20))
+    with app.session() as writing:
+        audit(session=writing, actor="test", action="test.write", entity="test", entity_id="1")
+        writing.flush()  # the write lock is held until this block ends
+        started = time.monotonic()
+        raw = unit_calendar(app, "泰顺县", as_of=at(2026, 10, 20))
+        assert time.monotonic() - started < 5
+    assert b"BEGIN:VEVENT" in raw

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shanhai.models.catalogue import load_catalogue
 from shanhai.models.errors import InputError
@@ -233,4 +234,8 @@ def test_a_waiver_needs_a_reason_and_happens_once(app):
         waive(app, "joint-meeting", "泰顺-鹿城", "2025", reason="再次豁免")
     assert "2025年结对调整" in caught.value.message
     assert count_rows(app.database_url, Waiver) == 1
+    with app.session() as s:  # waived at 00:30 on 2026-03-02 in Shanghai, still 03-01 in UTC
+        s.execute(update(Waiver).values(created_at=datetime(2026, 3, 1, 16, 30, tzinfo=UTC)))
+    with pytest.raises(InputError, match="已于 2026-03-02 豁免"):
+        waive(app, "joint-meeting", "泰顺-鹿城", "2025", reason="再次豁免")
     assert status_of(app, "joint-meeting", "泰顺-鹿城", "2025", as_of=at(2026, 3, 2)).status == "waived"

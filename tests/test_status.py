@@ -618,3 +618,17 @@ def test_time_never_undoes_a_satisfied_occurrence_nor_lowers_an_escalation(engin
                 assert b.escalation_level >= a.escalation_level
         if a.status == "missed":
             assert b.status == "missed", "a closed period is final"
+
+
+def test_a_board_cell_shows_the_most_urgent_occurrence_and_the_first_of_equals(tmp_path):
+    from shanhai.models.queries import most_urgent_per_cell
+
+    book = Book(make_catalogue(tmp_path / "calendar", fixture_obligations(), plans=plan_rows(2026)), through_year=2027)
+    rows = [book._row("joint-meeting", PAIR, p) for p in ("2025", "2026", "2027")]
+    pairs = list(zip(rows, evaluate(rows, [], set(), as_of=at(2026, 2, 2), cal=book.cal), strict=True))
+    assert [ev.status for _, ev in pairs] == ["overdue", "on_track", "on_track"]
+    for order in (pairs, pairs[::-1]):
+        [(key, (occ, ev))] = most_urgent_per_cell(order).items()
+        assert key == ("joint-meeting", PAIR) and (occ.period, ev.status) == ("2025", "overdue")
+    assert most_urgent_per_cell(pairs[1:])[("joint-meeting", PAIR)][0].period == "2026"
+    assert most_urgent_per_cell(pairs[:0:-1])[("joint-meeting", PAIR)][0].period == "2027"

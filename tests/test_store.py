@@ -316,3 +316,47 @@ def test_ending_a_pairing_removes_its_unstarted_occurrences_but_keeps_history(tm
             s.execute(select(Occurrence.period).where(Occurrence.scope == "泰顺-鹿城")).scalars().all()
         )
     assert left == ["2025"], "the 2025 occurrence has a record: history stays; 2026 and 2027 go"
+
+
+def test_an_acknowledged_occurrence_stays_when_its_pairing_ends(tmp_path, database_url):
+    """A unit's 签收 is history like a record: the occurrence under it is kept, not deleted."""
+    from shanhai.models.acknowledgements import Acknowledgement, acknowledge
+
+    directory = tmp_path / "calendar"
+    make_catalogue(directory, [next_year_plan(valid_from=2025)])
+    app = make_app(tmp_path / "home", database_url, directory, sync_at=at(2026, 11, 29))
+    with app.session() as s:
+        acknowledged = s.execute(
+            select(Occurrence.id).where(Occurrence.scope == "泰顺-鹿城", Occurrence.period == "2027")
+        ).scalar_one()
+        acknowledge(session=s, occurrence_id=acknowledged, unit_code="taishun", stage="none", stage_rank=-1,
+                    actor="泰顺县（报送链接）", at=at(2026, 11, 29))
+
+    ended = [dict(PAIRINGS[0], valid_until=2024), PAIRINGS[1]]
+    make_catalogue(directory, [next_year_plan(valid_from=2025)], pairings=ended)
+    report = make_app(tmp_path / "home", database_url, directory, now=at(2026, 11, 30)).sync(as_of=at(2026, 11, 30))
+    assert report.occurrences_removed == 2  # 2025 and 2026 had nothing: they go
+    with app.session() as s:
+        left = s.execute(select(Occurrence.period).where(Occurrence.scope == "泰顺-鹿城")).scalars().all()
+        acks = s.execute(select(Acknowledgement.occurrence_id)).scalars().all()
+    assert left == ["2027"] and acks == [acknowledged]
+
+
+def test_tracking_starts_on_1_january_of_the_first_syncs_as_of_year_not_the_clocks(tmp_path, database_url):
+    from shanhai.models.installation import read_installation
+
+    app = make_app(tmp_path / "home", database_url, make_catalogue(tmp_path / "calendar", [joint_meeting()]),
+                   now=at(2026, 11, 29))
+    app.sync(as_of=at(2024, 3, 5))  # a first run that replays an earlier day
+    with app.session() as s:
+        installation = read_installation(session=s)
+        assert installation is not None and installation.tracking_from == date(2024, 1, 1)
+
+
+def test_a_sync_stamps_its_rows_with_the_apps_clock(tmp_path, database_url):
+    app = make_app(tmp_path / "home", database_url, make_catalogue(tmp_path / "calendar", [joint_meeting()]),
+                   sync_at=at(2026, 11, 29, 9, 5))
+    with app.session() as s:
+        stamps = set(s.execute(select(Occurrence.created_at)).scalars()) | set(
+            s.execute(select(Obligation.loaded_at)).scalars())
+    assert stamps == {at(2026, 11, 29, 9, 5)}
