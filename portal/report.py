@@ -79,7 +79,8 @@ def same_occurrence(scope: LinkScope, submitted: str) -> None:
 
 
 def owes(scope: LinkScope) -> bool:
-    return scope.unit.name in parse_requirement(scope.occurrence.requirement).responsible
+    """Only a lead unit reports (its reminders say 填报); a co-responsible unit is copied and views."""
+    return scope.unit.name in parse_requirement(scope.occurrence.requirement).leads
 
 
 def actor_of(scope: LinkScope) -> str:
@@ -225,7 +226,7 @@ def record_submit(
     scope = open_link(portal, token)
     same_occurrence(scope, occurrence_id)
     if not owes(scope):
-        raise PageError(403, "无权填报", f"{scope.unit.name}不是该事项的承办单位，只能查看，不能填报。未保存任何内容。")
+        raise PageError(403, "无权填报", f"{scope.unit.name}不是该事项的牵头单位，只能查看，由牵头单位填报。未保存任何内容。")
     purpose = f"record:{scope.purpose}"
     _refuse_if_spent(portal, nonce, purpose)
     ob = portal.app.catalogue.obligations.get(scope.occurrence.obligation_id)

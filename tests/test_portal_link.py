@@ -214,6 +214,18 @@ def test_a_unit_that_does_not_owe_the_duty_may_view_but_not_report(portal):
     assert records(portal) == []
 
 
+def test_a_co_responsible_unit_views_what_it_is_copied_on_but_the_lead_reports(portal):
+    # the city's investment is led by the coordinator; the pairings' units are co-responsible (配合)
+    copied = portal.link("industrial-investment", "全市", "2026", unit="taishun")
+    page = portal.client.get(copied)
+    assert page.status_code == 200 and "不是该事项的牵头单位" in page.text and "/record" not in page.text
+    lead = portal.link("industrial-investment", "全市", "2026", unit="coordinator")
+    fields = portal.report_form(lead, "record")
+    sent = portal.client.post(f"{copied}/record", data={**fields, "date": "2026-10-19"}, follow_redirects=False)
+    assert sent.status_code == 403
+    assert records(portal) == []
+
+
 # --------------------------------------------------------------------------- bad input
 
 
