@@ -197,7 +197,7 @@ DEFAULT_LADDER = ReminderLadder()
 class Stage:
     rank: int  # strictly increasing along the ladder; before-stages < due < overdue stages < repeats
     name: str  # stable ascii key: before_30d, before_3wd, due, overdue_1wd, repeat_1, ...
-    label: str  # Chinese label: 到期前30天, 到期前3个工作日, 到期当日, 逾期1个工作日, 逾期第1周复报
+    label: str  # Chinese label: 到期前30天, 到期前3个工作日, 到期当日, 逾期1个工作日, 每周复报（第1次）
     on: date  # the working day it goes out
     audience: frozenset[Audience]
 
@@ -212,8 +212,8 @@ class Stage:
 
 def stage_label(name: str, ladder: ReminderLadder = DEFAULT_LADDER) -> str:
     """The Chinese label of a stage name (before_30d -> 到期前30天, overdue_1wd -> 逾期1个工作日,
-    repeat_2 -> 逾期第2周复报 on a weekly ladder, 逾期第2次复报 otherwise); the one owner of these
-    labels. A name of no stage shape is returned as it is."""
+    repeat_2 -> 每周复报（第2次） on a weekly ladder, 逾期复报（第2次） otherwise: the k-th repeat after
+    the last overdue stage, not the k-th week overdue); the one owner of these labels. A name of no stage shape is returned as it is."""
     import re
 
     if name == "due":
@@ -225,7 +225,7 @@ def stage_label(name: str, ladder: ReminderLadder = DEFAULT_LADDER) -> str:
     if m := re.fullmatch(r"overdue_([1-9][0-9]*)wd", name):
         return f"逾期{m.group(1)}个工作日"
     if m := re.fullmatch(r"repeat_([1-9][0-9]*)", name):
-        return f"逾期第{m.group(1)}{'周' if ladder.repeat_every_days == 7 else '次'}复报"
+        return f"{'每周' if ladder.repeat_every_days == 7 else '逾期'}复报（第{m.group(1)}次）"
     return name
 
 

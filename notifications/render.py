@@ -184,6 +184,8 @@ def render_message(
     before the items (e.g. a digest's count of records waiting for review)."""
     who = Role(role)
     intro, note = _INTROS[who]
+    if not who.reports and any(i.role.reports for i in items):  # e.g. the coordinator leads 年中调研督查
+        note += "其中本单位牵头的事项，请点击“填报”上报完成情况。"
     groups = _groups(items)
     message = _env().get_template("message.txt.j2")
     common = {

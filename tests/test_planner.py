@@ -132,7 +132,7 @@ def test_labels_and_audiences(cal):
     assert by_name["before_3wd"].label == "到期前3个工作日"
     assert by_name["overdue_1wd"].label == "逾期1个工作日"
     assert by_name["overdue_5wd"].label == "逾期5个工作日"
-    assert by_name["repeat_1"].label == "逾期第1周复报"
+    assert by_name["repeat_1"].label == "每周复报（第1次）"
     assert by_name["before_7d"].audience == {"lead"}
     assert by_name["overdue_1wd"].audience == {"lead", "copied", "coordinator"}
     assert by_name["overdue_5wd"].audience == {"supervisor"}
@@ -332,7 +332,7 @@ def test_weekly_repeats_go_to_everyone():
         (COORD, "coordinator", "repeat_1"),
         (SUP, "supervisor", "repeat_1"),
     ]
-    assert msgs[0].stage.label == "逾期第1周复报"
+    assert msgs[0].stage.label == "每周复报（第1次）"
     sent = all_keys(msgs)
     assert run([it], at(2026, 11, 16), sent) == []  # Monday after: nothing new
     # Fri 11-20 = 11-13 + 7
@@ -699,8 +699,8 @@ def test_property_a_stage_name_reads_back_as_the_label_the_ladder_gave_it(due, l
         ("before_3wd", 7, "到期前3个工作日"),
         ("due", 7, "到期当日"),
         ("overdue_5wd", 7, "逾期5个工作日"),
-        ("repeat_2", 7, "逾期第2周复报"),
-        ("repeat_2", 3, "逾期第2次复报"),
+        ("repeat_2", 7, "每周复报（第2次）"),
+        ("repeat_2", 3, "逾期复报（第2次）"),
         ("something_else", 7, "something_else"),
     ],
 )

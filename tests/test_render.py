@@ -103,6 +103,14 @@ def test_roles_read_in_chinese_and_only_the_units_that_owe_it_get_a_report_link(
     assert "county" not in body
 
 
+def test_a_coordinator_that_leads_an_item_is_told_to_report_it():
+    _, body = render([item(1, role="lead"), item(2, role="coordinator")], role="coordinator")
+    assert "点击“查看”" in body and "其中本单位牵头的事项，请点击“填报”上报完成情况。" in body
+    assert "填报：" in body and "查看：" in body
+    _, watching = render([item(2, role="coordinator")], role="coordinator")
+    assert "填报" not in watching
+
+
 def test_items_are_grouped_by_urgency_and_titled_by_what_is_new():
     items = [
         item(1, status="overdue"),
