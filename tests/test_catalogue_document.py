@@ -898,15 +898,15 @@ AMBIGUOUS = {
     # the inferred date
     "medical-alliance-pilot": ("2020-12-31",),
     # per county vs total
-    "edu-targeted-admission": ("county",),
+    "edu-targeted-admission": ("每县",),
     "edu-teacher-support": ("左右",),
     "edu-agri-leader-plan": ("1多名",),
     # 占65%
     "industrial-investment": ("65%",),
     # who pays
-    "aid-funds": ("partner",),
+    "aid-funds": ("结对强区",),
     # city-wide total
-    "sales-outlets": ("city-wide",),
+    "sales-outlets": ("全市合计",),
 }
 
 
