@@ -14,6 +14,7 @@ more than :data:`CLOCK_SKEW` after ``now`` is treated as forged.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -26,6 +27,7 @@ __all__ = [
     "sign_report_link",
     "sign_unit_page_key",
     "unit_key",
+    "ReportLink",
     "verify_report_token",
     "verify_unit_page_key",
 ]
@@ -71,10 +73,16 @@ def sign_report_link(
     return f"{base_url.rstrip('/')}/report/{token}"
 
 
+class ReportLink(NamedTuple):
+    occurrence_id: int
+    unit_code: str
+    issued_at: datetime  # when the reminder carrying it was queued: everything derived from it expires with it
+
+
 def verify_report_token(
     token: str, *, secret: str | list[str], now: datetime, max_age_days: int = 60
-) -> tuple[int, str]:
-    """Return ``(occurrence_id, unit_code)`` or raise :class:`LinkError`."""
+) -> ReportLink:
+    """The link's ``(occurrence_id, unit_code, issued_at)``, or raise :class:`LinkError`."""
     _aware(now, "now")
     try:
         payload = _serializer(secret).loads(token)
@@ -92,7 +100,7 @@ def verify_report_token(
         raise LinkError("forged", "签名无效：链接内容格式不正确")
     occurrence_id, unit_code, issued = payload
     _check_age(issued, now, max_age_days)
-    return occurrence_id, unit_code
+    return ReportLink(occurrence_id, unit_code, datetime.fromtimestamp(issued, tz=UTC))
 
 
 def _check_age(issued: int, now: datetime, max_age_days: int) -> None:

@@ -13,6 +13,7 @@ signed when this page is shown and valid 60 days like a report link; it opens th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
@@ -42,6 +43,7 @@ class LinkScope:
     occurrence: Occurrence
     unit: UnitSpec
     title: str
+    issued_at: datetime  # the report link's: the unit-page key it hands out expires with it
 
     @property
     def purpose(self) -> str:
@@ -50,7 +52,7 @@ class LinkScope:
 
 def open_link(portal: Portal, token: str) -> LinkScope:
     try:
-        occurrence_id, code = verify_report_token(
+        occurrence_id, code, issued_at = verify_report_token(
             token, secret=portal.app.signing_keys(), now=portal.now()
         )
     except LinkError as exc:
@@ -65,7 +67,7 @@ def open_link(portal: Portal, token: str) -> LinkScope:
     if occ is None:
         raise PageError(404, "期次不存在", "链接所指的期次已不存在（事项目录已调整）。请联系市山海协作办公室。")
     ob = portal.app.catalogue.obligations.get(occ.obligation_id)
-    return LinkScope(token, occ, unit, ob.title if ob else occ.obligation_id)
+    return LinkScope(token, occ, unit, ob.title if ob else occ.obligation_id, issued_at)
 
 
 def same_occurrence(scope: LinkScope, submitted: str) -> None:
@@ -139,7 +141,7 @@ def _page(
             "accept": ACCEPT,
             "max_mb": portal.app.settings.max_evidence_bytes // (1 << 20),
             "unit_amount": amount_unit(portal, occ.obligation_id),
-            "links": unit_links(portal, scope.unit.code),
+            "links": unit_links(portal, scope.unit.code, issued_at=scope.issued_at),
         },
         status_code=status_code,
     )

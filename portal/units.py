@@ -10,6 +10,8 @@ key must not let anyone act as the unit).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -64,10 +66,11 @@ def _by_key(request: Request, portal: Portal, code: str, key: str | None, *, fee
     return True
 
 
-def unit_links(portal: Portal, code: str) -> dict[str, str]:
-    """The unit's page (with a page key issued now) and its calendar feed (with the feed key)."""
+def unit_links(portal: Portal, code: str, *, issued_at: datetime) -> dict[str, str]:
+    """The unit's page, with a page key that expires when the link it came from does (``issued_at`` is
+    that link's issue time, or now on a page an account opened), and its calendar feed (feed key)."""
     secret = portal.app.signing_keys()[0]
-    page_key = sign_unit_page_key(unit_code=code, secret=secret, issued_at=portal.now())
+    page_key = sign_unit_page_key(unit_code=code, secret=secret, issued_at=issued_at)
     feed_key = unit_key(unit_code=code, secret=secret)
     base = portal.app.settings.portal_url.rstrip("/")
     return {"page": f"/units/{code}?key={page_key}", "ics": f"{base}/units/{code}/calendar.ics?key={feed_key}"}
@@ -104,7 +107,7 @@ def unit_page(request: Request, code: str, key: str | None = None, as_of: str | 
             "rejected": rejected,
             "messages": messages,
             "by_key": by_key,
-            "links": unit_links(portal, code),
+            "links": unit_links(portal, code, issued_at=portal.now()),
             "as_of": when,
             "previewing": previewing,
         },

@@ -69,7 +69,7 @@ def test_an_older_versions_key_file_keeps_its_links_working_after_the_upgrade(tm
     keys = app.signing_keys()
     assert keys[0] != "the-key-of-an-older-version", "new links are signed with the database's key"
     token = old_link.rsplit("/", 1)[1]
-    assert verify_report_token(token, secret=keys, now=issued) == (7, "TS")
+    assert verify_report_token(token, secret=keys, now=issued)[:2] == (7, "TS")
 
 
 def test_without_a_key_file_only_the_database_key_is_used(tmp_path, database_url):

@@ -313,3 +313,13 @@ def test_a_unit_page_key_expires_like_the_report_link_it_came_from(portal):
     portal.clock.advance(days=1)
     page = portal.client.get(unit_href)
     assert page.status_code == 410 and "链接已过期" in page.text
+
+
+def test_a_unit_page_key_taken_late_from_a_report_link_still_ends_with_that_link(portal):
+    link = portal.link()  # issued now
+    portal.clock.advance(days=59)
+    unit_href = hrefs(portal.client.get(link).text, "/units/taishun?key=")[0]  # opened on day 59
+    assert portal.client.get(unit_href).status_code == 200
+    portal.clock.advance(days=2)  # day 61: the report link has expired, and so has what it handed out
+    assert portal.client.get(link).status_code == 410
+    assert portal.client.get(unit_href).status_code == 410
