@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -110,11 +111,11 @@ def describe(exc: BaseException) -> str | None:
         if "no such table" in first:
             return f"数据库未初始化或不是山海的数据库：{_database()}：{first}。请运行 shanhai init"
         return f"数据库操作失败：{_database()}：{connect_reason(first)}。请检查 SHANHAI_DATABASE_URL 与数据库服务器，然后重试"
-    if _is_sqlalchemy(exc, "ProgrammingError") and "does not exist" in _driver_reason(exc):
+    if _is_sqlalchemy(exc, "ProgrammingError") and _NO_RELATION.search(_driver_reason(exc)):
         return f"数据库未初始化或不是山海的数据库：{_database()}：{_driver_reason(exc)}。请运行 shanhai init"
-    if _is_sqlalchemy(exc, "DatabaseError") and not _is_sqlalchemy(exc, "IntegrityError"):
-        # the file or server answered but not as a Shanhai database would (SQLite: "file is not a
-        # database"); a broken constraint stays a bug (an internal error), never hidden here
+    if _is_sqlalchemy(exc, "DatabaseError") and _NOT_A_DATABASE.search(_driver_reason(exc)):
+        # the file answered but not as a database would; any other database error (a value too long, an
+        # aborted transaction, a broken constraint) is a bug and stays an internal error, never hidden here
         return (
             f"数据库无法使用：{_database()}：{_driver_reason(exc)}。"
             "请检查 SHANHAI_DATABASE_URL / SHANHAI_HOME 是否指向山海的数据库"
@@ -124,6 +125,10 @@ def describe(exc: BaseException) -> str | None:
             return f"无法访问文件 {exc.filename}：{os_reason(exc)}（未保存 nothing stored）"
         return f"系统错误：{os_reason(exc)}（未保存 nothing stored）"
     return None
+
+
+_NO_RELATION = re.compile(r'relation "[^"]+" does not exist')  # PostgreSQL: a table migrations create is missing
+_NOT_A_DATABASE = re.compile(r"file is not a database|database disk image is malformed")  # SQLite
 
 
 def _driver_reason(exc: BaseException) -> str:

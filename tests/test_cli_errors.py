@@ -432,3 +432,27 @@ def test_a_database_server_that_accepts_but_never_answers_fails_fast_in_one_line
     assert "无法连接数据库" in line and "限定时间" in line and "s3cr3t" not in line, line
     assert took < 20, took
 
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ['value too long for type character varying(64)', "current transaction is aborted",
+     'column "nope" does not exist'],
+)
+def test_a_database_bug_is_an_internal_error_not_a_wrong_database(reason):
+    from sqlalchemy.exc import DataError, InternalError, ProgrammingError
+
+    from shanhai.cli.errors import describe
+
+    for kind in (DataError, InternalError, ProgrammingError):
+        assert describe(kind("SELECT 1", {}, Exception(reason))) is None  # -> the internal-error line and its log
+
+
+def test_a_file_that_is_not_a_database_or_a_missing_table_is_named_as_such():
+    from sqlalchemy.exc import DatabaseError, ProgrammingError
+
+    from shanhai.cli.errors import describe
+
+    assert "数据库无法使用" in describe(DatabaseError("SELECT 1", {}, Exception("file is not a database")))
+    missing = ProgrammingError("SELECT 1", {}, Exception('relation "occurrence" does not exist'))
+    assert "请运行 shanhai init" in describe(missing)
