@@ -12,7 +12,7 @@ import pytest
 from shanhai import REPO_ROOT
 from shanhai.app import App, DatabaseMissing
 from shanhai.settings import Settings
-from tests.conftest import REAL_CATALOGUE, make_app
+from tests.conftest import REAL_CATALOGUE, make_app, run_cli
 
 SHANHAI_VARS = ("SHANHAI_HOME", "SHANHAI_DATABASE_URL", "SHANHAI_CATALOGUE_DIR", "SHANHAI_APPRISE_CONFIG")
 
@@ -128,3 +128,12 @@ def test_a_flow_refuses_to_run_without_a_database_and_creates_none(no_database, 
         body()  # before any task: no Prefect server is involved
     assert not no_database.exists()
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_check_of_an_unknown_obligation_fails_before_its_task_and_its_retries(no_database):
+    from shanhai.flows.check import check_obligation_flow
+
+    database = f"sqlite:///{no_database / 'shanhai.db'}"  # where the flow will look
+    assert run_cli(["init", "--as-of", "2026-11-30"], home=no_database, database_url=database).exit_code == 0
+    with pytest.raises(ValueError, match="未知的事项编号“no-such-duty”"):
+        check_obligation_flow.fn("no-such-duty", "2026-11-30")  # no task started: no engine, no retry wait
