@@ -26,9 +26,11 @@ def remind(
 
     when = as_of_option(as_of)
     a = load_app()
-    if obligation is not None and obligation not in a.catalogue.obligations:
-        known = "、".join(sorted(a.catalogue.obligations))
-        fail(f"--obligation：事项目录中没有事项“{obligation}”（可用：{known}；见 shanhai obligations）")
+    if obligation is not None:
+        try:
+            a.catalogue.require_obligation(obligation)
+        except ValueError as exc:
+            fail(str(exc))
     try:
         result = check_obligation(a, obligation, as_of=when, dry_run=dry_run)
         # as_of chooses what to plan; what leaves the machine follows the real clock (working hours)

@@ -46,10 +46,9 @@ def check_task(app: App, obligation: str, as_of: str, dry_run: bool) -> CheckRes
 def check_obligation_flow(obligation: str, as_of: str | None = None, dry_run: bool = False) -> State:
     """检查一项职责：评估全部期次，把应发的提醒与督办写入发件箱（由发件箱投递流程发送）。"""
     from shanhai.app import parse_as_of
-    from shanhai.notifications.checking import require_obligation
 
     app = ready_app(flow_run.id)
-    require_obligation(app, obligation)  # before the task: a typo is not worth its retries
+    app.catalogue.require_obligation(obligation)  # before the task: a typo is not worth its retries
     as_of = as_of or parse_as_of(None).isoformat()  # one instant for the whole run
     # Queue only: the deliver-outbox deployment (every 10 minutes) sends what all the day's checks
     # queued, one message per unit and channel, instead of one per obligation.

@@ -47,6 +47,15 @@ class Catalogue:
         canonical = self.aliases.get(name)
         return self.units.get(canonical) if canonical else None
 
+    def require_obligation(self, obligation_id: str) -> ObligationSpec:
+        """The obligation, or a ValueError that names it and lists the ones there are (every interface
+        that takes an obligation id: status, records, remind, the check flow)."""
+        found = self.obligations.get(obligation_id)
+        if found is None:
+            known = "、".join(sorted(self.obligations))
+            raise ValueError(f"--obligation：未知的事项编号“{obligation_id}”（可用：{known}；见 shanhai obligations）")
+        return found
+
     def unit_by_code(self, code: str) -> UnitSpec | None:
         """The unit with this code (the key of links, channels and unit pages), or None."""
         return next((u for u in self.units.values() if u.code == code), None)

@@ -68,8 +68,8 @@ def _scope_filter(app, scope: str | None):
 def evaluations(app, *, as_of: datetime, scope=None, obligation=None, year=None, everything=False):
     from shanhai.models.store import OccurrenceFilter, load_evaluations
 
-    if obligation is not None and obligation not in app.catalogue.obligations:
-        raise ValueError(f"--obligation：未知的事项编号“{obligation}”")
+    if obligation is not None:
+        app.catalogue.require_obligation(obligation)
     ref = _scope_filter(app, scope)
     unit_scope = ref.name if ref is not None and ref.kind == "unit" else None
     flt = OccurrenceFilter(
@@ -139,8 +139,8 @@ def record_items(
     from shanhai.models.statuses import RecordState
     from shanhai.models.tables import CompletionRecord, Occurrence
 
-    if obligation is not None and obligation not in app.catalogue.obligations:
-        raise ValueError(f"--obligation：未知的事项编号“{obligation}”")
+    if obligation is not None:
+        app.catalogue.require_obligation(obligation)
     ref = _scope_filter(app, scope)
     submitted = RecordState.SUBMITTED.value
     q = (

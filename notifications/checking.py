@@ -140,20 +140,12 @@ def message_json(m: PlannedMessage) -> dict[str, Any]:
     }
 
 
-def require_obligation(app, obligation_id: str) -> None:
-    """A ValueError naming the catalogue when ``obligation_id`` is not in it."""
-    if obligation_id not in app.catalogue.obligations:
-        raise ValueError(
-            f"未知的事项编号“{obligation_id}”（事项目录 {app.settings.catalogue_dir} 中没有）unknown obligation"
-        )
-
-
 def check_obligation(
     app, obligation_id: str | None, *, as_of: datetime, dry_run: bool = False
 ) -> CheckResult:
     """Evaluate one obligation's occurrences (None: all) and queue the reminders due at as_of."""
     if obligation_id is not None:
-        require_obligation(app, obligation_id)
+        app.catalogue.require_obligation(obligation_id)
     if not dry_run:  # a configured channel file that is missing or broken fails even when nothing is due
         configured_channels(app)
     app.migrate()
