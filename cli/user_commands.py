@@ -47,8 +47,11 @@ def user_add(
         with a.session() as session:
             add_user(session=session, name=name, role=role, password=password, actor="cli")
     except InputError as exc:
-        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
-    typer.echo(f"已创建账号 {name.strip()}（{role}）。")
+        where = "密码" if exc.field == "password" else f"--{exc.field}"  # typed at a prompt or on stdin
+        fail(f"{where}：{exc.message}（未保存 nothing stored）")
+    from shanhai.models.accounts import Role
+
+    typer.echo(f"已创建账号 {name.strip()}（{Role(role).label}）。")
 
 
 @user_app.command("list")
@@ -75,10 +78,13 @@ def user_list(as_json: Json = False) -> None:
     if not items:
         typer.echo("尚无账号：shanhai user add NAME --role coordinator")
         return
-    for u in users:
-        state = "" if u.active else "（已停用）"
-        last = format_local(u.last_login_at) if u.last_login_at else "—"
-        typer.echo(f"{u.name}  {Role(u.role).label}{state}  创建 {format_local(u.created_at)}  最近登录 {last}")
+    from shanhai.cli import output
+
+    rows = [{**i, "role": Role(u.role).label, "active": "启用" if u.active else "已停用"} for i, u in zip(items, users, strict=True)]
+    output.table(
+        rows,
+        [("name", "账号"), ("role", "角色"), ("active", "状态"), ("created_at", "创建时间"), ("last_login", "最近登录")],
+    )
 
 
 @user_app.command("disable")
