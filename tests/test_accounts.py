@@ -32,7 +32,7 @@ def test_user_add_with_the_password_on_stdin_then_list_and_disable(tmp_path, dat
     added = user_cli(tmp_path, database_url, "add", "jinghe", "--role", "coordinator", "--password-stdin",
                      input=PASSWORD + "\n")
     assert added.exit_code == 0, added.output
-    assert "已创建账号 jinghe（coordinator）" in added.output
+    assert "已创建账号 jinghe（协调方（经合办））" in added.output
     assert user_cli(tmp_path, database_url, "add", "lingdao", "--role", "supervisor", "--password-stdin",
                     input=PASSWORD + "\n").exit_code == 0
     listed = user_cli(tmp_path, database_url, "list", "--json")
