@@ -106,16 +106,20 @@ def test_a_wrong_password_for_an_unknown_name_costs_a_hash_too(tmp_path, databas
     assert unknown > known / 3
 
 
-def test_up_makes_a_first_coordinator_account_once(tmp_path, database_url):
-    from shanhai.cli.user_commands import ensure_first_account
+def test_up_makes_a_first_coordinator_and_supervisor_account_once(tmp_path, database_url):
+    from shanhai.cli.user_commands import ensure_first_accounts
 
     app = make_app(tmp_path, database_url)
-    name, password = ensure_first_account(app)
-    assert name == "admin" and len(password) >= 16
-    assert ensure_first_account(app) is None
+    first = ensure_first_accounts(app)
+    assert {role: name for role, (name, _) in first.items()} == {"coordinator": "admin", "supervisor": "leader"}
+    assert all(len(password or "") >= 16 for _, password in first.values())
+    again = ensure_first_accounts(app)
+    assert again == {"coordinator": ("admin", None), "supervisor": ("leader", None)}, "passwords shown once"
     with app.session() as session:
-        assert login(session=session, name="admin", password=password, address="x", now=at(2026, 10, 20)).user
-    assert count_rows(database_url, User) == 1
+        for name, password in first.values():
+            assert password is not None
+            assert login(session=session, name=name, password=password, address="x", now=at(2026, 10, 20)).user
+    assert count_rows(database_url, User) == 2
 
 
 def test_user_add_refuses_a_missing_database_before_asking_for_a_password(tmp_path):
