@@ -16,7 +16,6 @@ from shanhai import REPO_ROOT
 from shanhai.cli.processes import Child, Stack, StartupError, open_log
 
 WORK_POOL = "shanhai"
-CHECK_FLOW = "check-obligation"
 WORKER_LIMIT = 4  # concurrent flow runs (each one a Python process)
 HEALTH_TIMEOUT = 120.0
 
