@@ -338,7 +338,11 @@ def test_stopping_and_restarting_leave_no_run_running_pending_or_waiting(stack):
     )
     from shanhai.cli.up import stop_stack
 
-    titles = {o: o for o in ("park-plan", "park-management", "income-projects", "work-conference", "village-projects")}
+    from shanhai.models.catalogue import load_catalogue
+
+    obligations = load_catalogue(REAL_CATALOGUE).obligations
+    titles = {o: obligations[o].title for o in ("park-plan", "park-management", "income-projects",
+                                                 "work-conference", "village-projects")}
     triggered = trigger_checks(stack.api, titles, AS_OF)
     assert len(triggered.created) == 5  # more than the worker's limit: some wait, some run
     with stack.client() as client:
