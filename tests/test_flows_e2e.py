@@ -337,7 +337,6 @@ def test_stopping_and_restarting_leave_no_run_running_pending_or_waiting(stack):
         trigger_checks,
     )
     from shanhai.cli.up import stop_stack
-
     from shanhai.models.catalogue import load_catalogue
 
     obligations = load_catalogue(REAL_CATALOGUE).obligations
