@@ -10,7 +10,7 @@ from shanhai.models.pages import count_records, failed_deliveries, occurrence_re
 from shanhai.models.queries import outbox_items, title_and_clause
 from shanhai.models.statuses import RecordState
 from shanhai.portal.auth import SessionUser, require
-from shanhai.portal.occurrences import waive_now
+from shanhai.portal.occurrences import amount_unit, waive_now
 from shanhai.portal.web import PageError, check_csrf, portal_of, render
 
 router = APIRouter()
@@ -27,7 +27,8 @@ def queue_page(request: Request, user: SessionUser = require(Role.COORDINATOR)):
         pending_total = count_records(session, state=RecordState.SUBMITTED)
         failures = failed_deliveries(session)
     rows = [
-        {"rec": rec, "occ": occ, "title": title_and_clause(cat, occ.obligation_id)[0]}
+        {"rec": rec, "occ": occ, "title": title_and_clause(cat, occ.obligation_id)[0],
+         "unit": amount_unit(portal, occ.obligation_id)}
         for rec, occ in pending
     ]
     return render(

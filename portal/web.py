@@ -18,8 +18,7 @@ from starlette.exceptions import HTTPException
 
 from shanhai.app import App
 from shanhai.models.acknowledgements import acknowledged_stage_label
-from shanhai.models.amounts import UNIT_YUAN
-from shanhai.models.catalogue_specs import FEN_PER_YUAN
+from shanhai.models.amounts import format_amount
 from shanhai.models.localtime import format_day, format_local, local_date, to_local
 from shanhai.models.statuses import delivery_label, label_of
 from shanhai.models.working_days import PROVISIONAL_MARK, WorkingCalendar, provisional_footnote
@@ -70,11 +69,7 @@ def portal_of(request: Request) -> Portal:
 
 
 def _amount(fen: int | None, unit: str = "万元") -> str:
-    if fen is None:
-        return "—"
-    per = UNIT_YUAN[unit] * FEN_PER_YUAN
-    text = f"{fen / per:,.6f}".rstrip("0").rstrip(".")
-    return f"{text} {unit}"
+    return "—" if fen is None else format_amount(fen, unit)
 
 
 def _local(instant: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

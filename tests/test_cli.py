@@ -412,8 +412,8 @@ def test_record_stores_evidence_once_by_content_hash(sh, tmp_path):
     [
         ("500万", 500_000_000, "0.05 亿元"),
         ("2.5亿", 25_000_000_000, "2.5 亿元"),
-        ("1,200,000元", 120_000_000, "0.012 亿元"),
-        ("8000.5元", 800_050, "0.000080005 亿元"),
+        ("1,200,000元", 120_000_000, "约 0.01 亿元"),
+        ("8000.5元", 800_050, "不足 0.01 亿元"),
         ("11900万", 11_900 * 10_000 * 100, "1.19 亿元"),
     ],
 )
@@ -427,9 +427,9 @@ def test_record_stores_amounts_in_fen_and_repeats_them_in_the_targets_unit(sh, a
 def test_record_confirms_a_park_plan_amount_in_the_attachments_wan_yuan(sh):
     args = ["record", "park-investment-plan", "--scope", "泰顺园", "--date", "2026-03-01", "--category", "government"]
     text = ok(sh(*args, "--amount", "1.19亿", *AS_OF)).stdout
-    assert "金额 11900 万元" in text
+    assert "金额 11,900 万元" in text
     made = as_json(sh(*args, "--amount", "3000万", "--json", *AS_OF))
-    assert made["amount"] == "3000 万元"
+    assert made["amount"] == "3,000 万元"
 
 
 def test_record_json_has_no_amount_for_a_count(sh):

@@ -173,8 +173,11 @@ def test_a_clerk_acknowledges_and_reports_and_the_coordinator_rejects_with_a_rea
     shot(board, "queue.png", full_page=False)
     row.locator('input[name="reason"]').fill(REASON)
     row.locator("form.reject button").click()
-    board.wait_for_url(f"{server.url}/queue")
+    board.wait_for_url(f"{server.url}/queue?reviewed={record_no}")
     assert board.locator(f'tr[data-record="{record_no}"]').count() == 0
+    confirmation = board.get_by_role("status").inner_text()
+    assert f"已退回记录 #{record_no}" in confirmation and REASON in confirmation
+    shot(board, "queue-rejected.png", full_page=False)
 
     # the reason reaches the unit: its page, and the link page
     board.goto(f"{server.url}/units/taishun")
