@@ -115,9 +115,13 @@ def set_active(*, session: Session, name: str, active: bool, actor: str) -> User
     return user
 
 
+def user_named(*, session: Session, name: str) -> User | None:
+    return session.execute(select(User).where(col(User.name) == name)).scalar_one_or_none()
+
+
 def change_password(*, session: Session, name: str, password: str, actor: str) -> User:
     """Set a new password; every open session of the account ends (a copied cookie goes with the old one)."""
-    user = session.execute(select(User).where(col(User.name) == name)).scalar_one_or_none()
+    user = user_named(session=session, name=name)
     if user is None:
         raise InputError("name", f"没有账号“{name}”")
     check_password(password)
