@@ -128,7 +128,8 @@ def logout(request: Request, csrf: str = Form("")):
         portal = portal_of(request)
         with portal.app.session() as session:
             # the row goes, not just the cookie: a copy of the cookie is logged out too
-            end_session(session=session, session_id=str(session_id))
+            if isinstance(session_id, str):
+                end_session(session=session, session_id=session_id)
             audit(session=session, actor=user.name, action="logout", entity="user", entity_id=user.name)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
