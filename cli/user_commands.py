@@ -1,4 +1,4 @@
-"""The portal's commands: accounts (`shanhai user add|list|disable`) and serving it (`shanhai portal`)."""
+"""The portal's commands: accounts (`shanhai user add|list|disable|passwd`) and serving it (`shanhai portal`)."""
 
 from __future__ import annotations
 
@@ -35,10 +35,7 @@ def user_add(
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}")
     a = _ready()  # a missing database ends the command before anyone types a password for nothing
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    password = _read_password(password_stdin)
     try:
         check_password(password)
         with a.session() as session:
@@ -49,6 +46,12 @@ def user_add(
     from shanhai.models.accounts import Role
 
     typer.echo(f"已创建账号 {name.strip()}（{Role(role).label}）。")
+
+
+def _read_password(from_stdin: bool, prompt: str = "密码") -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt="再次输入密码")
 
 
 @user_app.command("list")
@@ -97,6 +100,29 @@ def user_disable(name: Annotated[str, typer.Argument(help="账号名")]) -> None
     except InputError as exc:
         fail(exc.message)
     typer.echo(f"账号 {name} 已停用。")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: Annotated[str, typer.Argument(help="账号名")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取新密码（一行）")] = False,
+) -> None:
+    """修改门户账号的密码；该账号已登录的会话全部失效。 Change a portal account's password."""
+    from shanhai.models.accounts import change_password, check_name, user_named
+    from shanhai.models.errors import InputError
+
+    a = _ready()
+    try:
+        name = check_name(name)
+        with a.read_session() as session:
+            if user_named(session=session, name=name) is None:  # before anyone types a password for nothing
+                raise InputError("name", f"没有账号“{name}”")
+        password = _read_password(password_stdin, "新密码")
+        with a.session() as session:
+            change_password(session=session, name=name, password=password, actor="cli")
+    except InputError as exc:
+        fail(f"{exc.message}（未修改 nothing changed）")
+    typer.echo(f"账号 {name} 的密码已修改，原有登录会话已全部失效。")
 
 
 @app.command()

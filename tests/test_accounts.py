@@ -130,3 +130,19 @@ def test_user_add_refuses_a_missing_database_before_asking_for_a_password(tmp_pa
     assert "密码" not in result.stdout, "no prompt was shown"
     assert "未找到数据库" in result.stderr and "shanhai init" in result.stderr
     assert not home.exists()
+
+
+def test_user_passwd_changes_the_password_and_refuses_bad_input_changing_nothing(tmp_path, database_url):
+    assert user_cli(tmp_path, database_url, "add", "jinghe", "--role", "coordinator", "--password-stdin",
+                    input=PASSWORD + "\n").exit_code == 0
+    unknown = user_cli(tmp_path, database_url, "passwd", "nobody", "--password-stdin", input="whatever long one\n")
+    assert unknown.exit_code != 0 and "没有账号“nobody”" in unknown.output
+    short = user_cli(tmp_path, database_url, "passwd", "jinghe", "--password-stdin", input="short\n")
+    assert short.exit_code != 0 and "密码至少 10 个字符" in short.output and "未修改" in short.output
+    prompted = user_cli(tmp_path, database_url, "passwd", "jinghe", input="new passphrase!\nnew passphrase!\n")
+    assert prompted.exit_code == 0, prompted.output
+    app = make_app(tmp_path, database_url)
+    with app.session() as session:
+        old = login(session=session, name="jinghe", password=PASSWORD, address="x", now=at(2026, 10, 20))
+        new = login(session=session, name="jinghe", password="new passphrase!", address="x", now=at(2026, 10, 20))
+    assert old.user is None and new.user is not None

@@ -13,7 +13,8 @@ under a file), with and without --json. For every run:
 
 Commands covered: init, catalogue validate, obligations, plans, status, board, export, ics, demo,
 record, import, verify, reject, records, waive, remind, deliver, digest, outbox, channels,
-channels test, holidays YEAR, holidays parse, holidays import, user add, user list, user disable.
+channels test, holidays YEAR, holidays parse, holidays import, user add, user list, user disable,
+user passwd.
 Not covered: up and portal (they start servers and run until stopped).
 """
 
@@ -284,6 +285,8 @@ def commands(world: World) -> dict[str, st.SearchStrategy[list[str]]]:
         "holidays import": command(["holidays", "import"], in_paths(world).map(lambda p: [p])),
         "user list": command(["user", "list"], flag("--json")),
         "user disable": command(["user", "disable"], hostile("admin", "nobody").map(lambda n: [n])),
+        # stdin is empty: an empty password, refused after the name is checked
+        "user passwd": command(["user", "passwd"], hostile("admin", "nobody").map(lambda n: [n, "--password-stdin"])),
     }
 
 
@@ -291,6 +294,7 @@ COMMANDS = [
     "init", "catalogue validate", "obligations", "plans", "status", "board", "export", "ics", "demo", "record",
     "import", "verify", "reject", "records", "waive", "remind", "deliver", "digest", "outbox", "channels",
     "channels test", "holidays YEAR", "holidays parse", "holidays import", "user list", "user disable",
+    "user passwd",
 ]
 
 

@@ -123,6 +123,69 @@ def test_logout_ends_the_session(portal):
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def stolen_cookie(portal, client):
+    """A second browser holding a copy of the client's session cookie."""
+    thief = portal.fresh_client()
+    thief.cookies.set("shanhai_session", client.cookies["shanhai_session"])
+    return thief
+
+
+def test_a_copied_session_cookie_is_refused_after_logout_and_stores_nothing(portal):
+    record = submitted_record(portal)
+    client = portal.coordinator()
+    csrf = csrf_of(client.get("/queue").text)
+    thief = stolen_cookie(portal, client)
+    assert thief.get("/queue").status_code == 200  # the copy works while the session is open
+    assert client.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    refused = thief.post(f"/records/{record}/reject", data={"csrf": csrf, "reason": "冒用会话"}, follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    with portal.app.session() as session:
+        assert session.get(CompletionRecord, record).state == "submitted"
+    assert audit(portal, "record.rejected") == []
+    assert thief.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_logging_out_in_one_browser_leaves_the_accounts_other_sessions_open(portal):
+    client = portal.coordinator()
+    other = portal.fresh_client()
+    assert portal.login("jinghe", client=other).status_code == 303
+    client.post("/logout", data={"csrf": csrf_of(client.get("/").text)})
+    assert other.get("/queue").status_code == 200
+
+
+def test_disabling_an_account_ends_its_sessions_for_good(portal):
+    from shanhai.models.accounts import set_active
+
+    client = portal.coordinator()
+    thief = stolen_cookie(portal, client)
+    with portal.app.session() as session:
+        set_active(session=session, name="jinghe", active=False, actor="test")
+    with portal.app.session() as session:
+        set_active(session=session, name="jinghe", active=True, actor="test")
+    # enabled again, the account needs a new login: the sessions from before are gone
+    for browser in (client, thief):
+        assert browser.get("/queue", follow_redirects=False).status_code == 303
+    assert portal.login("jinghe").status_code == 303
+
+
+def test_a_password_change_ends_every_session_of_the_account(portal, tmp_path):
+    from tests.conftest import run_cli
+
+    client = portal.coordinator()
+    thief = stolen_cookie(portal, client)
+    changed = run_cli(["user", "passwd", "jinghe", "--password-stdin"], home=tmp_path / "home",
+                      database_url=portal.database_url, catalogue_dir=tmp_path / "cat",
+                      input="a brand new passphrase\n")
+    assert changed.exit_code == 0, changed.output
+    assert "原有登录会话已全部失效" in changed.output
+    for browser in (client, thief):
+        assert browser.get("/queue", follow_redirects=False).status_code == 303
+    assert portal.login("jinghe").status_code == 401
+    assert portal.login("jinghe", "a brand new passphrase").status_code == 303
+    [entry] = audit(portal, "user.password_changed")
+    assert json.loads(entry.detail)["sessions_ended"] == 1
+
+
 def test_the_login_page_never_redirects_off_site(portal):
     portal.add_user("jinghe", "coordinator")
     page = portal.client.get("/login")

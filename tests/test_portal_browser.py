@@ -190,6 +190,35 @@ def test_a_clerk_acknowledges_and_reports_and_the_coordinator_rejects_with_a_rea
     phone.close()
 
 
+def test_a_session_cookie_copied_before_logout_is_refused_after_it(browser, server):
+    from sqlalchemy import select
+
+    from shanhai.models.tables import CompletionRecord
+
+    with server.app.session() as session:
+        record = session.execute(select(CompletionRecord.id).where(CompletionRecord.state == "submitted")).scalar()
+    assert record is not None, "the demo history has no record waiting for review"
+    desk, board = logged_in(browser, server)
+    board.goto(f"{server.url}/queue")
+    csrf = board.locator('input[name="csrf"]').first.get_attribute("value")
+    copied = desk.cookies()
+    board.click('form[action="/logout"] button')
+    board.wait_for_url(f"{server.url}/login")
+
+    thief = browser.new_context(locale="zh-CN")
+    thief.add_cookies(copied)
+    answer = thief.request.post(f"{server.url}/records/{record}/reject", form={"csrf": csrf, "reason": "冒用会话"},
+                                max_redirects=0)
+    assert answer.status == 303 and answer.headers["location"].startswith("/login"), answer.status
+    with server.app.session() as session:
+        assert session.get(CompletionRecord, record).state == "submitted"
+    page = thief.new_page()
+    page.goto(f"{server.url}/queue")
+    assert page.url.startswith(f"{server.url}/login")
+    thief.close()
+    desk.close()
+
+
 def test_a_forged_link_is_refused_in_the_browser(browser, server):
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
