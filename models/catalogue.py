@@ -24,7 +24,15 @@ from shanhai.models.catalogue_specs import (
     Roles,
     UnitSpec,
 )
-from shanhai.models.catalogue_overrides import Amendment, Override, in_force, read_overrides, spec_in_year
+from shanhai.models.catalogue_overrides import (
+    Amendment,
+    Override,
+    in_force,
+    last_year_in_force,
+    override_items,
+    read_overrides,
+    spec_in_year,
+)
 from shanhai.models.unit_history import check_successions, unit_on
 from shanhai.models.yaml_source import Problem, Source, YamlFileError, dotted, read_yaml, validate
 
@@ -67,13 +75,23 @@ class Catalogue:
     def overrides_of(self, obligation_id: str) -> list[Override]:
         return [a.override for a in self.amendments.get(obligation_id, ())]
 
-    def citation(self, obligation_id: str, year: int) -> str:
+    def override_fields(self, obligation_id: str) -> dict:
+        """What `obligations` shows of the overrides: ``in_force_until`` (the last year once they apply,
+        null: no end), ``overrides`` (each with its source) and ``source`` (the document and the decisions)."""
+        amendments = self.amendments.get(obligation_id, ())
+        return {
+            "in_force_until": last_year_in_force(self.obligations[obligation_id], amendments),
+            "overrides": override_items(amendments),
+            "source": self.citation(obligation_id, 9999, ended_too=True),
+        }
+
+    def citation(self, obligation_id: str, year: int, *, ended_too: bool = False) -> str:
         """What a duty in ``year`` rests on: the document's number, then each override's source in force
         (``温政发〔2018〕26号、市领导小组2027年工作要点``) — for messages and pages that cite it."""
         document = self.documents.get(self.obligation_document.get(obligation_id, ""))
         parts = [document.number] if document else []
         parts += [a.override.source for a in self.amendments.get(obligation_id, ())
-                  if a.override.from_ <= year and a.override.action != "end"]
+                  if a.override.from_ <= year and (ended_too or a.override.action != "end")]
         return "、".join(dict.fromkeys(parts))
 
     def require_obligation(self, obligation_id: str) -> ObligationSpec:

@@ -89,6 +89,27 @@ def in_force(base: ObligationSpec, amendments: tuple[Amendment, ...], year: int)
     return force
 
 
+LAST_YEAR = 2100  # the schema's bound on years
+
+
+def last_year_in_force(base: ObligationSpec, amendments: tuple[Amendment, ...]) -> int | None:
+    """The duty's last year in force once the overrides apply (None: no end), as ``valid_until`` reads."""
+    if not amendments:
+        return base.valid_until
+    if in_force(base, amendments, LAST_YEAR):
+        return None
+    years = [y for y in range(base.valid_from, LAST_YEAR) if in_force(base, amendments, y)]
+    return max(years) if years else None
+
+
+def override_items(amendments: tuple[Amendment, ...]) -> list[dict[str, Any]]:
+    """The overrides as `obligations --json` shows them (the file's own keys) plus a Chinese ``summary``."""
+    return [
+        {**a.override.model_dump(mode="json", by_alias=True, exclude_none=True), "summary": a.override.summary}
+        for a in amendments
+    ]
+
+
 def spec_in_year(base: ObligationSpec, amendments: tuple[Amendment, ...], year: int) -> ObligationSpec:
     """The duty as it reads in ``year``: the latest replacement whose ``from`` has come, else the document's."""
     spec = base

@@ -76,3 +76,47 @@ def check_successions(units: Mapping[str, UnitSpec], aliases: Mapping[str, str],
             problems.append(src.problem(where, f"继任单位 '{s.unit}' 的类别是 {units[s.unit].kind}，不是 {unit.kind} "
                                                f"(a successor has the same kind)"))
     return problems
+
+
+def _succession_item(s) -> dict:
+    return {"how": s.how, "unit": s.unit, "from": s.from_.isoformat(), "source": s.source, "note": s.note}
+
+
+def unit_items(units: Mapping[str, UnitSpec], day: date, channels: Mapping[str, list[str]]) -> list[dict]:
+    """Each unit with its history on ``day`` (`shanhai units --json`): ``current`` (still under its own
+    name), ``succeeded_by`` (renamed/merged into whom, from when, on what source), ``predecessors`` (the
+    bodies whose duties passed to it), ``carried_by`` (who receives its duties and messages on ``day``)
+    and ``channels`` (the unit's own, masked; a unit that is not current receives nothing)."""
+    return [
+        {
+            "name": u.name,
+            "code": u.code,
+            "kind": u.kind,
+            "aliases": list(u.aliases),
+            "current": is_current(u, day),
+            "succeeded_by": _succession_item(u.succeeded_by) if u.succeeded_by else None,
+            "predecessors": [
+                {"name": p.name, **_succession_item(p.succeeded_by)} for p in predecessors(units, u.name)
+                if p.succeeded_by is not None
+            ],
+            "carried_by": unit_on(units, u.name, day),
+            "channels": list(channels.get(u.code, [])),
+        }
+        for u in units.values()
+    ]
+
+
+def history_text(item: dict) -> str:
+    """One unit's history in Chinese: ``2019-03-01起由市国土资源局、市规划局合并组建（《温州市机构改革方案》（2019年））``
+    or ``2019-03-01起并入市自然资源和规划局（…）``."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for p in item["predecessors"]:
+        groups.setdefault((p["from"], p["how"], p["source"]), []).append(p["name"])
+    parts = [
+        f"{day}起由{'、'.join(names)}{'更名' if how == 'renamed' else '合并组建'}（{source}）"
+        for (day, how, source), names in groups.items()
+    ]
+    s = item["succeeded_by"]
+    if s:
+        parts.append(f"{s['from']}起{HOW_LABELS[s['how']]}{s['unit']}（{s['source']}）")
+    return "；".join(parts) or "—"
