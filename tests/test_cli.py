@@ -34,7 +34,7 @@ ISSUE_OBLIGATION_FIELDS = {"id", "title", "clause", "kind", "scope", "due", "min
                            "valid_until", "responsible"}
 ISSUE_PLAN_FIELDS = {"park", "year", "kind", "projects", "planned_total", "planned_completion"}
 ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progress", "escalation_level"}
-README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document"}
+README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document", "in_force_until", "overrides", "source"}
 README_PLAN_FIELDS = ISSUE_PLAN_FIELDS
 README_STATUS_FIELDS = ISSUE_STATUS_FIELDS | {"id", "title", "clause", "light", "pending", "satisfied_on",
                                               "due_nominal", "closes", "unverified",
@@ -150,7 +150,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
 
 def test_obligations_json_has_the_documented_fields(tmp_path):
     items = as_json(run_cli(["obligations", "--json"], home=tmp_path))
-    assert len(items) == 30
+    assert len(items) == 32
     for item in items:
         assert set(item) == README_OBLIGATION_FIELDS, item["id"]
         assert item["scope"] in {"pairing", "county", "park", "city"}
