@@ -307,3 +307,21 @@ def test_units_shows_each_units_history_and_channels(tmp_path):
     assert before["市规划局"]["current"] and before["市规划局"]["carried_by"] == "市规划局"
     text = run_cli(["units", "--as-of", "2027-01-04"], home=tmp_path / "home").output
     assert "2019-03-01起由市国土资源局、市规划局合并组建" in text and "已由市自然资源和规划局承接" in text
+
+
+def test_the_occurrence_page_shows_the_duty_as_overridden_with_its_source(tmp_path, database_url):
+    from tests.portal_support import make_portal
+
+    write_yaml(tmp_path / "cat" / "overrides.yaml", {"overrides": [
+        {"obligation": "next-year-plan", "action": "replace", "from": 2026, "issued": "2026-02-20",
+         "changes": {"evidence": "领导小组审定的年度合作计划"}, "source": SOURCE, "note": "须经领导小组审定"},
+    ]})
+    portal = make_portal(tmp_path, database_url)
+    page = portal.coordinator().get(f"/occurrences/{portal.occurrence()}")
+    assert page.status_code == 200
+    text = page.text
+    assert f'<dd class="citation">测试〔2026〕1号、{SOURCE}</dd>' in text
+    assert f"自2026年起调整：evidence（依据：{SOURCE}，2026-02-20）：须经领导小组审定" in text
+    assert "佐证材料要求：领导小组审定的年度合作计划" in text  # the duty as it reads in its year
+    earlier = portal.coordinator().get(f"/occurrences/{portal.occurrence(period='2025')}").text
+    assert '<dd class="citation">测试〔2026〕1号</dd>' in earlier and "自2026年起调整" not in earlier
