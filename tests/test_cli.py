@@ -83,6 +83,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
     science = record("social-coop-science", "2025-04-01")
     ok(cli("reject", science["id"], "--note", "协议未签署"))
     record("aid-funds", "2025-05-20")
+    record("matchmaking-meeting", "2025-06-20")  # "每年" (二(一), 附件2 1.2): still in force in 2025
 
     july = statuses("2025-07-01")
     assert july["joint-meeting"]["status"] == "behind_pace"  # 0 of 2 by 06-30
@@ -122,6 +123,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
         "social-coop-education": "waived",
         "social-coop-health": "done",
         "social-coop-culture": "done",
+        "matchmaking-meeting": "done",
     }
     overdue = [v for v in january.values() if v["status"] == "overdue"]
     assert {v["escalation_level"] for v in overdue} == {1}  # Sunday 01-04 was a make-up working day
