@@ -75,7 +75,8 @@ def catalogue_validate(
         fail(f"{len(problems)} 处错误 error(s)")
     typer.echo(
         f"通过 OK：{len(cat.documents)} 份文件，{len(cat.obligations)} 项事项，{len(cat.units)} 个单位，"
-        f"{len(cat.pairings)} 对结对，{len(cat.parks)} 个园区，附件1 {len(cat.plans)} 行"
+        f"{len(cat.pairings)} 对结对，{len(cat.parks)} 个园区，附件1 {len(cat.plans)} 行，"
+        f"调整（overrides.yaml）{sum(len(a) for a in cat.amendments.values())} 条"
     )
 
 

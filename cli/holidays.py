@@ -10,6 +10,7 @@ No database and no Prefect: these read the catalogue folder's holiday file and n
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,7 +81,7 @@ def _calendar():
         fail(f"节假日文件有误 the holiday file is invalid:\n{exc}")
 
 
-def _payload(year: int, source: str, off: list[date], on: list[date], bridges: list[date] = ()) -> dict[str, Any]:
+def _payload(year: int, source: str, off: list[date], on: list[date], bridges: Sequence[date] = ()) -> dict[str, Any]:
     return {"year": year, "source": source, "off": [d.isoformat() for d in off], "on": [d.isoformat() for d in on],
             "likely_bridges": [d.isoformat() for d in bridges]}
 

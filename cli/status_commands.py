@@ -48,10 +48,9 @@ def status(
 @app.command()
 def board(as_of: AsOf = None) -> None:
     """总览：结对 × 事项 红黄绿灯。 The board: pairings x obligations."""
-    from shanhai.models.queries import board_grid
-
     from shanhai.models.holiday_watch import missing_notice
     from shanhai.models.localtime import local_date
+    from shanhai.models.queries import board_grid
 
     when = as_of_option(as_of)
     a = ready_app(when)

@@ -11,6 +11,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from shanhai.models.catalogue_overrides import (
+    Amendment,
+    Override,
+    in_force,
+    last_year_in_force,
+    override_items,
+    read_overrides,
+    spec_in_year,
+)
 from shanhai.models.catalogue_specs import (
     CITY_SCOPE,
     SIDE_TOKENS,
@@ -23,15 +32,6 @@ from shanhai.models.catalogue_specs import (
     Plans,
     Roles,
     UnitSpec,
-)
-from shanhai.models.catalogue_overrides import (
-    Amendment,
-    Override,
-    in_force,
-    last_year_in_force,
-    override_items,
-    read_overrides,
-    spec_in_year,
 )
 from shanhai.models.unit_history import check_successions, unit_on
 from shanhai.models.yaml_source import Problem, Source, YamlFileError, dotted, read_yaml, validate

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from datetime import date, timedelta
+from typing import Protocol
 
 from shanhai.models.ladder import WorkingDays
 
@@ -30,8 +31,10 @@ FIXED_WINDOW_DAYS = 9  # a notice's holiday around them spans at most 10 days (�
 IMPORT_COMMAND = "shanhai holidays import 通知.txt"
 
 
-class _Calendar(WorkingDays):
+class _Calendar(WorkingDays, Protocol):
     def is_provisional(self, year: int) -> bool: ...
+
+    def __hash__(self) -> int: ...  # the likely bridges are cached per calendar and year
 
 
 def missing_notice(cal: _Calendar, today: date) -> str | None:

@@ -154,6 +154,8 @@ def test_an_override_is_shown_with_its_source_in_obligations(tmp_path):
     assert by_id["joint-meeting"]["overrides"] == [] and by_id["joint-meeting"]["source"] == "温政发〔2018〕26号"
     text = run_cli(["obligations"], home=tmp_path / "home", catalogue_dir=directory).output
     assert f"调整 matchmaking-meeting：自2028年起终止（依据：{SOURCE}）" in text
+    validated = run_cli(["catalogue", "validate", directory], home=tmp_path / "home")
+    assert validated.exit_code == 0 and "调整（overrides.yaml）1 条" in validated.stdout
 
 
 @pytest.mark.parametrize(
