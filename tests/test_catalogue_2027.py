@@ -327,3 +327,14 @@ def test_the_occurrence_page_shows_the_duty_as_overridden_with_its_source(tmp_pa
     assert "佐证材料要求：领导小组审定的年度合作计划" in text  # the duty as it reads in its year
     earlier = portal.coordinator().get(f"/occurrences/{portal.occurrence(period='2025')}").text
     assert '<dd class="citation">测试〔2026〕1号</dd>' in earlier and "自2026年起调整" not in earlier
+
+
+def test_a_record_follows_the_years_an_override_puts_in_force(tmp_path, database_url):
+    directory = make_catalogue(tmp_path / "calendar", [next_year_plan(valid_from=2024, valid_until=2024)])
+    write_yaml(directory / "overrides.yaml", {"overrides": [
+        {"obligation": "next-year-plan", "action": "extend", "from": 2026, "source": SOURCE},
+    ]})
+    app = make_app(tmp_path / "home", database_url, directory, sync_at=at(2026, 9, 1))
+    assert make_record(app, "next-year-plan", "泰顺-鹿城", "2026-09-01")  # taken up again in 2026
+    with pytest.raises(Exception, match="不在事项“下一年度合作计划备案”的有效期内（2024—长期）"):
+        make_record(app, "next-year-plan", "泰顺-鹿城", "2025-09-01")  # 2025 was not in force
