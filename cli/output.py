@@ -65,7 +65,9 @@ def table(items: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
     typer.echo(f"共 {len(items)} 项")
 
 
-def status_table(items: Sequence[dict[str, Any]]) -> None:
+def status_table(items: Sequence[dict[str, Any]], *, bridged: set[str] | frozenset[str] = frozenset()) -> None:
+    """``bridged``: ISO due dates the notice will likely give off (可能调休), marked beside the date."""
+    from shanhai.models.holiday_watch import LIKELY_BRIDGE_MARK
     from shanhai.models.progress import progress_text
     from shanhai.models.statuses import label_of
     from shanhai.models.working_days import PROVISIONAL_MARK, provisional_footnote
@@ -82,7 +84,8 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
                 **it,
                 "light_label": f"{LIGHT[it['light']]} {label}",
                 "progress_text": progress_text(it["progress"]),
-                "due_text": f"{it['due']}（{PROVISIONAL_MARK}）" if it["provisional_calendar"] else it["due"],
+                "due_text": (f"{it['due']}（{PROVISIONAL_MARK}" + (f"·{LIKELY_BRIDGE_MARK}" if it["due"] in bridged else "")
+                             + "）") if it["provisional_calendar"] else it["due"],
             }
         )
     table(
@@ -101,6 +104,9 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
     provisional = {int(it["due"][:4]) for it in items if it["provisional_calendar"]}
     if provisional:
         typer.echo(provisional_footnote(provisional))
+    if any(it["due"] in bridged for it in items):
+        typer.echo(f"标“{LIKELY_BRIDGE_MARK}”的期限：近三年国务院办公厅通知均在该日放假（调休），"
+                   "通知导入后期限可能顺延。")
 
 
 def records_table(items: Sequence[dict[str, Any]]) -> None:

@@ -187,12 +187,24 @@ class Plans(_Strict):
     rows: list[PlanRow]
 
 
+class Succession(_Strict):
+    """A unit's end: from ``from`` on (a date), its duties and messages go to ``unit`` (renamed: the same
+    body under a new name; merged: one of several bodies joined into it). ``source`` is the decision."""
+
+    how: Literal["renamed", "merged"]
+    unit: str = Field(min_length=1)
+    from_: date = Field(alias="from")
+    source: str = Field(min_length=2)
+    note: str | None = None
+
+
 class UnitSpec(_Strict):
     name: str
     code: str = Field(pattern=SLUG, max_length=64)
     short: str | None = None
     kind: Literal["county", "partner", "department", "coordinator", "supervisor"]
     aliases: list[str] = Field(default_factory=list)
+    succeeded_by: Succession | None = None  # the unit's history: who carries its duties from when
 
 
 class Roles(_Strict):
@@ -226,6 +238,7 @@ class CatalogueFile(_Strict):
     pairings: list[PairingSpec] = Field(default_factory=list)
     parks: list[ParkSpec] = Field(default_factory=list)
     holidays: Any = None  # the holiday file shares the folder; shanhai.models.holiday_file reads it
+    overrides: Any = None  # the coordinator's override file; shanhai.models.catalogue_overrides reads it
 
     @model_validator(mode="after")
     def _document_owns_obligations(self) -> CatalogueFile:

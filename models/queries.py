@@ -34,6 +34,7 @@ def obligation_items(cat: Catalogue) -> list[dict[str, Any]]:
                 "valid_until": ob.valid_until,
                 "responsible": list(dict.fromkeys(responsible)),
                 "document": cat.obligation_document[ob.id],
+                **cat.override_fields(ob.id),
             }
         )
     return items

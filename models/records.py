@@ -35,11 +35,11 @@ def find_occurrence(
     year = int(period) if period else on.year
     scope_name = resolve_scope(cat, ob.scope, scope, year)
     if ob.dated_once:
-        wanted = ob.due_date().isoformat()
+        wanted = cat.spec_in(ob.id, 9999).due_date().isoformat()  # an override may have moved the date
     else:
         wanted = period or str(on.year)
-        if not (ob.valid_from <= int(wanted) <= (ob.valid_until or 9999)):
-            until = ob.valid_until or "长期"
+        if not cat.in_force(ob.id, int(wanted)):  # the document's years as overrides.yaml changed them
+            until = cat.override_fields(ob.id)["in_force_until"] or "长期"
             raise InputError("date", f"{on} 不在事项“{ob.title}”的有效期内（{ob.valid_from}—{until}）")
     if scope_name not in scopes_for(cat, ob, int(wanted[:4])):
         raise InputError("scope", f"“{scope_name}”在 {wanted[:4]} 年不承担事项“{ob.title}”")

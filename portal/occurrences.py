@@ -95,7 +95,8 @@ def occurrence_page(
         messages = messages_about(session, occurrence_id=occurrence_id)
         acks = acknowledgements_of(session=session, occurrence_ids=[occurrence_id])
         waiver = session.execute(select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)).scalar_one_or_none()
-    ob = cat.obligations.get(occ.obligation_id)
+    year = int(occ.period[:4])  # the period's year, or a one-off's due year
+    ob = cat.spec_in(occ.obligation_id, year) if occ.obligation_id in cat.obligations else None
     document = cat.documents.get(cat.obligation_document.get(occ.obligation_id, "")) if ob else None
     return render(
         request,
@@ -105,6 +106,8 @@ def occurrence_page(
             "ev": ev,
             "ob": ob,
             "document": document,
+            "citation": cat.citation(occ.obligation_id, year) if ob else "",
+            "overrides": [o for o in cat.overrides_of(occ.obligation_id) if o.from_ <= year] if ob else [],
             "title": ob.title if ob else occ.obligation_id,
             "nominal_due": ev.due_nominal,
             "stage": stage_now(occ, portal.app.calendar, local_date(when)),

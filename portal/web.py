@@ -88,10 +88,17 @@ def _day(value: date | str | None) -> str:
 
 def calendar_mark(cal: WorkingCalendar, value: date | str) -> Markup:
     """After a date the provisional calendar answered: the mark, its reason on hover (empty otherwise)."""
-    year = value.year if isinstance(value, date) else int(str(value)[:4])
-    if not cal.is_provisional(year):
+    from shanhai.models.holiday_watch import LIKELY_BRIDGE_MARK, may_be_bridged
+
+    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    if not cal.is_provisional(day.year):
         return Markup("")
-    return Markup('<abbr class="provisional" title="{}">（{}）</abbr>').format(provisional_footnote([year]), PROVISIONAL_MARK)
+    mark = Markup('<abbr class="provisional" title="{}">（{}）</abbr>').format(
+        provisional_footnote([day.year]), PROVISIONAL_MARK)
+    if may_be_bridged(cal, day):
+        mark += Markup('<abbr class="likely-bridge" title="{}">（{}）</abbr>').format(
+            "近三年国务院办公厅通知均在该日放假（调休），通知导入后期限可能顺延", LIKELY_BRIDGE_MARK)
+    return mark
 
 
 def make_templates() -> Jinja2Templates:

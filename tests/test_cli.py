@@ -34,7 +34,7 @@ ISSUE_OBLIGATION_FIELDS = {"id", "title", "clause", "kind", "scope", "due", "min
                            "valid_until", "responsible"}
 ISSUE_PLAN_FIELDS = {"park", "year", "kind", "projects", "planned_total", "planned_completion"}
 ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progress", "escalation_level"}
-README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document"}
+README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document", "in_force_until", "overrides", "source"}
 README_PLAN_FIELDS = ISSUE_PLAN_FIELDS
 README_STATUS_FIELDS = ISSUE_STATUS_FIELDS | {"id", "title", "clause", "light", "pending", "satisfied_on",
                                               "due_nominal", "closes", "unverified",
@@ -83,6 +83,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
     science = record("social-coop-science", "2025-04-01")
     ok(cli("reject", science["id"], "--note", "协议未签署"))
     record("aid-funds", "2025-05-20")
+    record("matchmaking-meeting", "2025-06-20")  # "每年" (二(一), 附件2 1.2): still in force in 2025
 
     july = statuses("2025-07-01")
     assert july["joint-meeting"]["status"] == "behind_pace"  # 0 of 2 by 06-30
@@ -122,6 +123,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
         "social-coop-education": "waived",
         "social-coop-health": "done",
         "social-coop-culture": "done",
+        "matchmaking-meeting": "done",
     }
     overdue = [v for v in january.values() if v["status"] == "overdue"]
     assert {v["escalation_level"] for v in overdue} == {1}  # Sunday 01-04 was a make-up working day
@@ -150,7 +152,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
 
 def test_obligations_json_has_the_documented_fields(tmp_path):
     items = as_json(run_cli(["obligations", "--json"], home=tmp_path))
-    assert len(items) == 30
+    assert len(items) == 32
     for item in items:
         assert set(item) == README_OBLIGATION_FIELDS, item["id"]
         assert item["scope"] in {"pairing", "county", "park", "city"}
