@@ -16,10 +16,17 @@ from typing import Any, Literal
 
 from shanhai.models.ladder import may_send, send_time_text
 from shanhai.models.localtime import to_local
-from shanhai.models.progress import progress_text
+from shanhai.models.progress import progress_phrase
 from shanhai.models.statuses import Status
 from shanhai.models.tables import utcnow
-from shanhai.notifications.checking import CheckResult, check_obligation, state_name, summary
+from shanhai.notifications.checking import (
+    CheckResult,
+    check_obligation,
+    duty_summary,
+    escalates,
+    state_name,
+    summary,
+)
 from shanhai.notifications.outbox import (
     configured_channels,
     documents_of,
@@ -50,6 +57,11 @@ def _pending_reviews(app) -> int:
         ).scalar_one()
 
 
+def _kind(app, obligation_id: str) -> str:
+    ob = app.catalogue.obligations.get(obligation_id)
+    return ob.kind if ob else ""
+
+
 def digest_period(audience: Audience, as_of: datetime) -> str:
     """``2026-W48`` for the weekly digest, ``2026-11`` for the monthly one."""
     local = to_local(as_of)
@@ -75,7 +87,11 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
     result = check_obligation(app, None, as_of=as_of, dry_run=True)
     working = may_send(as_of, app.calendar, app.settings.send_hour)
     today = to_local(as_of).date()
-    items = [i for i in result.items if Status(i["status"]) in _WANTED[audience]]
+    items = [
+        i
+        for i in result.items
+        if Status(i["status"]) in _WANTED[audience] and (audience == "coordinator" or escalates(app, i["obligation"]))
+    ]
     period = digest_period(audience, as_of)
     recipient = getattr(app.catalogue.roles, audience)
     label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{digest_period_label(audience, as_of)}）"
@@ -96,12 +112,14 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
         "items": [
             {
                 "title": i["title"],
+                "duty": duty_summary(app, i["obligation"]),
+                "accountable": list(result.accountable.get(i["id"], ())),
                 "clause": i["clause"] or "",
                 "scope": i["scope"],
                 "due": i["due"],
                 "provisional": i["provisional_calendar"],
                 "status": i["status"],
-                "progress": progress_text(i["progress"]),
+                "progress": progress_phrase(i["progress"], _kind(app, i["obligation"])),
                 "working_days_left": app.calendar.working_days_between(today, date.fromisoformat(i["due"])),
                 "stage_label": label,
                 "role": audience,

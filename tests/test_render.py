@@ -111,7 +111,7 @@ def test_a_coordinator_that_leads_an_item_is_told_to_report_it():
     assert "填报" not in watching
 
 
-def test_items_are_grouped_by_urgency_and_titled_by_what_is_new():
+def test_items_are_grouped_by_urgency_and_titled_by_every_group_most_severe_first():
     items = [
         item(1, status="overdue"),
         item(2, status="overdue", urgency="newly_overdue", working_days_left=-1, days_overdue=3),
@@ -119,7 +119,7 @@ def test_items_are_grouped_by_urgency_and_titled_by_what_is_new():
         item(4),
     ]
     title, body = render(items)
-    assert title == "【山海协作】2项新逾期、1项即将到期"
+    assert title == "【山海协作】2项新逾期、1项仍逾期（最早一项已逾期4周）、1项即将到期"
     first, second, third = (body.index(h) for h in ("一、新逾期（2项）", "二、即将到期（1项）", "三、仍逾期（1项"))
     assert first < second < third
     assert "最早一项已逾期4周" in body
