@@ -160,6 +160,20 @@ def message_json(m: PlannedMessage) -> dict[str, Any]:
     }
 
 
+def _plan_open(app, session: Session, open_pairs: list[tuple[OccurrenceRow, Evaluation]], as_of: datetime):
+    ids = [occ.id for occ, _ in open_pairs]
+    return plan(
+        (plan_item(app, occ, ev) for occ, ev in open_pairs),
+        as_of=as_of,
+        cal=app.calendar,
+        coordinator=app.catalogue.roles.coordinator,
+        supervisor=app.catalogue.roles.supervisor,
+        already_sent=_already_sent(session, ids),
+        acknowledged=_acknowledged(app, session, ids),
+        send_hour=app.settings.send_hour,
+    )
+
+
 def check_obligation(
     app, obligation_id: str | None, *, as_of: datetime, dry_run: bool = False
 ) -> CheckResult:
@@ -180,16 +194,7 @@ def check_obligation(
             flt=OccurrenceFilter(obligation=obligation_id, everything=True),
         )
         open_pairs = [(occ, ev) for occ, ev in pairs if not ev.status.is_final]
-        planned = plan(
-            (plan_item(app, occ, ev) for occ, ev in open_pairs),
-            as_of=as_of,
-            cal=app.calendar,
-            coordinator=app.catalogue.roles.coordinator,
-            supervisor=app.catalogue.roles.supervisor,
-            already_sent=_already_sent(session, [occ.id for occ, _ in open_pairs]),
-            acknowledged=_acknowledged(app, session, [occ.id for occ, _ in open_pairs]),
-            send_hour=app.settings.send_hour,
-        )
+        planned = _plan_open(app, session, open_pairs, as_of)
         queued = 0 if dry_run else queue_reminders(app, session, planned, as_of)
         quiet = None if planned else why_quiet(as_of, app.calendar, app.settings.send_hour)
         year = local_date(as_of).year

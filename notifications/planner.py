@@ -253,6 +253,11 @@ def plan(
             label = copy_label(stage, sched.ladder, on=today, overdue_before=_overdue_sent(history, sched))
             mine[item.occurrence_id] = _planned(item, stage, role, label, today=today, working_days_left=left)
 
+    return _messages(inbox, coordinator, supervisor)
+
+
+def _messages(inbox: dict[str, dict[int, PlannedItem]], coordinator: str, supervisor: str) -> list[PlannedMessage]:
+    """One message per recipient, in a deterministic order (role, recipient)."""
     messages = []
     for recipient, planned_items in inbox.items():
         ordered = tuple(sorted(planned_items.values(), key=PlannedItem.sort_key))
