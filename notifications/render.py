@@ -218,12 +218,12 @@ def _provisional_notes(items: Sequence[RenderItem]) -> list[str]:
 
 
 def _frame(who: Role, items: Sequence[RenderItem], sections: list[_Section]) -> tuple[str, str, str]:
-    """(role label, intro, note) of the message: a recipient in several roles is told each in its section."""
-    if sections[0].role is not None and who in (Role.LEAD, Role.CO):
-        return "、".join(s.role.label for s in sections if s.role), _MIXED_INTRO, ""
+    """(role label, intro, note) of the message: a recipient in several roles is told each in its section
+    (a unit that leads some items and is copied on others reads "牵头单位、配合单位")."""
+    if sections[0].role is not None:
+        label = "、".join(s.role.label for s in sections if s.role) if who in (Role.LEAD, Role.CO) else who.label
+        return label, _MIXED_INTRO, ""
     intro, note = _INTROS[who]
-    if not who.reports and any(i.role.reports for i in items):  # e.g. the coordinator leads 年中调研督查
-        note += "其中本单位牵头的事项，请点击“填报”上报完成情况。"
     return who.label, intro, note
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from shanhai.models.tables import OutboxItem, OutboxMessage
 from shanhai.notifications.checking import check_obligation
 from shanhai.notifications.digests import send_digest
-from tests.conftest import at, make_app, make_catalogue, make_obligation, make_record
+from tests.conftest import REAL_CATALOGUE, at, make_app, make_catalogue, make_obligation, make_record
 
 COORD = "市招商局（经合办）"
 SUP = "市山海协作工程工作领导小组"
@@ -161,3 +161,17 @@ def test_the_supervisors_monthly_digest_never_repeats_an_item_from_the_same_week
     assert "六月事项" not in body and "另有2项已于近7日单独督办，本通报不再重复列出。" in body
     told = [m for m in messages(app, SUP) if "六月事项" in m.body]
     assert len(told) == 1, "the escalation of 06-29 is the supervisors' one notice of it this week"
+
+
+def test_on_the_document_s_catalogue_the_aid_funds_escalation_names_the_partner_and_the_inspection_stays_home(
+    tmp_path, database_url
+):
+    app = make_app(tmp_path / "home", database_url, REAL_CATALOGUE, sync_at=at(2026, 5, 4))
+    check_obligation(app, "aid-funds", as_of=at(2026, 6, 8, 10))  # 05-31 rolled to 06-01: the fifth working day
+    [escalation] = messages(app, SUP)
+    assert escalation.body.count("年度帮扶资金到位：5月底前到位、不低于省外结对帮扶资金（三(四)）") == 5
+    assert "责任单位：鹿城区　范围：泰顺-鹿城" in escalation.body
+    check_obligation(app, "midyear-inspection", as_of=at(2026, 9, 8, 10))  # 08-31 + 5 working days and more
+    assert all("年中调研督查" not in m.body for m in messages(app, SUP))
+    [own] = [m for m in messages(app, COORD) if "年中调研督查" in m.body]
+    assert "责任单位：市招商局（经合办）" in own.body and "填报：" in own.body
