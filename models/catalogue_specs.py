@@ -95,6 +95,7 @@ class ObligationSpec(_Strict):
     id: str = Field(pattern=SLUG, max_length=64)
     title: str = Field(min_length=1, max_length=64)
     description: str | None = None
+    summary: str | None = Field(default=None, min_length=1, max_length=40)  # the duty in one line (messages)
     clause: str = Field(min_length=1)
     kind: Kind
     scope: ScopeKind
@@ -104,6 +105,7 @@ class ObligationSpec(_Strict):
     closes: str | None = None  # MM-DD of the assessment that closes a period (default 03-31)
     window_from: str | None = None  # MM-DD: records before it in the year do not count (a window)
     unverified: bool = False  # figures the source garbles: tracked and flagged, never sent to supervisors
+    escalate: bool = True  # False: the leading group's own duty (年中调研督查): never escalated to it
     min_count: int | None = Field(default=None, ge=1)
     target: Target | None = None
     shares: list[Share] | None = None

@@ -113,5 +113,31 @@ def progress_text(progress: dict[str, Any]) -> str:
     return "；".join(parts) or "—"
 
 
+def progress_phrase(progress: dict[str, Any], kind: str) -> str:
+    """The progress as a message's reader takes it, in the duty's own unit: ``已到位 500 万元 / 目标
+    1000 万元``, ``已完成 1 次 / 须 2 次``, ``尚未上报完成情况`` (a deadline); never a bare ``0/1``."""
+    parts = []
+    if "target" in progress:
+        unit = progress["unit"]
+        verb = "已到位" if unit in ("亿元", "万元") else "已完成"
+        parts.append(f"{verb} {_fmt(progress['amount'])} {unit} / 目标 {_fmt(progress['target'])} {unit}")
+    elif "required" in progress:
+        if kind == "annual_count":
+            parts.append(f"已完成 {progress['done']} 次 / 须 {progress['required']} 次")
+        elif kind in ("annual_deadline", "one_off") and progress["required"] == 1:
+            parts.append("已上报完成情况" if progress["done"] else "尚未上报完成情况")
+        else:
+            parts.append(f"已完成 {progress['done']} / 须 {progress['required']}")
+    for share in progress.get("shares", []):
+        parts.append(
+            f"{share['category']}占比 项目{share['count_share']:.0%}/资金{share['amount_share']:.0%}（须≥{share['min']:.0%}）"
+        )
+    for plan_kind, label in PLAN_KIND_LABELS.items():
+        if plan_kind in progress:
+            cell = progress[plan_kind]
+            parts.append(f"{label} 已完成 {_fmt(cell['actual'])} 万元 / 计划 {_fmt(cell['planned'])} 万元")
+    return "；".join(parts) or "—"
+
+
 def _fmt(x: float) -> str:
     return f"{x:,.2f}".rstrip("0").rstrip(".") if isinstance(x, float) else f"{x:,}"

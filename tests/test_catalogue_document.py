@@ -169,6 +169,8 @@ OBLIGATION_KEYS = {
     "window_from",
     "closes",
     "unverified",
+    "summary",
+    "escalate",
 }
 REQUIRED_KEYS = {
     "id",
