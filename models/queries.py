@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -216,7 +217,41 @@ def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
     }
 
 
-def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class OutboxFilter:
+    """Which stored messages a listing shows: a recipient (unit name), a kind, words in the title."""
+
+    recipient: str | None = None
+    kind: str | None = None
+    search: str | None = None
+
+    def where(self) -> list[Any]:
+        from sqlmodel import col
+
+        from shanhai.models.tables import OutboxMessage
+
+        out = []
+        if self.recipient:
+            out.append(col(OutboxMessage.recipient) == self.recipient)
+        if self.kind:
+            out.append(col(OutboxMessage.kind) == self.kind)
+        for word in (self.search or "").split():
+            out.append(col(OutboxMessage.title).contains(word, autoescape=True))
+        return out
+
+
+def count_outbox(app, flt: OutboxFilter) -> int:
+    from sqlalchemy import func, select
+
+    from shanhai.models.tables import OutboxMessage
+
+    with app.read_session() as session:
+        return int(session.execute(select(func.count()).select_from(OutboxMessage).where(*flt.where())).scalar_one())
+
+
+def outbox_items(
+    app, *, limit: int = 50, message_id: int | None = None, offset: int = 0, flt: OutboxFilter | None = None
+) -> list[dict[str, Any]]:
     import json
 
     from sqlalchemy import func, select
@@ -230,7 +265,8 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
             found = by_id(session, OutboxMessage, message_id)
             messages = [found] if found is not None else []
         else:
-            q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+            q = (select(OutboxMessage).where(*(flt or OutboxFilter()).where())
+                 .order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit))
             messages = list(session.execute(q).scalars())
         ids = [m.id for m in messages]
         deliveries = session.execute(select(Delivery).where(col(Delivery.message_id).in_(ids))).scalars().all()

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from shanhai.app import App
-from shanhai.portal import auth, board, help_pages, occurrences, overdue, queue, records, report, units
+from shanhai.portal import auth, board, help_pages, occurrences, outbox_page, overdue, queue, records, report, units
 from shanhai.portal.form_bodies import FIELD_LABELS, Utf8Forms
 from shanhai.portal.protocol import HeadAsGet, RelativeRedirects
 from shanhai.portal.uploads import human_size
@@ -138,7 +138,7 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     )
     web.state.portal = portal
     web.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, board, units, occurrences, report, queue, overdue, records, help_pages):
+    for module in (auth, board, units, occurrences, report, queue, overdue, records, outbox_page, help_pages):
         web.include_router(module.router)
 
     @web.get("/healthz")  # in the (never served) schema too: the tests enumerate the GET routes from it

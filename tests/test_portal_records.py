@@ -86,3 +86,35 @@ def test_the_help_page_has_a_section_per_role_and_needs_no_account(portal):
     assert page.status_code == 200
     for section in ('id="clerk"', 'id="coordinator"', 'id="supervisor"', "签收", "核验通过", "逾期督办"):
         assert section in page.text
+
+
+def test_the_records_page_filtered_to_pending_is_a_queue_with_review_forms(portal):
+    client = portal.coordinator()
+    page = client.get("/records", params={"state": "submitted", "scope": PAIR})
+    assert page.status_code == 200 and "核验通过" in page.text
+    record = _ids(page)[0]
+    done = client.post(f"/records/{record}/verify", data={"csrf": csrf_of(page.text),
+                                                         "next": f"/records?state=submitted&scope={PAIR}"})
+    assert done.status_code == 200 and f"已核验通过记录 #{record}" in done.text
+    assert record not in _ids(done), "the filters are kept and the record has left the pending list"
+    assert "核验通过" not in portal.supervisor().get("/records").text, "a supervisor only reads"
+
+
+def test_the_outbox_page_finds_messages_by_recipient_kind_and_title(portal, monkeypatch):
+    from shanhai.notifications.checking import check_obligation
+    from shanhai.portal import outbox_page
+
+    check_obligation(portal.app, None, as_of=portal.clock.now)  # queue the day's reminders
+    client = portal.coordinator()
+    everything = client.get("/outbox")
+    assert everything.status_code == 200
+    total = everything.text.count("data-message=")
+    assert total >= 2
+    only = client.get("/outbox", params={"recipient": "泰顺县"})
+    assert 1 <= only.text.count("data-message=") < total and "→ <b>泰顺县</b>" in only.text
+    assert client.get("/outbox", params={"q": "没有这样的标题"}).text.count("data-message=") == 0
+    assert client.get("/outbox", params={"kind": "nonsense"}).status_code == 422
+    monkeypatch.setattr(outbox_page, "PAGE_SIZE", 1)
+    second = client.get("/outbox", params={"page": 2})
+    assert second.text.count("data-message=") == 1 and "上一页" in second.text
+    assert portal.supervisor().get("/outbox", follow_redirects=False).status_code in (403, 303)
