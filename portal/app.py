@@ -19,7 +19,18 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from shanhai.app import App
-from shanhai.portal import auth, board, help_pages, occurrences, outbox_page, overdue, queue, records, report, units
+from shanhai.portal import (
+    auth,
+    board,
+    help_pages,
+    occurrences,
+    outbox_page,
+    overdue,
+    queue,
+    records,
+    report,
+    units,
+)
 from shanhai.portal.form_bodies import FIELD_LABELS, Utf8Forms
 from shanhai.portal.protocol import HeadAsGet, RelativeRedirects
 from shanhai.portal.uploads import human_size
