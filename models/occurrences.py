@@ -9,6 +9,7 @@ from shanhai.models.catalogue import Catalogue
 from shanhai.models.catalogue_specs import (
     AMOUNT_UNITS,
     CITY_SCOPE,
+    PAIRING_TOKEN,
     DEFAULT_CLOSES,
     FEN_PER_WAN,
     FEN_PER_YUAN,
@@ -129,6 +130,7 @@ def _requirement(
         plan = {r.kind: r.planned_completion * FEN_PER_WAN for r in rows}
         min_count = None
     who = responsible_units(cat, ob, scope, year)
+    document = cat.documents.get(cat.obligation_document.get(ob.id, ""))
     return Requirement(
         kind=ob.kind,
         min_count=min_count,
@@ -146,6 +148,8 @@ def _requirement(
         unverified=ob.unverified,
         pace=tuple(pace),
         plan=plan,
+        document_from=document.in_force_from if document else None,
+        joint=ob.scope != "city" and PAIRING_TOKEN in ob.responsible.lead,
     )
 
 
