@@ -24,15 +24,24 @@ class RecordTotal:
 
 @dataclass
 class Tally:
+    """Records summed; with ``events``, a date counts once however many records (from either side of
+    a pairing) report it: two reports of one joint meeting are one meeting with two reporters."""
+
     count: int = 0
     amount_fen: int = 0
     by_category: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    events: bool = False
+    days: set[Any] = field(default_factory=set)
 
     def add(self, t: RecordTotal) -> None:
-        self.count += t.count
+        count = t.count
+        if self.events:
+            count = 0 if t.on in self.days else 1
+            self.days.add(t.on)
+        self.count += count
         self.amount_fen += t.amount_fen
         cell = self.by_category[t.category]
-        cell[0] += t.count
+        cell[0] += count
         cell[1] += t.amount_fen
 
     def measure(self, req: Requirement) -> float:
