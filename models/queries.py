@@ -133,7 +133,8 @@ def record_items(
     from sqlalchemy import case, select
     from sqlmodel import col
 
-    from shanhai.models.localtime import format_local
+    from shanhai.models.joint_events import load_same_event_partners
+    from shanhai.models.localtime import format_local, local_date
     from shanhai.models.records import amount_text
     from shanhai.models.requirement import parse_requirement
     from shanhai.models.statuses import RecordState
@@ -160,6 +161,7 @@ def record_items(
         q = q.where(col(Occurrence.scope) == ref.name)
     with app.read_session() as session:  # a listing: never waits for a writer
         rows = session.execute(q).all()
+        partners = load_same_event_partners(session=session, occurrence_ids=[o.id for _, o in rows])
     if ref is not None and ref.kind == "unit":
         rows = [(r, o) for r, o in rows if unit_sees(ref.name, o.scope, parse_requirement(o.requirement))]
 
@@ -186,9 +188,16 @@ def record_items(
             "reviewed_by": r.reviewed_by,
             "reviewed_at": local(r.reviewed_at),
             "review_note": r.review_note,
+            "same_event": [rid for rid, _ in partners.get(r.id, [])],
+            "reported_late": reported_late(r.date, local_date(r.created_at), o.due),
         }
         for r, o in rows
     ]
+
+
+def reported_late(on: date, entered: date, due: date) -> bool:
+    """Done in time, reported after the due date (补报): it counts as on time, and the record says so."""
+    return on <= due < entered
 
 
 def title_and_clause(cat: Catalogue, obligation_id: str) -> tuple[str, str | None]:
