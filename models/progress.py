@@ -20,24 +20,28 @@ class RecordTotal:
     state: str
     count: int
     amount_fen: int
+    largest: int | None = None  # the largest single record's count that day (None: as ``count``)
 
 
 @dataclass
 class Tally:
-    """Records summed; with ``events``, a date counts once however many records (from either side of
-    a pairing) report it: two reports of one joint meeting are one meeting with two reporters."""
+    """Records summed. With ``events`` (a joint duty), the reports of one date describe the same events:
+    the date counts as its largest single report, so both sides reporting one meeting is one meeting
+    with two reporters, and one report of two meetings that day is still two."""
 
     count: int = 0
     amount_fen: int = 0
     by_category: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     events: bool = False
-    days: set[Any] = field(default_factory=set)
+    days: dict[Any, int] = field(default_factory=dict)  # date -> the events already counted for it
 
     def add(self, t: RecordTotal) -> None:
         count = t.count
         if self.events:
-            count = 0 if t.on in self.days else 1
-            self.days.add(t.on)
+            held = t.largest if t.largest is not None else t.count
+            counted = self.days.get(t.on, 0)
+            count = max(held - counted, 0)
+            self.days[t.on] = counted + count
         self.count += count
         self.amount_fen += t.amount_fen
         cell = self.by_category[t.category]

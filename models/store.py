@@ -342,11 +342,12 @@ def load_evaluations(
             *record_day,
             func.sum(col(CompletionRecord.count)),
             func.coalesce(func.sum(col(CompletionRecord.amount_fen)), 0),
+            func.max(col(CompletionRecord.count)),
         )
         .where(col(CompletionRecord.occurrence_id).in_(ids), col(CompletionRecord.state) != RecordState.REJECTED)
         .group_by(*record_day)
     )
-    totals = [RecordTotal(o, d, c, s, int(n), int(a)) for o, d, c, s, n, a in session.execute(totals_q)]
+    totals = [RecordTotal(o, d, c, s, int(n), int(a), int(m)) for o, d, c, s, n, a, m in session.execute(totals_q)]
     waived = set(
         session.execute(select(col(Waiver.occurrence_id)).where(col(Waiver.occurrence_id).in_(ids))).scalars()
     )
