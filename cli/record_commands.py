@@ -35,10 +35,7 @@ def record(
     """登记一条完成记录（待协调方核验）。 Record a completion."""
     from shanhai.models.amounts import parse_amount
     from shanhai.models.errors import InputError
-    from shanhai.models.localtime import local_date
-    from shanhai.models.queries import reported_late
     from shanhai.models.records import amount_text, record_completion
-    from shanhai.models.tables import Occurrence
 
     when = as_of_option(as_of)
     try:
@@ -66,9 +63,7 @@ def record(
                 period=period,
                 now=a.clock(),
             )
-            occ = session.get(Occurrence, rec.occurrence_id)
-            late = occ is not None and reported_late(day, local_date(min(when, a.clock())), occ.due)
-            counted_in = occ.period if occ is not None else ""
+            late = _late_report_note(session, rec, entered=min(when, a.clock()))
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
     amount_shown = amount_text(a.catalogue, obligation, rec.amount_fen)
@@ -81,8 +76,20 @@ def record(
         + (f"，金额 {amount_shown}" if amount_shown else "")
         + (f"，数量 {rec.count}" if rec.count != 1 else "")
         + "，待核验。"
-        + (f"（补报：{day} 完成，在期限后登记，按期计入 {counted_in} 期次）" if late else "")
+        + late
     )
+
+
+def _late_report_note(session, rec, *, entered) -> str:
+    """"（补报：…）" when the record is dated by its due date but entered after it, else ""."""
+    from shanhai.models.localtime import local_date
+    from shanhai.models.queries import reported_late
+    from shanhai.models.tables import Occurrence
+
+    occ = session.get(Occurrence, rec.occurrence_id)
+    if occ is None or not reported_late(rec.date, local_date(entered), occ.due):
+        return ""
+    return f"（补报：{rec.date} 完成，在期限后登记，按期计入 {occ.period} 期次）"
 
 
 @app.command("import")

@@ -9,10 +9,10 @@ from shanhai.models.catalogue import Catalogue
 from shanhai.models.catalogue_specs import (
     AMOUNT_UNITS,
     CITY_SCOPE,
-    PAIRING_TOKEN,
     DEFAULT_CLOSES,
     FEN_PER_WAN,
     FEN_PER_YUAN,
+    PAIRING_TOKEN,
     SIDE_TOKENS,
     ObligationSpec,
     month_day,

@@ -161,20 +161,11 @@ def history_of(occ: OccurrenceRow, tracking_from: date | None) -> History | None
     return None
 
 
-def _evaluate_one(
-    occ: OccurrenceRow,
-    totals: list[RecordTotal],
-    waived: bool,
-    today: date,
-    schedule: Callable[[date, ReminderLadder], Schedule],
-    *,
-    history: History | None,
-    provisional: bool,
-) -> Evaluation:
+def _tally(occ: OccurrenceRow, totals: list[RecordTotal]) -> tuple[Tally, date | None, date | None]:
+    """The records that count for the occurrence, tallied day by day: the tally, the day they first
+    satisfied it, and the day its verified records alone first did."""
     req = occ.requirement
-    ladder = req.reminder_ladder
-    start, closes = req.counts_from(occ.period_start), req.closes_on(occ.due)
-    until = req.counts_until(occ.due, occ.period)
+    start, until = req.counts_from(occ.period_start), req.counts_until(occ.due, occ.period)
     rows = sorted((t for t in totals if start <= t.on <= until), key=lambda t: t.on)
     everything, verified = Tally(events=req.counts_events), Tally(events=req.counts_events)
     satisfied_on = verified_on = None
@@ -188,6 +179,23 @@ def _evaluate_one(
                 satisfied_on = t.on
             if verified_on is None and is_satisfied(verified, req):
                 verified_on = t.on
+    return everything, satisfied_on, verified_on
+
+
+def _evaluate_one(
+    occ: OccurrenceRow,
+    totals: list[RecordTotal],
+    waived: bool,
+    today: date,
+    schedule: Callable[[date, ReminderLadder], Schedule],
+    *,
+    history: History | None,
+    provisional: bool,
+) -> Evaluation:
+    req = occ.requirement
+    ladder = req.reminder_ladder
+    closes = req.closes_on(occ.due)
+    everything, satisfied_on, verified_on = _tally(occ, totals)
     level = 0
     if waived:
         status = Status.WAIVED

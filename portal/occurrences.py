@@ -16,9 +16,9 @@ from sqlmodel import col
 from shanhai.models.accounts import Role
 from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, stage_now
 from shanhai.models.errors import InputError
+from shanhai.models.joint_events import load_same_event_partners, same_event_text
 from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
-from shanhai.models.joint_events import load_same_event_partners, same_event_text
 from shanhai.models.pages import (
     messages_about,
     occurrence_evaluation,

@@ -26,8 +26,6 @@ from tests.conftest import (
     joint_meeting,
     make_app,
     make_catalogue,
-    make_obligation,
-    make_record,
 )
 from tests.portal_support import Clock, PortalEnv
 
