@@ -26,6 +26,7 @@ from tests.conftest import (
     joint_meeting,
     make_app,
     make_catalogue,
+    make_record,
 )
 from tests.portal_support import Clock, PortalEnv
 
@@ -279,3 +280,20 @@ def test_a_home_with_no_records_shows_no_red_item_due_before_the_document(real_p
     assert lucheng.status_code == 200
     aid = [r for r in lucheng.text.split("<tr>") if "年度帮扶资金" in r and "泰顺-鹿城" in r]
     assert aid and "配合" not in aid[0] and "light-red" in aid[0]
+
+
+def test_the_review_queue_and_the_occurrence_page_mark_the_two_reports_of_one_meeting(tmp_path, database_url):
+    from tests.portal_support import make_portal
+
+    portal = make_portal(tmp_path, database_url)
+    first = make_record(portal.app, "joint-meeting", "泰顺-鹿城", "2026-03-10", note="泰顺县报", actor="泰顺县")
+    second = make_record(portal.app, "joint-meeting", "泰顺-鹿城", "2026-03-10", note="鹿城区报", actor="鹿城区")
+    other = make_record(portal.app, "joint-meeting", "泰顺-鹿城", "2026-05-10")
+    client = portal.coordinator()
+    queue = client.get("/queue").text
+    rows = {int(n): body for n, body in re.findall(r'<tr data-record="(\d+)">(.*?)</tr>', queue, re.S)}
+    assert f"同一活动，另见 #{second}（鹿城区）；计为 1 次" in rows[first]
+    assert f"同一活动，另见 #{first}（泰顺县）；计为 1 次" in rows[second]
+    assert "同一活动" not in rows[other]
+    page = client.get(f"/occurrences/{portal.occurrence('joint-meeting')}").text
+    assert page.count("同一活动，另见") == 2 and "进度 2/2" in page  # 03-10 once, 05-10 once
