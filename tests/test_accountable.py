@@ -276,6 +276,11 @@ def test_a_home_with_no_records_shows_no_red_item_due_before_the_document(real_p
                        r'data-obligation="aid-funds">', board.text)
     assert cells and all(light == "grey" and status == "history" for light, status, _ in cells)
     assert "文件印发前" in board.text
+    from tests.conftest import occurrence_id
+
+    early = client.get(f"/occurrences/{occurrence_id(real_portal.app, 'aid-funds', '泰顺-鹿城', '2018')}").text
+    assert "文件印发前：该期次的期限早于文件施行之日" in early and "light-red" not in early
+    assert 'class="accountable"><a href="/units/lucheng">鹿城区</a></dd>' in early
     lucheng = client.get("/units/lucheng")
     assert lucheng.status_code == 200
     aid = [r for r in lucheng.text.split("<tr>") if "年度帮扶资金" in r and "泰顺-鹿城" in r]
