@@ -26,6 +26,7 @@ from tests.conftest import (
     joint_meeting,
     make_app,
     make_catalogue,
+    make_obligation,
     make_record,
 )
 from tests.portal_support import Clock, PortalEnv
@@ -302,3 +303,19 @@ def test_the_review_queue_and_the_occurrence_page_mark_the_two_reports_of_one_me
     assert "同一活动" not in rows[other]
     page = client.get(f"/occurrences/{portal.occurrence('joint-meeting')}").text
     assert page.count("同一活动，另见") == 2 and "进度 2/2" in page  # 03-10 once, 05-10 once
+
+
+def test_an_installation_learns_that_past_occurrences_precede_its_document(tmp_path, database_url):
+    """Past occurrences are frozen history, except those due before their document took effect: a sync
+    after the catalogue gains `effective_from` makes them grey history, and leaves the others alone."""
+    from tests.conftest import status_of
+
+    plan = make_obligation("next-year-plan", "annual_deadline", title="下一年度合作计划备案", due="03-31")
+    catalogue = make_catalogue(tmp_path / "cat", [plan])
+    app = make_app(tmp_path / "home", database_url, catalogue, sync_at=at(2026, 6, 1))
+    assert status_of(app, "next-year-plan", "泰顺-鹿城", "2026", as_of=at(2026, 6, 1)).status is Status.OVERDUE
+    make_catalogue(tmp_path / "cat", [plan], document={**DOCUMENT, "effective_from": date(2026, 4, 30)})
+    later = make_app(tmp_path / "home", database_url, catalogue, sync_at=at(2026, 6, 2))
+    ev = status_of(later, "next-year-plan", "泰顺-鹿城", "2026", as_of=at(2026, 6, 2))
+    assert (ev.status, ev.history, ev.label) == (Status.HISTORY, History.BEFORE_DOCUMENT, "文件印发前")
+    assert status_of(later, "next-year-plan", "泰顺-鹿城", "2027", as_of=at(2027, 6, 2)).history is None
