@@ -122,8 +122,8 @@ def plans(as_json: Json = False) -> None:
             ("year", "年度"),
             ("kind", "类别"),
             ("projects", "项目数"),
-            ("planned_total", "计划总投资"),
-            ("planned_completion", "计划完成数"),
+            ("planned_total", "计划总投资（万元）"),
+            ("planned_completion", "计划完成数（万元）"),
         ],
     )
     for stated in cat.plan_totals:

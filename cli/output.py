@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import io
+import sys
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,10 +13,34 @@ import typer
 
 from shanhai.models.text import display_width
 
+MAX_LIMIT = 10_000  # rows a listing's --limit may ask for
+
 LIGHT = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
 
 
 width = display_width
+
+
+def check_limit(limit: int | None) -> None:
+    """``--limit`` of a listing: 1 to MAX_LIMIT, or None for all."""
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        typer.echo(f"错误 error: --limit：应为 1 到 {MAX_LIMIT} 之间的整数，而不是 {limit}", err=True)
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def paged() -> Iterator[None]:
+    """On a terminal, a long listing goes through the pager (``less``; ``$PAGER`` wins) instead of
+    scrolling past; piped or redirected, it is printed as it is."""
+    if not sys.stdout.isatty():
+        yield
+        return
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield
+    import pydoc
+
+    pydoc.pager(buffer.getvalue())
 
 
 def pad(text: str, w: int) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from shanhai.cli import output
 from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app, ready_app
 
 
@@ -158,21 +159,27 @@ def records(
         str | None, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")
     ] = None,
     obligation: Annotated[str | None, typer.Option("--obligation", help="事项编号")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help=f"最多列出条数（1–{output.MAX_LIMIT}）；默认全部")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """完成记录：待核验的在前（最早登记的在前），供 verify / reject 使用编号。 List completion records."""
-    from shanhai.cli import output
     from shanhai.models.queries import record_items
 
+    output.check_limit(limit)
     a = load_app()
     a.migrate()
     try:
         items = record_items(a, pending=pending, scope=scope, obligation=obligation)
     except ValueError as exc:
         fail(str(exc))
+    if limit is not None:
+        items = items[:limit]
     if as_json:
         return emit_json(items)
-    output.records_table(items)
+    with output.paged():
+        output.records_table(items)
 
 
 @app.command()

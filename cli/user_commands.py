@@ -12,9 +12,6 @@ from shanhai.cli.app import Json, app, emit_json, fail, load_app
 user_app = typer.Typer(help="门户账号：协调方与领导小组（user）。承办单位无需账号，使用提醒中的链接。", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
-FIRST_ACCOUNT = "admin"
-
-
 def _ready():
     a = load_app()
     a.migrate()
@@ -47,8 +44,11 @@ def user_add(
         with a.session() as session:
             add_user(session=session, name=name, role=role, password=password, actor="cli")
     except InputError as exc:
-        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
-    typer.echo(f"已创建账号 {name.strip()}（{role}）。")
+        where = "密码" if exc.field == "password" else f"--{exc.field}"  # typed at a prompt or on stdin
+        fail(f"{where}：{exc.message}（未保存 nothing stored）")
+    from shanhai.models.accounts import Role
+
+    typer.echo(f"已创建账号 {name.strip()}（{Role(role).label}）。")
 
 
 @user_app.command("list")
@@ -75,10 +75,13 @@ def user_list(as_json: Json = False) -> None:
     if not items:
         typer.echo("尚无账号：shanhai user add NAME --role coordinator")
         return
-    for u in users:
-        state = "" if u.active else "（已停用）"
-        last = format_local(u.last_login_at) if u.last_login_at else "—"
-        typer.echo(f"{u.name}  {Role(u.role).label}{state}  创建 {format_local(u.created_at)}  最近登录 {last}")
+    from shanhai.cli import output
+
+    rows = [{**i, "role": Role(u.role).label, "active": "启用" if u.active else "已停用"} for i, u in zip(items, users, strict=True)]
+    output.table(
+        rows,
+        [("name", "账号"), ("role", "角色"), ("active", "状态"), ("created_at", "创建时间"), ("last_login", "最近登录")],
+    )
 
 
 @user_app.command("disable")
@@ -112,16 +115,26 @@ def portal(
     uvicorn.run("shanhai.portal.app:create_app", factory=True, host=host, port=port, proxy_headers=False)
 
 
-def ensure_first_account(a) -> tuple[str, str] | None:
-    """For `shanhai up` on a fresh home: a coordinator account `admin` with a random password, returned
-    once so it can be printed; None when any account exists."""
+FIRST_ACCOUNTS = {"coordinator": "admin", "supervisor": "leader"}
+
+
+def ensure_first_accounts(a) -> dict[str, tuple[str, str | None]]:
+    """For `shanhai up`: per role, an active account to try the portal with. On a fresh home a coordinator
+    `admin` and a supervisor `leader` are created with random passwords, returned once so they can be
+    printed; later starts return the first active account of each role with no password."""
     import secrets
 
     from shanhai.models.accounts import add_user, list_users
 
+    found: dict[str, tuple[str, str | None]] = {}
     with a.session() as session:
-        if list_users(session=session):
-            return None
-        password = secrets.token_urlsafe(12)
-        add_user(session=session, name=FIRST_ACCOUNT, role="coordinator", password=password, actor="up")
-    return FIRST_ACCOUNT, password
+        users = list_users(session=session)
+        for role, name in FIRST_ACCOUNTS.items():
+            mine = [u for u in users if u.role == role and u.active]
+            if mine:
+                found[role] = (mine[0].name, None)
+            elif not any(u.name == name for u in users):
+                password = secrets.token_urlsafe(12)
+                add_user(session=session, name=name, role=role, password=password, actor="up")
+                found[role] = (name, password)
+    return found

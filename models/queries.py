@@ -291,3 +291,15 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
         }
         for m in messages
     ]
+
+
+def awaiting_delivery(app) -> int:
+    """Deliveries still to be sent (pending, or a retry): what a delivery run now would work on."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from shanhai.models.tables import Delivery
+
+    with app.read_session() as session:
+        q = select(func.count()).select_from(Delivery).where(col(Delivery.status).in_(("pending", "retry")))
+        return int(session.execute(q).scalar_one())

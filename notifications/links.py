@@ -126,9 +126,10 @@ def sign_unit_page_key(*, unit_code: str, secret: str, issued_at: datetime) -> s
 
 def verify_unit_page_key(
     key: str, *, unit_code: str, secret: str | list[str], now: datetime, max_age_days: int = 60
-) -> None:
-    """Accept a page key of ``unit_code`` no older than ``max_age_days``, or raise :class:`LinkError`
-    (a key of another unit is ``"forged"``)."""
+) -> datetime:
+    """Accept a page key of ``unit_code`` no older than ``max_age_days`` and return when it was issued
+    (the report link's issue time it inherits), or raise :class:`LinkError` (a key of another unit is
+    ``"forged"``)."""
     _aware(now, "now")
     try:
         payload = _serializer(secret, _PAGE_SALT).loads(key)
@@ -143,6 +144,7 @@ def verify_unit_page_key(
     ):
         raise LinkError("forged", "签名无效：链接不属于该单位")
     _check_age(payload[1], now, max_age_days)
+    return datetime.fromtimestamp(payload[1], tz=UTC)
 
 
 def unit_key(*, unit_code: str, secret: str) -> str:

@@ -120,7 +120,7 @@ def occurrence_page(
             "unit_names": {u.code: u.name for u in cat.units.values()},
             "waiver": waiver,
             "unit": amount_unit(portal, occ.obligation_id),
-            "prefect": deployment_link(portal.app.settings.prefect_ui_url, occ.obligation_id),
+            "prefect": deployment_link(portal.app.settings.prefect_ui_url, ob.title if ob else occ.obligation_id),
             "as_of": when,
             "previewing": previewing,
         },
@@ -181,7 +181,14 @@ def _review(request: Request, record_id: int, verdict: str, note: str | None, us
             review_record(session=session, record_id=record_id, verdict=verdict, actor=user.name, note=note)
         except InputError as exc:
             raise refusal(exc, "无法审核") from None
-    return RedirectResponse(safe_next(back), status_code=303)
+    return RedirectResponse(with_reviewed(safe_next(back), record_id), status_code=303)
+
+
+def with_reviewed(target: str, record_id: int) -> str:
+    """The page the reviewer came from, told which record was just reviewed (it shows a confirmation)."""
+    path, _, query = target.partition("?")
+    kept = "&".join(p for p in query.split("&") if p and not p.startswith("reviewed="))
+    return f"{path}?{kept + '&' if kept else ''}reviewed={record_id}"
 
 
 @router.post("/records/{record_id}/verify")

@@ -120,9 +120,36 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "csrf": csrf_token(request),
         "now": portal.now(),
         "calendar_mark": lambda value: calendar_mark(portal.app.calendar, value),
+        "reviewed": reviewed_notice(request),
         **(context or {}),
     }
     return portal.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def reviewed_notice(request: Request) -> dict[str, Any] | None:
+    """After 核验通过/退回 the page says what was done to which record, with a link to it: read back from
+    the record (so the words are the record's state, not what the address claims)."""
+    from shanhai.models.queries import title_and_clause
+    from shanhai.models.tables import CompletionRecord, Occurrence, by_id
+
+    raw = request.query_params.get("reviewed", "")
+    user = getattr(request.state, "user", None)
+    if user is None or not raw.isdigit() or len(raw) > 18:
+        return None
+    portal = portal_of(request)
+    with portal.app.read_session() as session:
+        rec = by_id(session, CompletionRecord, int(raw))
+        occ = by_id(session, Occurrence, rec.occurrence_id) if rec is not None else None
+    if rec is None or occ is None or rec.reviewed_by is None:
+        return None
+    return {
+        "id": rec.id,
+        "state": rec.state,
+        "occurrence": occ.id,
+        "what": f"{title_and_clause(portal.app.catalogue, occ.obligation_id)[0]} · {occ.scope} · {occ.period}",
+        "note": rec.review_note,
+        "by": rec.reviewed_by,
+    }
 
 
 def error_page(request: Request, status_code: int, title: str, message: str = "", headers=None) -> HTMLResponse:

@@ -157,7 +157,7 @@ def check(world: World, args: list[str], *, env: dict[str, str] | None = None, i
             said = said.replace(arg, "") if arg else said
         assert not CLASS_NAME.search(said), "a message, not an exception's class name\n" + shown
         if result.exit_code == 2:
-            assert "Usage:" in err or "参数" in err, "exit 2 is for usage errors only\n" + shown
+            assert "用法：" in err or "参数" in err, "exit 2 is for usage errors only\n" + shown
         assert world.snapshot() == before, "nothing stored by a failed command\n" + shown
     return result
 

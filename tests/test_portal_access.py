@@ -294,16 +294,41 @@ def test_a_unit_reads_its_own_page_and_calendar_with_the_keys_from_its_link(port
 
 
 
-def test_a_unit_page_by_key_shows_no_message_body_and_so_no_signed_link(portal):
+def test_a_unit_page_by_key_shows_no_message_body_and_links_only_its_own_duties(portal):
     from shanhai.notifications.checking import check_obligation
+    from shanhai.notifications.links import verify_report_token
+    from tests.portal_support import SECRET
 
     check_obligation(portal.app, None, as_of=portal.clock.now)  # queue today's reminders, with their links
     unit_href = hrefs(portal.fresh_client().get(portal.link()).text, "/units/taishun?key=")[0]
     by_key = portal.fresh_client().get(unit_href)
     assert by_key.status_code == 200 and "收到的消息" in by_key.text and "【山海协作】" in by_key.text
-    assert "/report/" not in by_key.text and "<pre" not in by_key.text
+    assert "<pre" not in by_key.text, "no message body (they carry links of other units' items)"
+    for href in hrefs(by_key.text, "/report/"):  # the to-do list: this unit's own duties, as this unit
+        assert verify_report_token(href.removeprefix("/report/"), secret=SECRET, now=portal.clock.now).unit_code == "taishun"
     # an account still reads the bodies, links and all
     assert "/report/" in portal.coordinator().get("/units/taishun").text
+
+
+def test_the_unit_page_is_the_units_to_do_list_acknowledged_and_reported_from(portal):
+    """Opened from a reminder, the page lists the unit's open duties with 签收 · 填报 for each it leads:
+    the same signed links (and so the same nonces and expiry) as the reminders', issued with the key."""
+    from shanhai.models.tables import CompletionRecord
+    from tests.conftest import count_rows
+
+    unit_href = hrefs(portal.client.get(portal.link()).text, "/units/taishun?key=")[0]
+    page = portal.client.get(unit_href)
+    assert "签收 · 填报" in page.text
+    todo = hrefs(page.text, "/report/")
+    assert len(todo) >= 2, "every open duty taishun leads, not only the one whose link opened the page"
+    link = next(h for h in todo if "下一年度合作计划备案" in portal.client.get(h).text)
+    ack = portal.report_form(link, "ack")
+    assert portal.client.post(f"{link}/ack", data=ack, follow_redirects=False).status_code == 303
+    assert portal.submit_record(link).status_code == 303
+    assert count_rows(portal.database_url, CompletionRecord) == 1
+    assert "已签收" in portal.client.get(unit_href).text
+    portal.clock.advance(days=61)  # the page key has expired, and so have the links it listed
+    assert portal.client.get(link).status_code == 410
 
 
 def test_a_unit_page_key_expires_like_the_report_link_it_came_from(portal):

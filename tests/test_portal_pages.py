@@ -7,6 +7,7 @@ import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
@@ -184,7 +185,8 @@ def test_the_occurrence_page_shows_records_history_messages_and_the_clause(porta
 
 class _FakePrefect(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
-        if self.path == "/api/deployments/name/check-obligation/next-year-plan":
+        # the check deployment is named by the obligation's title, in Chinese (percent-encoded in the path)
+        if self.path == f"/api/deployments/name/{quote('职责检查')}/{quote('下一年度合作计划备案')}":
             body = json.dumps({"id": "0b1c2d3e-0000-4000-8000-000000000001", "name": "next-year-plan"}).encode()
             self.send_response(200)
         else:
