@@ -319,3 +319,5 @@ def test_an_installation_learns_that_past_occurrences_precede_its_document(tmp_p
     ev = status_of(later, "next-year-plan", "泰顺-鹿城", "2026", as_of=at(2026, 6, 2))
     assert (ev.status, ev.history, ev.label) == (Status.HISTORY, History.BEFORE_DOCUMENT, "文件印发前")
     assert status_of(later, "next-year-plan", "泰顺-鹿城", "2027", as_of=at(2027, 6, 2)).history is None
+    listing = client.get("/records?obligation=joint-meeting").text
+    assert listing.count("同一活动，另见") == 2 and f"同一活动，另见 #{first}；计为 1 次" in listing
