@@ -303,6 +303,8 @@ def test_the_review_queue_and_the_occurrence_page_mark_the_two_reports_of_one_me
     assert "同一活动" not in rows[other]
     page = client.get(f"/occurrences/{portal.occurrence('joint-meeting')}").text
     assert page.count("同一活动，另见") == 2 and "进度 2/2" in page  # 03-10 once, 05-10 once
+    listing = client.get("/records?obligation=joint-meeting").text
+    assert listing.count("同一活动，另见") == 2 and f"同一活动，另见 #{first}；计为 1 次" in listing
 
 
 def test_an_installation_learns_that_past_occurrences_precede_its_document(tmp_path, database_url):
@@ -319,5 +321,3 @@ def test_an_installation_learns_that_past_occurrences_precede_its_document(tmp_p
     ev = status_of(later, "next-year-plan", "泰顺-鹿城", "2026", as_of=at(2026, 6, 2))
     assert (ev.status, ev.history, ev.label) == (Status.HISTORY, History.BEFORE_DOCUMENT, "文件印发前")
     assert status_of(later, "next-year-plan", "泰顺-鹿城", "2027", as_of=at(2027, 6, 2)).history is None
-    listing = client.get("/records?obligation=joint-meeting").text
-    assert listing.count("同一活动，另见") == 2 and f"同一活动，另见 #{first}；计为 1 次" in listing
