@@ -74,7 +74,7 @@ def status_table(items: Sequence[dict[str, Any]], *, bridged: set[str] | frozens
 
     rows = []
     for it in items:
-        label = label_of(it["status"])
+        label = label_of(it["status"], it.get("history"))
         if it["status"] == "overdue" and it["escalation_level"]:
             label += f"（督办{it['escalation_level']}级）"
         if it["pending"]:
@@ -86,6 +86,7 @@ def status_table(items: Sequence[dict[str, Any]], *, bridged: set[str] | frozens
                 "progress_text": progress_text(it["progress"]),
                 "due_text": (f"{it['due']}（{PROVISIONAL_MARK}" + (f"·{LIKELY_BRIDGE_MARK}" if it["due"] in bridged else "")
                              + "）") if it["provisional_calendar"] else it["due"],
+                "accountable_text": "、".join(it["accountable"]) or "—",
             }
         )
     table(
@@ -96,6 +97,7 @@ def status_table(items: Sequence[dict[str, Any]], *, bridged: set[str] | frozens
             ("title", "事项"),
             ("clause", "条款"),
             ("scope", "范围"),
+            ("accountable_text", "责任单位"),
             ("period", "期次"),
             ("due_text", "期限"),
             ("progress_text", "进度"),
@@ -117,6 +119,11 @@ def records_table(items: Sequence[dict[str, Any]]) -> None:
         remark = it["note"] or ""
         if it["review_note"]:
             remark = f"{remark}（审核：{it['review_note']}）" if remark else f"审核：{it['review_note']}"
+        if it["same_event"]:
+            others = "、".join(f"#{i}" for i in it["same_event"])
+            remark = f"同一活动（另见 {others}，计 1 次）；{remark}".rstrip("；")
+        if it["reported_late"]:
+            remark = f"补报（{it['date']} 完成，期限后登记）；{remark}".rstrip("；")
         rows.append(
             {
                 **it,

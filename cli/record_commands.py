@@ -64,6 +64,7 @@ def record(
                 period=period,
                 now=a.clock(),
             )
+            late = _late_report_note(session, rec, entered=min(when, a.clock()))
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
     amount_shown = amount_text(a.catalogue, obligation, rec.amount_fen)
@@ -76,7 +77,20 @@ def record(
         + (f"，金额 {amount_shown}" if amount_shown else "")
         + (f"，数量 {rec.count}" if rec.count != 1 else "")
         + "，待核验。"
+        + late
     )
+
+
+def _late_report_note(session, rec, *, entered) -> str:
+    """"（补报：…）" when the record is dated by its due date but entered after it, else ""."""
+    from shanhai.models.localtime import local_date
+    from shanhai.models.queries import reported_late
+    from shanhai.models.tables import Occurrence
+
+    occ = session.get(Occurrence, rec.occurrence_id)
+    if occ is None or not reported_late(rec.date, local_date(entered), occ.due):
+        return ""
+    return f"（补报：{rec.date} 完成，在期限后登记，按期计入 {occ.period} 期次）"
 
 
 @app.command("import")

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shanhai.models.ladder import LadderOverride
 
@@ -47,6 +47,7 @@ Kind = Literal[
 ScopeKind = Literal["pairing", "county", "park", "city"]
 RECURRING_KINDS = {"annual_deadline", "annual_count", "annual_quantity", "plan_vs_actual"}
 DATED_ONCE_KINDS = {"one_off", "cumulative_quantity"}
+QUANTITY_KINDS = {"annual_quantity", "cumulative_quantity", "plan_vs_actual"}  # counted by the record's date
 AMOUNT_UNITS = {"亿元": 100_000_000, "万元": 10_000}  # in 元
 FEN_PER_YUAN = 100  # amounts are stored in fen (分), exactly
 FEN_PER_WAN = AMOUNT_UNITS["万元"] * FEN_PER_YUAN
@@ -171,7 +172,20 @@ class DocumentSpec(_Strict):
     id: str = Field(pattern=SLUG)
     number: str
     title: str
-    issued: date
+    issued: date  # 印发
+    effective_from: date | None = None  # 施行; None: the issue date. Duties due before it are history
+
+    @field_validator("effective_from")
+    @classmethod
+    def _effective_after_issue(cls, v: date | None, info: ValidationInfo) -> date | None:
+        issued = info.data.get("issued")
+        if v is not None and issued is not None and v < issued:
+            raise ValueError(f"施行日期 {v} 早于印发日期 {issued} (effective_from is before the issue date)")
+        return v
+
+    @property
+    def in_force_from(self) -> date:
+        return self.effective_from or self.issued
 
 
 class PlanRow(_Strict):

@@ -12,6 +12,7 @@ from shanhai.models.catalogue_specs import (
     DEFAULT_CLOSES,
     FEN_PER_WAN,
     FEN_PER_YUAN,
+    PAIRING_TOKEN,
     SIDE_TOKENS,
     ObligationSpec,
     month_day,
@@ -134,6 +135,7 @@ def _requirement(
         plan = {r.kind: r.planned_completion * FEN_PER_WAN for r in rows}
         min_count = None
     who = responsible_units(cat, ob, scope, year, on=due)
+    document = cat.documents.get(cat.obligation_document.get(ob.id, ""))
     return Requirement(
         kind=ob.kind,
         min_count=min_count,
@@ -151,6 +153,8 @@ def _requirement(
         unverified=ob.unverified,
         pace=tuple(pace),
         plan=plan,
+        document_from=document.in_force_from if document else None,
+        joint=ob.scope != "city" and PAIRING_TOKEN in ob.responsible.lead,
     )
 
 

@@ -20,19 +20,32 @@ class RecordTotal:
     state: str
     count: int
     amount_fen: int
+    largest: int | None = None  # the largest single record's count that day (None: as ``count``)
 
 
 @dataclass
 class Tally:
+    """Records summed. With ``events`` (a joint duty), the reports of one date describe the same events:
+    the date counts as its largest single report, so both sides reporting one meeting is one meeting
+    with two reporters, and one report of two meetings that day is still two."""
+
     count: int = 0
     amount_fen: int = 0
     by_category: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    events: bool = False
+    days: dict[Any, int] = field(default_factory=dict)  # date -> the events already counted for it
 
     def add(self, t: RecordTotal) -> None:
-        self.count += t.count
+        count = t.count
+        if self.events:
+            held = t.largest if t.largest is not None else t.count
+            counted = self.days.get(t.on, 0)
+            count = max(held - counted, 0)
+            self.days[t.on] = counted + count
+        self.count += count
         self.amount_fen += t.amount_fen
         cell = self.by_category[t.category]
-        cell[0] += t.count
+        cell[0] += count
         cell[1] += t.amount_fen
 
     def measure(self, req: Requirement) -> float:

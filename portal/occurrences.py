@@ -16,6 +16,7 @@ from sqlmodel import col
 from shanhai.models.accounts import Role
 from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, stage_now
 from shanhai.models.errors import InputError
+from shanhai.models.joint_events import load_same_event_partners, same_event_text
 from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import (
@@ -88,6 +89,7 @@ def occurrence_page(
         occ = session.get(Occurrence, occurrence_id)
         assert occ is not None
         records = [rec for rec, _ in occurrence_records(session, occurrence_ids=[occurrence_id])]
+        partners = load_same_event_partners(session=session, occurrence_ids=[occurrence_id])
         history = history_rows(
             occurrence_history(session, occurrence_id=occurrence_id, record_ids=[r.id for r in records if r.id]),
             occ_row.requirement.reminder_ladder,
@@ -113,6 +115,7 @@ def occurrence_page(
             "stage": stage_now(occ, portal.app.calendar, local_date(when)),
             "responsible": [(name, unit_codes(portal).get(name)) for name in occ_row.requirement.responsible],
             "records": records,
+            "same_event": {rid: same_event_text(p) for rid, p in partners.items()},
             "history": history,
             "messages": messages,
             "acks": acks,

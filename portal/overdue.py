@@ -1,4 +1,4 @@
-"""The supervisors' view: overdue (and missed) occurrences by county and by obligation, year by year."""
+"""The supervisors' view: overdue (and missed) occurrences by accountable unit and by obligation, year by year."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def overdue_page(request: Request, as_of: str | None = None, user: SessionUser =
     portal = portal_of(request)
     when, previewing = as_of_param(portal, as_of)
     summary = overdue_summary(portal.app, as_of=when)
-    peak = max([n for row in summary["by_county"] for n in row["per_year"]] or [0])
+    peak = max([n for row in summary["by_unit"] for n in row["per_year"]] or [0])
     return render(
         request,
         "overdue.html",

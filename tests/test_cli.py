@@ -27,18 +27,19 @@ from tests.conftest import (
 )
 
 PAIR = "泰顺-鹿城"
-STATUS_NAMES = {"done", "done_late", "on_track", "due_soon", "behind_pace", "overdue", "missed", "waived"}
+STATUS_NAMES = {"done", "done_late", "on_track", "due_soon", "behind_pace", "overdue", "missed", "waived", "history"}
 
 # The --json contracts: what the issue requires, and the full set the README documents.
 ISSUE_OBLIGATION_FIELDS = {"id", "title", "clause", "kind", "scope", "due", "min_count", "target", "valid_from",
                            "valid_until", "responsible"}
 ISSUE_PLAN_FIELDS = {"park", "year", "kind", "projects", "planned_total", "planned_completion"}
-ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progress", "escalation_level"}
+ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progress", "escalation_level",
+                       "accountable"}  # issue 14: the unit names that owe the occurrence
 README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document", "in_force_until", "overrides", "source"}
 README_PLAN_FIELDS = ISSUE_PLAN_FIELDS
 README_STATUS_FIELDS = ISSUE_STATUS_FIELDS | {"id", "title", "clause", "light", "pending", "satisfied_on",
                                               "due_nominal", "closes", "unverified",
-                                              "provisional_calendar"}
+                                              "provisional_calendar", "history"}
 
 
 def ok(result):
@@ -237,9 +238,10 @@ def test_export_writes_a_workbook_with_a_row_per_occurrence(cli, tmp_path):
     assert by_id[overdue["id"]]["状态"] == "已逾期"
     everything = tmp_path / "all.xlsx"
     ok(cli("export", everything, "--as-of", "2026-11-29", "--all"))
-    full = list(load_workbook(everything).active.iter_rows(values_only=True))[2:]
+    head, *full = list(load_workbook(everything).active.iter_rows(values_only=True))[1:]
     assert len(full) > len(rows) - 1, "the full history lists every past period too"
-    assert any(r[3] == "aid-funds" and r[6] == "2025" for r in full)
+    assert any(dict(zip(head, r, strict=True))["事项编号"] == "aid-funds"
+               and dict(zip(head, r, strict=True))["期次"] == "2025" for r in full)
 
 
 # --------------------------------------------------------------------------- init
@@ -462,7 +464,7 @@ def test_reject_and_verify_name_what_is_wrong(sh):
 def test_waive_needs_a_reason_a_known_occurrence_and_happens_once(sh):
     [item] = as_json(sh("status", "--obligation", "joint-meeting", "--scope", PAIR, "--year", "2025", "--json",
                         *AS_OF))
-    assert item["status"] == "overdue"
+    assert item["status"] == "history"  # due before tracking started (2026-01-01): grey, and still waivable
     blank = sh("waive", item["id"], "--reason", "  ")
     assert blank.exit_code == 1 and "--reason" in blank.stderr
     unknown = sh("waive", "99999", "--reason", "理由")

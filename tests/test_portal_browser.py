@@ -267,7 +267,7 @@ def test_the_board_reads_on_a_phone(browser, server):
 def test_the_supervisors_view_and_an_occurrence_page_render(browser, server):
     context, page = logged_in(browser, server, viewport={"width": 1366, "height": 900})
     page.goto(f"{server.url}/overdue")
-    assert "按县（市、区）" in page.inner_text("main") and "泰顺县" in page.inner_text("main")
+    assert "按责任单位" in page.inner_text("main") and "泰顺县" in page.inner_text("main")
     shot(page, "overdue.png", full_page=False)
     page.goto(f"{server.url}/occurrences/{occurrence_id(server.app, 'joint-meeting', '泰顺-鹿城', '2026')}")
     text = page.inner_text("main")

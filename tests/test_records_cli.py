@@ -19,7 +19,7 @@ AS_OF = ["--as-of", "2026-03-02"]
 ISSUE_FIELDS = {"id", "obligation", "scope", "period", "date", "amount", "count", "category", "state", "note",
                 "evidence"}
 README_FIELDS = ISSUE_FIELDS | {"occurrence", "title", "submitted_by", "submitted_at", "reviewed_by", "reviewed_at",
-                                "review_note"}
+                                "review_note", "same_event", "reported_late"}
 LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 
 
