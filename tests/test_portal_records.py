@@ -118,3 +118,26 @@ def test_the_outbox_page_finds_messages_by_recipient_kind_and_title(portal, monk
     second = client.get("/outbox", params={"page": 2})
     assert second.text.count("data-message=") == 1 and "上一页" in second.text
     assert portal.supervisor().get("/outbox", follow_redirects=False).status_code in (403, 303)
+
+
+def test_the_overdue_list_is_filtered_by_unit_duty_and_year_and_paged(portal, monkeypatch):
+    import re
+
+    from shanhai.portal import overdue
+
+    client = portal.supervisor()
+
+    def listed(**params) -> list[int]:
+        page = client.get("/overdue", params={"as_of": "2027-01-15", **params})
+        assert page.status_code == 200, page.text
+        return [int(i) for i in re.findall(r'<tr data-occurrence="(\d+)"', page.text)]
+
+    everything = listed()
+    assert everything, "the preview date has overdue duties"
+    taishun = listed(unit="泰顺县")
+    assert taishun and set(taishun) <= set(everything)
+    assert listed(unit="没有这个单位") == []
+    assert listed(obligation="next-year-plan") and set(listed(obligation="next-year-plan")) <= set(everything)
+    assert listed(year="1999") == []
+    monkeypatch.setattr(overdue, "PAGE_SIZE", 1)
+    assert len(listed()) == 1 and listed(page=2) != listed(page=1)
