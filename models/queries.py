@@ -133,6 +133,7 @@ def record_items(
     from sqlalchemy import case, select
     from sqlmodel import col
 
+    from shanhai.models.import_batches import visible_records
     from shanhai.models.localtime import format_local
     from shanhai.models.records import amount_text
     from shanhai.models.requirement import parse_requirement
@@ -146,6 +147,7 @@ def record_items(
     q = (
         select(CompletionRecord, Occurrence)
         .join(Occurrence, col(Occurrence.id) == col(CompletionRecord.occurrence_id))
+        .where(visible_records())
         .order_by(
             case((col(CompletionRecord.state) == submitted, 0), else_=1),
             col(CompletionRecord.created_at),

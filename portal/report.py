@@ -22,6 +22,7 @@ from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, st
 from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, nonce_used, spend_nonce
+from shanhai.models.import_batches import visible_record
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import occurrence_evaluation, occurrence_records
 from shanhai.models.records import record_completion
@@ -285,7 +286,7 @@ def _store(portal: Portal, scope: LinkScope, parsed, evidence_path, nonce: str, 
 
 def _scoped_record(portal: Portal, scope: LinkScope, record_id: int) -> CompletionRecord:
     with portal.app.read_session() as session:
-        rec = by_id(session, CompletionRecord, record_id)
+        rec = visible_record(session=session, record_id=record_id)
     if rec is None:
         raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
     if rec.occurrence_id != scope.occurrence.id:
