@@ -54,6 +54,7 @@ class _RowChecker:
     def __init__(self, cat, occurrences: dict, today: date):
         self.cat, self.occurrences, self.today = cat, occurrences, today
         self.windows: dict[int, tuple[date, date, bool]] = {}
+        self.keys: dict[tuple, tuple[str, str, str]] = {}  # the catalogue's answer depends on the year only
 
     def check(self, row, cells: dict) -> dict[str, Any]:
         from shanhai.models.records import (
@@ -69,7 +70,11 @@ class _RowChecker:
         ob_id, category = values.get("obligation", ""), values.get("category") or None
         period = values.get("period") or None
         check_figures(on=on, today=self.today, count=count, amount_fen=fen)
-        key = occurrence_key(self.cat, obligation_id=ob_id, scope=values.get("scope", ""), on=on, period=period)
+        scope = values.get("scope", "")
+        key = self.keys.get((ob_id, scope, on.year, period))
+        if key is None:
+            key = occurrence_key(self.cat, obligation_id=ob_id, scope=scope, on=on, period=period)
+            self.keys[(ob_id, scope, on.year, period)] = key
         occ = self.occurrences.get(key)
         window = None
         if occ is not None:
@@ -90,7 +95,7 @@ def _occurrences(session, obligations: set[str]) -> dict:
     return {(o.obligation_id, o.scope, o.period): o for o in found.scalars()}
 
 
-def _stored_records(session, occurrence_ids: set[int]) -> dict[RecordKey, list[tuple[int, str | None]]]:
+def _stored_records(session, occurrence_ids: set[int]) -> _Seen:
     """Stored records that count (not rejected, not of an unfinished import) of these occurrences."""
     from sqlalchemy import select
     from sqlmodel import col
@@ -106,36 +111,53 @@ def _stored_records(session, occurrence_ids: set[int]) -> dict[RecordKey, list[t
                visible_records())
         .order_by(col(R.id))
     )
-    stored: dict[RecordKey, list[tuple[int, str | None]]] = {}
+    stored = _Seen()
     for rid, occ, on, fen, count, category, note in rows:
-        stored.setdefault((occ, on, fen, count, category), []).append((rid, note))
+        stored.add((occ, on, fen, count, category), note, rid)
     return stored
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    """Two records with the same figures are one unless their notes tell them apart."""
-    return not a or not b or a.strip() == b.strip()
+class _Seen:
+    """Records by figures, then by note: a record repeats an earlier one with the same figures when
+    either has no note or both notes are the same (after trimming). Each check is a few dict lookups."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[RecordKey, dict[str | None, int]] = {}
+
+    def add(self, key: RecordKey, note: str | None, ref: int) -> None:
+        self.by_key.setdefault(key, {}).setdefault(_note_key(note), ref)
+
+    def earlier(self, key: RecordKey, note: str | None) -> int | None:
+        """The first line or id this record repeats, or None."""
+        notes = self.by_key.get(key)
+        if not notes:
+            return None
+        mine = _note_key(note)
+        if mine is None:
+            return min(notes.values())
+        hits = [ref for ref in (notes.get(mine), notes.get(None)) if ref is not None]
+        return min(hits) if hits else None
 
 
-def _without_duplicates(resolved, stored, problems: list[tuple[int, str]]) -> list[dict[str, Any]]:
+def _note_key(note: str | None) -> str | None:
+    return note.strip() if note else None
+
+
+def _without_duplicates(resolved, stored: _Seen, problems: list[tuple[int, str]]) -> list[dict[str, Any]]:
     from shanhai.cli.importer import where
     from shanhai.models.errors import InputError
 
-    seen: dict[RecordKey, list[tuple[int, str | None]]] = {}
+    seen = _Seen()
     records = []
     for row, rec in resolved:
         key = (rec["occurrence_id"], rec["date"], rec["amount_fen"], rec["count"], rec["category"])
-        note = rec["note"]
-        try:
-            for line, other in seen.get(key, []):
-                if _same(note, other):
-                    raise InputError("record", f"与第{line}行重复（同一期次、日期、金额、数量、类别）")
-            for rid, other in stored.get(key, []):
-                if _same(note, other):
-                    raise InputError("record", f"与已有记录 #{rid} 重复（同一期次、日期、金额、数量、类别）")
-        except InputError as exc:
+        note, line = rec["note"], rec.pop("_line")
+        earlier, stored_id = seen.earlier(key, note), stored.earlier(key, note)
+        if earlier is not None or stored_id is not None:
+            exc = InputError("record", f"与第{earlier}行重复（同一期次、日期、金额、数量、类别）" if earlier is not None
+                             else f"与已有记录 #{stored_id} 重复（同一期次、日期、金额、数量、类别）")
             problems.append((row.line, where(row, exc)))
             continue
-        seen.setdefault(key, []).append((rec.pop("_line"), note))
+        seen.add(key, note, line)
         records.append(rec)
     return records
