@@ -210,3 +210,89 @@ def test_busy_means_a_lock_not_granted_in_time_on_either_database(database_url):
     with engine.connect() as conn, pytest.raises(Exception) as other:
         conn.execute(text("SELECT * FROM no_such_table"))
     assert not is_busy(other.value)
+
+
+# --------------------------------------------------------------------------- a full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (root only; unmounted after the test)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path, name: str, *, leave: int = 0) -> Path:
+    """Fill the disk with one file, then give back ``leave`` bytes."""
+    filler = disk / name
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    try:
+        with filler.open("r+b") as out:
+            out.truncate(max(0, filler.stat().st_size - leave))
+    except OSError:
+        pass
+    return filler
+
+
+def test_on_a_full_disk_import_says_so_and_stores_nothing_and_the_next_import_works(tmp_path, small_disk):
+    from shanhai import db
+
+    home = small_disk / "home"
+    url = f"sqlite:///{home / 'shanhai.db'}"
+    catalogue = make_catalogue(tmp_path / "calendar", [joint_meeting()])
+
+    def sh(*args):
+        return run_cli(list(args), home=home, database_url=url, catalogue_dir=catalogue,
+                       env={"SHANHAI_IMPORT_CHUNK_ROWS": "500"})
+
+    try:
+        assert sh("init", "--as-of", "2026-11-02").exit_code == 0
+        path = ledger(tmp_path / "ledger.csv", 5_000, tag="full")  # about 1 MB in the database
+        filler = fill(small_disk, "filler", leave=256 * 1024)
+        result = sh("import", path, "--as-of", "2026-11-02")
+        assert result.exit_code == 1, result.output
+        assert "磁盘空间不足" in result.stderr, result.stderr
+        assert "savepoint" not in result.output and "Traceback" not in result.output
+        filler.unlink()
+        # what the failed import had written stays invisible (its clean-up needed the disk too)
+        app = make_app(home, url, catalogue, now=at(2026, 11, 2))
+        assert status_of(app, "joint-meeting", PAIR, "2026", as_of=at(2026, 11, 2)).progress["done"] == 0
+        listed = sh("records", "--json")
+        assert listed.exit_code == 0 and "full-" not in listed.stdout
+        again = sh("import", path, "--as-of", "2026-11-02")
+        assert again.exit_code == 0, again.output
+        assert "已导入 5000 条记录" in again.stdout
+        assert imported(url) == (5_000, 0) and count_rows(url, ImportBatch) == 1
+    finally:
+        db.get_engine(url).dispose()
+
+
+def test_evidence_on_a_full_disk_leaves_no_temporary_file(tmp_path, small_disk, database_url):
+    from shanhai.models.evidence import store_evidence
+
+    app = make_app(tmp_path / "home", database_url, make_catalogue(tmp_path / "calendar", [joint_meeting()]))
+    app.migrate()
+    evidence_dir = small_disk / "evidence"
+    evidence_dir.mkdir()
+    (evidence_dir / "ab").mkdir()
+    source = tmp_path / "scan.pdf"
+    source.write_bytes(b"%PDF-1.4\n" + os.urandom(512 * 1024))
+    fill(small_disk, "filler")
+    with pytest.raises(OSError) as full, app.session() as session:
+        store_evidence(source, session=session, evidence_dir=evidence_dir, max_bytes=1 << 20)
+    assert "No space left" in str(full.value)
+    left = [p for p in evidence_dir.rglob("*") if p.is_file()]
+    assert left == [], f"left behind: {left}"
