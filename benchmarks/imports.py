@@ -20,6 +20,7 @@ import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 
@@ -56,7 +57,7 @@ def _bare_insert(app, records: list[dict]) -> float:
     return took
 
 
-def _serve_portal(root: Path, app) -> tuple[subprocess.Popen, str, object]:
+def _serve_portal(root: Path, app) -> tuple[subprocess.Popen, str, TextIO]:
     env = {**os.environ, "SHANHAI_HOME": str(app.settings.home_dir), "SHANHAI_SECRET_KEY": "bench",
            "SHANHAI_DATABASE_URL": app.database_url, "SHANHAI_CATALOGUE_DIR": str(app.settings.catalogue_dir),
            "SHANHAI_PREFECT_UI_URL": "http://127.0.0.1:9"}
@@ -116,7 +117,8 @@ def run_imports(root: Path) -> dict:
                                               source=path.name, parse_cells=_parse_cells)
             assert not problems, problems[:3]
             bare = _bare_insert(app, records)
-            stop, seen = threading.Event(), []
+            stop = threading.Event()
+            seen: list[tuple[float, int]] = []
             poller = threading.Thread(target=_poll, args=(base, link, stop, seen))
             poller.start()
             t, cpu = time.perf_counter(), time.thread_time()

@@ -106,8 +106,8 @@ def remove_abandoned(app) -> int:
 
     now = app.clock()
     with app.read_session() as session:
-        doomed = [b.id for b in incomplete_batches(session=session)
-                  if _abandoned_here(b.owner) or (not _mine(b.owner) and is_abandoned(b, now=now))]
+        doomed = [b.id for b in incomplete_batches(session=session) if b.id is not None
+                  and (_abandoned_here(b.owner) or (not _mine(b.owner) and is_abandoned(b, now=now)))]
     for batch_id in doomed:
         discard_batch(app, batch_id)
     return len(doomed)
