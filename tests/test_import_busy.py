@@ -296,3 +296,32 @@ def test_evidence_on_a_full_disk_leaves_no_temporary_file(tmp_path, small_disk, 
     assert "No space left" in str(full.value)
     left = [p for p in evidence_dir.rglob("*") if p.is_file()]
     assert left == [], f"left behind: {left}"
+
+
+def test_a_batch_left_by_another_host_is_removed_once_it_is_an_hour_old(tmp_path, database_url):
+    """Another host's pid cannot be asked: its incomplete batch is taken for dead after an hour, and
+    until then the same file is reported as being imported, not imported twice."""
+    from datetime import timedelta
+
+    from shanhai.cli.importer import import_file
+
+    as_of = at(2026, 11, 2)
+    app = make_app(tmp_path / "home", database_url, make_catalogue(tmp_path / "calendar", [joint_meeting()]),
+                   sync_at=as_of)
+    path = ledger(tmp_path / "ledger.csv", 50, tag="elsewhere")
+    first = import_file(app, path, as_of=as_of)  # then made to look unfinished, on another host
+    from sqlalchemy import update
+
+    with app.session() as session:
+        session.execute(update(ImportBatch).values(completed_at=None, owner="other-host:4242:abc",
+                                                   imported_at=as_of - timedelta(minutes=5)))
+    assert status_of(app, "joint-meeting", PAIR, "2026", as_of=as_of).progress["done"] == 0
+    busy = import_file(app, path, as_of=as_of)
+    assert busy.in_progress and busy.batch_id == first.batch_id and "正由另一进程导入" in busy.summary
+    assert imported(database_url) == (50, 1)
+
+    app.clock = lambda: as_of + timedelta(hours=2)
+    again = import_file(app, path, as_of=as_of)
+    assert not again.in_progress and again.already_at is None and again.rows == 50
+    assert imported(database_url) == (50, 0) and count_rows(database_url, ImportBatch) == 1
+    assert status_of(app, "joint-meeting", PAIR, "2026", as_of=as_of).progress["done"] == 50
