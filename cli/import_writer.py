@@ -56,13 +56,10 @@ def write_batch(app, records: list[dict[str, Any]], *, sha256: str, file_name: s
 
 
 def _prior_batch(app, sha256: str):
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from shanhai.models.tables import ImportBatch
+    from shanhai.models.import_batches import batch_of_file
 
     with app.read_session() as session:
-        prior = session.execute(select(ImportBatch).where(col(ImportBatch.sha256) == sha256)).scalar_one_or_none()
+        prior = batch_of_file(session=session, sha256=sha256)
     if prior is None:  # it was an abandoned batch, removed meanwhile: a real conflict, not a repeat
         raise RuntimeError(f"import batch for {sha256} vanished while storing it")
     return prior

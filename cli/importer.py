@@ -66,15 +66,6 @@ def _read(path: Path) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
-def _prior(session, digest: str):
-    from sqlalchemy import select
-    from sqlmodel import col
-
-    from shanhai.models.tables import ImportBatch
-
-    return session.execute(select(ImportBatch).where(col(ImportBatch.sha256) == digest)).scalar_one_or_none()
-
-
 def _already(batch) -> ImportResult:
     busy = batch.completed_at is None  # another import is writing this very file right now
     return ImportResult(rows=batch.rows, batch_id=batch.id, already_at=batch.imported_at, in_progress=busy)
@@ -87,10 +78,12 @@ def import_file(app, path: Path, *, as_of: datetime, actor: str = "cli") -> Impo
     Every row is checked first, reading the database a few times in all (never once per row); then the
     records are written in short transactions under an incomplete batch, and one last short commit makes
     them count. The write lock is never held for long, so the portal and ``record`` keep working."""
+    from shanhai.models.import_batches import batch_of_file
+
     data, digest = _read(path)
     remove_abandoned(app)
     with app.read_session() as session:
-        prior = _prior(session, digest)
+        prior = batch_of_file(session=session, sha256=digest)
     if prior is not None:
         return _already(prior)
     try:

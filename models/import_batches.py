@@ -63,6 +63,11 @@ def is_abandoned(batch: ImportBatch, *, now: datetime) -> bool:
     return now - started > FOREIGN_IMPORT_GIVE_UP
 
 
+def batch_of_file(*, session: Session, sha256: str) -> ImportBatch | None:
+    """The batch this very file (by content hash) was imported, or is being imported, in."""
+    return session.execute(select(ImportBatch).where(col(ImportBatch.sha256) == sha256)).scalar_one_or_none()
+
+
 def incomplete_batches(*, session: Session) -> list[ImportBatch]:
     return list(session.execute(select(ImportBatch).where(col(ImportBatch.completed_at).is_(None))).scalars())
 
