@@ -86,31 +86,25 @@ def discard_batch(app, batch_id: int) -> None:
                 return
 
 
-def _abandoned_here(owner: str | None) -> bool:
-    """An owner token of this very process whose import is no longer running."""
-    from shanhai.models.import_batches import this_process
+def _gone(batch, *, now) -> bool:
+    """Whether an incomplete batch's import no longer runs: for this very process, by its token (an import
+    that failed and could not clean up); for another, by its pid or age (models.import_batches)."""
+    from shanhai.models.import_batches import is_abandoned, this_process
 
-    if not owner or not owner.startswith(this_process() + ":"):
-        return False
-    with _running_lock:
-        return owner not in _RUNNING
+    if batch.owner and batch.owner.startswith(this_process() + ":"):
+        with _running_lock:
+            return batch.owner not in _RUNNING
+    return is_abandoned(batch, now=now)
 
 
 def remove_abandoned(app) -> int:
     """Remove every incomplete batch whose import is gone (killed, or failed without cleaning up);
     how many. A batch still being written by a live import is left alone."""
-    from shanhai.models.import_batches import incomplete_batches, is_abandoned
+    from shanhai.models.import_batches import incomplete_batches
 
     now = app.clock()
     with app.read_session() as session:
-        doomed = [b.id for b in incomplete_batches(session=session) if b.id is not None
-                  and (_abandoned_here(b.owner) or (not _mine(b.owner) and is_abandoned(b, now=now)))]
+        doomed = [b.id for b in incomplete_batches(session=session) if b.id is not None and _gone(b, now=now)]
     for batch_id in doomed:
         discard_batch(app, batch_id)
     return len(doomed)
-
-
-def _mine(owner: str | None) -> bool:
-    from shanhai.models.import_batches import this_process
-
-    return bool(owner) and str(owner).startswith(this_process() + ":")
