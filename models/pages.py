@@ -136,11 +136,13 @@ def occurrence_records(
     from sqlalchemy import select
     from sqlmodel import col
 
+    from shanhai.models.import_batches import visible_records
     from shanhai.models.tables import CompletionRecord, Occurrence
 
     q = (
         select(CompletionRecord, Occurrence)
         .join(Occurrence, col(Occurrence.id) == col(CompletionRecord.occurrence_id))
+        .where(visible_records())
         .order_by(col(CompletionRecord.created_at).desc(), col(CompletionRecord.id).desc())
         .limit(limit)
     )
@@ -155,9 +157,11 @@ def count_records(session, *, state: str) -> int:
     from sqlalchemy import func, select
     from sqlmodel import col
 
+    from shanhai.models.import_batches import visible_records
     from shanhai.models.tables import CompletionRecord
 
-    return int(session.execute(select(func.count()).where(col(CompletionRecord.state) == state)).scalar_one())
+    counted = select(func.count()).where(col(CompletionRecord.state) == state, visible_records())
+    return int(session.execute(counted).scalar_one())
 
 
 def occurrence_history(session, *, occurrence_id: int, record_ids: list[int]) -> list:

@@ -146,6 +146,7 @@ def record_items(
     from sqlalchemy import case, select
     from sqlmodel import col
 
+    from shanhai.models.import_batches import visible_records
     from shanhai.models.joint_events import load_same_event_partners
     from shanhai.models.requirement import parse_requirement
     from shanhai.models.statuses import RecordState
@@ -158,6 +159,7 @@ def record_items(
     q = (
         select(CompletionRecord, Occurrence)
         .join(Occurrence, col(Occurrence.id) == col(CompletionRecord.occurrence_id))
+        .where(visible_records())
         .order_by(
             case((col(CompletionRecord.state) == submitted, 0), else_=1),
             col(CompletionRecord.created_at),

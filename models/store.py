@@ -16,6 +16,7 @@ from shanhai.db import insert_ignore
 from shanhai.models.acknowledgements import Acknowledgement
 from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
+from shanhai.models.import_batches import visible_records
 from shanhai.models.installation import ensure_installation, read_installation
 from shanhai.models.localtime import local_date
 from shanhai.models.occurrences import OccurrenceSpec, expected_occurrences
@@ -344,7 +345,11 @@ def load_evaluations(
             func.coalesce(func.sum(col(CompletionRecord.amount_fen)), 0),
             func.max(col(CompletionRecord.count)),
         )
-        .where(col(CompletionRecord.occurrence_id).in_(ids), col(CompletionRecord.state) != RecordState.REJECTED)
+        .where(
+            col(CompletionRecord.occurrence_id).in_(ids),
+            col(CompletionRecord.state) != RecordState.REJECTED,
+            visible_records(),
+        )
         .group_by(*record_day)
     )
     totals = [RecordTotal(o, d, c, s, int(n), int(a), int(m)) for o, d, c, s, n, a, m in session.execute(totals_q)]

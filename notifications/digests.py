@@ -54,12 +54,13 @@ def _pending_reviews(app) -> int:
     from sqlalchemy import func, select
     from sqlmodel import col
 
+    from shanhai.models.import_batches import visible_records
     from shanhai.models.statuses import RecordState
     from shanhai.models.tables import CompletionRecord
 
     with app.session() as session:
         return session.execute(
-            select(func.count()).where(col(CompletionRecord.state) == RecordState.SUBMITTED)
+            select(func.count()).where(col(CompletionRecord.state) == RecordState.SUBMITTED, visible_records())
         ).scalar_one()
 
 

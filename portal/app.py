@@ -15,10 +15,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from shanhai.app import App
+from shanhai.db import is_busy
 from shanhai.portal import (
     auth,
     board,
@@ -57,6 +60,16 @@ _FRAMEWORK_MESSAGES = {
     400: "请求无法读取（表单数据不完整或格式不正确）。请刷新页面后重新提交。未保存任何内容。",
     405: "此地址不支持这种请求方式。请从页面上的链接或按钮进入。",
 }
+
+BUSY_RETRY_SECONDS = 5
+BUSY_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>系统繁忙</title></head>'
+    "<body><h1>系统繁忙</h1><p>数据库正忙（例如正在导入大批记录），本次请求未保存任何内容。"
+    f"请 {BUSY_RETRY_SECONDS} 秒后刷新页面或重新提交。</p>"
+    '<p><a href="/">返回首页</a></p></body></html>'
+)
+
 
 
 def bad_params_message(errors) -> str:
@@ -175,6 +188,15 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     @web.exception_handler(RequestValidationError)
     async def _bad_params(request: Request, exc: RequestValidationError):
         return error_page(request, 422, "输入有误", bad_params_message(exc.errors()))
+
+    @web.exception_handler(OperationalError)
+    @web.exception_handler(PoolTimeout)
+    async def _database_error(request: Request, exc: Exception):
+        # a busy database (an import's chunk, a long review) is "try again shortly", never a 500
+        if is_busy(exc):
+            headers = {**SecurityHeaders.for_pages(), "Retry-After": str(BUSY_RETRY_SECONDS)}
+            return HTMLResponse(BUSY_PAGE, status_code=503, headers=headers)
+        return HTMLResponse(SERVER_ERROR, status_code=500, headers=SecurityHeaders.for_pages())
 
     @web.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception):

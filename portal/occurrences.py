@@ -16,6 +16,7 @@ from sqlmodel import col
 from shanhai.models.accounts import Role
 from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, stage_now
 from shanhai.models.errors import InputError
+from shanhai.models.import_batches import visible_record
 from shanhai.models.joint_events import load_same_event_partners, same_event_text
 from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
@@ -134,7 +135,7 @@ def occurrence_page(
 def record_evidence(request: Request, record_id: int, user: SessionUser = require(*ANY_ACCOUNT)):
     portal = portal_of(request)
     with portal.app.read_session() as session:
-        rec = by_id(session, CompletionRecord, record_id)
+        rec = visible_record(session=session, record_id=record_id)
     return evidence_response(portal, rec)
 
 
@@ -178,7 +179,7 @@ def _review(request: Request, record_id: int, verdict: str, note: str | None, us
     # submitted, so of two reviewers at once the loser gets its InputError and, here, a 409.
     portal = portal_of(request)
     with portal.app.session() as session:
-        if by_id(session, CompletionRecord, record_id) is None:
+        if visible_record(session=session, record_id=record_id) is None:
             raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
         try:
             review_record(session=session, record_id=record_id, verdict=verdict, actor=user.name, note=note)

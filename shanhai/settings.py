@@ -36,6 +36,7 @@ _MEANING = {
     "portal_url": "门户地址，如 https://shanhai.example.gov.cn",
     "prefect_ui_url": "Prefect 界面地址，如 http://127.0.0.1:4200",
     "max_evidence_bytes": f"证明材料大小上限（字节），1 到 {MAX_EVIDENCE_LIMIT} 的整数",
+    "import_chunk_rows": "导入时每次提交的记录条数，1 到 100000 的整数",
 }
 _SECRET_FIELDS = {"secret_key"}
 
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     portal_url: str = "http://127.0.0.1:8600"
     prefect_ui_url: str = "http://127.0.0.1:4200"
     max_evidence_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=MAX_EVIDENCE_LIMIT)
+    # an import writes this many records per short transaction: the write lock is free between them
+    import_chunk_rows: int = Field(default=2000, ge=1, le=100_000)
 
     @field_validator("home", "database_url", "catalogue_dir", "apprise_config", "portal_url", "prefect_ui_url",
                      mode="before")
