@@ -6,6 +6,7 @@ itself be throttled, and bury the coordinator)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,23 +20,24 @@ from shanhai.notifications.redact import mask_urls
 __all__ = ["report_failures"]
 
 #: Failures listed one by one in a report; the rest are counted (the portal's 核验队列 lists them all).
-LISTED_FAILURES = 8
-#: Characters of each error and channel shown in a report of several failures.
-SHORT_TEXT = 80
+#: With SHORT_ERROR it keeps a report within a robot's 2048 bytes.
+LISTED_FAILURES = 5
+SHORT_ERROR = 48  # characters of each listed error
+ONE_ERROR = 300  # characters of the error of a report of one failure
 
 
 def report_failures(app, s: Session, failures: Sequence[tuple[Delivery, OutboxMessage | None]]) -> None:
     """Queue one report of ``failures`` to the coordinator (never of a report itself: no recursion): what
     failed (the transport's error text, URLs masked) and the duties the messages were about, each with its
     portal page. Never the units' signed 填报 links: the report goes to another unit's channel."""
-    failures = [(d, m) for d, m in failures if m is not None and m.kind != "delivery_failure"]
-    if not failures:
+    reported = [(d, m) for d, m in failures if m is not None and m.kind != "delivery_failure"]
+    if not reported:
         return
     coordinator = app.catalogue.roles.coordinator
-    label = _label([d for d, _ in failures])
+    label = _label([d for d, _ in reported])
     board = f"{app.settings.portal_url.rstrip('/')}/queue"
-    items = _items_without_signed_links(app, s, [m for _, m in failures], board)
-    notes = _notes(failures) + (
+    items = _items_without_signed_links(app, s, [m for _, m in reported], board)
+    notes = _notes(reported) + (
         ["以下为这些消息所列事项，请另行通知相关单位；发送失败的消息可在门户“核验队列”查看。"] if items else []
     )
     payload: dict[str, Any] = {
@@ -60,7 +62,7 @@ def report_failures(app, s: Session, failures: Sequence[tuple[Delivery, OutboxMe
         {
             "kind": "delivery_failure",
             # each delivery fails in exactly one run (a conditional UPDATE): its smallest id names the report
-            "dedup_key": f"failure:{min(d.id or 0 for d, _ in failures)}",
+            "dedup_key": f"failure:{min(d.id or 0 for d, _ in reported)}",
             "recipient": coordinator,
             "recipient_code": unit_code(app, coordinator),
             "role": "coordinator",
@@ -86,27 +88,33 @@ def _label(deliveries: list[Delivery]) -> str:
 
 
 def _notes(failures: list[tuple[Delivery, OutboxMessage]]) -> list[str]:
+    """What failed, short enough for a robot's 2048 bytes with the frame around it."""
     if len(failures) == 1:
         d, msg = failures[0]
         return [
             f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
             f"已尝试 {d.attempts} 次。",
-            f"错误：{mask_urls(d.last_error or '未记录原因')}",
+            f"错误：{_short(mask_urls(d.last_error or '未记录原因'), ONE_ERROR)}",
         ]
-    lines = [f"以下 {len(failures)} 条消息未能确认送达（结果未知的可能已送达，均未自动重发）："]
+    lines = [f"以下 {len(failures)} 条消息未能确认送达（结果未知的可能已送达；均未自动重发）："]
     for d, msg in failures[:LISTED_FAILURES]:
-        error = _short(mask_urls(d.last_error or "未记录原因"))
-        lines.append(
-            f"· 发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {_short(d.channel_label)}，"
-            f"已尝试 {d.attempts} 次：{error}"
-        )
+        lines.append(f"· {msg.recipient} #{msg.id}（{msg.stage_label}）：{_short(_reason(d.last_error), SHORT_ERROR)}")
     if len(failures) > LISTED_FAILURES:
-        lines.append(f"另有 {len(failures) - LISTED_FAILURES} 条，详见门户“核验队列”。")
+        lines.append(f"另有 {len(failures) - LISTED_FAILURES} 条。")
+    lines.append("渠道与完整错误见门户“核验队列”。")
     return lines
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= SHORT_TEXT else text[: SHORT_TEXT - 1] + "…"
+def _reason(error: str | None) -> str:
+    """The error without the channel it names first (``json://…：请求已发出，…``): the line is short."""
+    text = mask_urls(error or "未记录原因")
+    where, sep, rest = text.partition("：")
+    text = rest if sep and "://" in where else text
+    return re.sub(r"\s+[A-Za-z][A-Za-z ,:'-]*$", "", text)  # the English gloss some errors end with
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _items_without_signed_links(

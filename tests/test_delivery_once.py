@@ -4,6 +4,7 @@ webhooks carry an idempotency key; what one run cannot deliver reaches the coord
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from sqlalchemy import select, update
 
 from shanhai.models.tables import Delivery, OutboxMessage
 from shanhai.notifications.checking import check_obligation
+from shanhai.notifications.channels import Channel
 from shanhai.notifications.delivery import deliver_outbox
+from shanhai.notifications.outbox import render
+from shanhai.notifications.transport import body_limit
 from tests.conftest import at, free_port, make_app, run_cli
 from tests.webhook_receiver import WebhookReceiver
 
@@ -23,6 +27,7 @@ PAIRED_UNITS = ["yongjia", "cangnan", "wencheng", "taishun", "pingyang", "ouhai"
                 "yueqing"]
 COORDINATOR = "shi-zhaoshangju"
 TIMEOUT = 0.3  # seconds; the slow receiver answers after 1 s
+ROBOT = "dingtalk://" + "a" * 64 + "/"
 
 
 def channels_file(path: Path, urls: dict[str, str]) -> Path:
@@ -152,7 +157,9 @@ def test_many_lost_deliveries_make_one_failure_report(tmp_path, database_url, we
     assert (first.failed, first.unknown) == (lost, lost)
     [report] = failure_reports(app)
     assert report.title == f"【山海协作】{lost}条消息投递结果未知"
-    assert "另有 2 条" in report.body, "eight are listed, the rest counted"
+    assert "另有 5 条" in report.body and "投递中断，结果未知（可能已送达），未自动重发" in report.body
+    title, body = render(json.loads(report.payload), limit_bytes=body_limit(Channel(COORDINATOR, ROBOT)))
+    assert "投递中断" in body, "the report fits a DingTalk robot's 2048 bytes"
     posts = [body for path, body in webhook.received if path == f"/hook/{COORDINATOR}"]
     assert first.sent + second.sent == 1 and len(posts) == 1, "the coordinator gets one message, not one each"
     assert len(webhook.received) == 1, "nothing that may have arrived is sent again"
@@ -171,7 +178,7 @@ def test_many_permanent_failures_in_one_run_make_one_failure_report(tmp_path, da
     assert (first.failed, first.unknown) == (len(PAIRED_UNITS), 0)
     [report] = failure_reports(app)
     assert report.title == f"【山海协作】{len(PAIRED_UNITS)}条消息无法送达"
-    assert report.body.count("HTTP 404") == 8
+    assert report.body.count("服务端拒绝，HTTP 404") == 5 and "另有 5 条" in report.body
     assert "/report/" not in report.body + report.payload, "the units' signed links stay with the units"
     assert second.sent == 1 and len(coordinator.received) == 1
     assert states(app) == Counter({"failed": len(PAIRED_UNITS), "sent": 1})
