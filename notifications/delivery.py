@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
@@ -157,33 +158,29 @@ def _claim_group(
         raise
 
 
-def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
+def _expire_abandoned_claims(session: Session, now: datetime) -> list[tuple[Delivery, OutboxMessage]]:
     """Claims older than the lease belong to a worker that died mid-send: the message may have gone out.
-    They are marked unknown in one statement (a concurrent run's UPDATE finds them taken) and reported to
-    the coordinator in one summary, in the same transaction: never resent, never lost silently."""
-    try:
-        expired = list(
-            session.execute(
-                update(Delivery)
-                .where(col(Delivery.status) == "sending", col(Delivery.claimed_at) < now - CLAIM_LEASE)
-                .values(status="unknown", last_error=LEASE_EXPIRED)
-                .returning(col(Delivery.id))
-                .execution_options(synchronize_session=False)
-            ).scalars()
-        )
-        if expired:
-            rows = session.execute(
-                select(Delivery, OutboxMessage)
-                .join(OutboxMessage, col(OutboxMessage.id) == col(Delivery.message_id))
-                .where(col(Delivery.id).in_(expired))
-                .order_by(col(Delivery.id))
-            ).all()
-            report_failures(app, session, [(d, m) for d, m in rows])
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return len(expired)
+    They are marked unknown in one statement (a concurrent run's UPDATE finds them taken), never resent;
+    the caller reports them in the same transaction."""
+    expired = list(
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.status) == "sending", col(Delivery.claimed_at) < now - CLAIM_LEASE)
+            .values(status="unknown", last_error=LEASE_EXPIRED)
+            .returning(col(Delivery.id))
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    if not expired:
+        return []
+    rows = session.execute(
+        select(Delivery, OutboxMessage)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(Delivery.message_id))
+        .where(col(Delivery.id).in_(expired))
+        .order_by(col(Delivery.id))
+        .execution_options(populate_existing=True)
+    ).all()
+    return [(d, m) for d, m in rows]
 
 
 def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
@@ -250,30 +247,34 @@ def deliver_outbox(
     app.migrate()
     engine = get_engine(app.database_url)
     with Session(engine) as session:
-        abandoned = _expire_abandoned_claims(app, session, clock())
         due = _due_deliveries(session, due_at, limit)
         local = session.execute(select(func.count()).where(col(Delivery.status) == "local")).scalar_one()
-    report = DeliveryReport(kept_local=local, failed=abandoned, unknown=abandoned)
-    if not due:
-        return report
-    if not may_send(due_at, app.calendar, app.settings.send_hour):
+    report = DeliveryReport(kept_local=local)
+    channels = {key: c for cs in configured.values() for c in cs for key in channel_keys(app, c.url)}
+    run = _Run(app, engine, channels, due_at, clock, sleep)
+    if due and not may_send(due_at, app.calendar, app.settings.send_hour):
         report.held = len(due)
         report.held_until = send_time_text(due_at, app.calendar, app.settings.send_hour)
+    elif due:
+        _send_due(run, due, workers, report)
         return report
+    _count(report, _settle(run, []))
+    return report
+
+
+def _send_due(run: _Run, due: list[tuple[int, str, str, int, str]], workers: int, report: DeliveryReport) -> None:
+    """Send the due deliveries, channels concurrently, then settle what failed in one report."""
     groups: dict[tuple, list[int]] = {}
     for delivery_id, key_of_channel, kind, message_id, recipient_code in due:
         # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
         key = (recipient_code, key_of_channel) if kind == "reminder" else (key_of_channel, message_id)
         groups.setdefault(key, []).append(delivery_id)
-    channels = {key: c for cs in configured.values() for c in cs for key in channel_keys(app, c.url)}
-    run = _Run(app, engine, channels, due_at, clock, sleep)
     finals: list[_Final] = []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(groups)))) as pool:
         for outcomes, group_finals in pool.map(lambda ids: _send_group(run, ids), groups.values()):
             _count(report, outcomes)
             finals.extend(group_finals)
-    _count(report, _settle_finals(run, finals))
-    return report
+    _count(report, _settle(run, finals))
 
 
 def _count(report: DeliveryReport, outcomes: list[tuple[str, dict[str, Any]]]) -> None:
@@ -383,18 +384,21 @@ def _record(
     return outcomes, finals
 
 
-def _settle_finals(run: _Run, finals: list[_Final]) -> list[tuple[str, dict[str, Any]]]:
-    """Write the run's failed and unknown outcomes and ONE report of them to the coordinator, in one
-    transaction (a robot takes 20 messages a minute: never one report per delivery)."""
-    if not finals:
-        return []
-    with Session(run.engine, expire_on_commit=False) as s:
+def _settle(run: _Run, finals: list[_Final]) -> list[tuple[str, dict[str, Any]]]:
+    """In one transaction: the run's failed and unknown outcomes, the claims a killed run left behind
+    (unknown), and ONE report of them all to the coordinator (a robot takes 20 messages a minute: never
+    one report per delivery). (status, detail) of each."""
+    with Session(run.engine, expire_on_commit=False) as s:  # closing without a commit rolls it all back
         outcomes = []
         for token in dict.fromkeys(f.token for f in finals):
             mine = [f for f in finals if f.token == token]
             outcomes += _write_outcomes(s, token, [(f.delivery, f.message, f.values) for f in mine], mine[0].sent_with)
         won = {detail["delivery"] for _, detail in outcomes}
-        report_failures(run.app, s, [(f.delivery, f.message) for f in finals if f.delivery.id in won])
+        failed = [(f.delivery, f.message) for f in finals if f.delivery.id in won]
+        # after this run's own outcomes: a run slower than the lease never expires its own claims
+        abandoned = _expire_abandoned_claims(s, run.clock())
+        outcomes += [("unknown", _detail(d, m)) for d, m in abandoned]
+        report_failures(run.app, s, failed + abandoned)
         s.commit()
     return outcomes
 
@@ -431,7 +435,7 @@ def _written(
 ) -> tuple[str, dict[str, Any]]:
     """Audit one written outcome; (status, detail) for the run's report."""
     for k, v in values.items():
-        setattr(d, k, v)
+        set_committed_value(d, k, v)  # already written by the conditional UPDATE: no second write
     audit(
         session=s,
         actor="engine",
@@ -442,7 +446,11 @@ def _written(
         error=d.last_error,
         sent_with=sent_with,
     )
-    detail = {
+    return d.status, _detail(d, msg)
+
+
+def _detail(d: Delivery, msg: OutboxMessage) -> dict[str, Any]:
+    return {
         "delivery": d.id,
         "message": msg.id,
         "recipient": msg.recipient,
@@ -450,4 +458,3 @@ def _written(
         "status": d.status,
         "error": d.last_error,
     }
-    return d.status, detail

@@ -182,3 +182,25 @@ def test_many_permanent_failures_in_one_run_make_one_failure_report(tmp_path, da
     assert "/report/" not in report.body + report.payload, "the units' signed links stay with the units"
     assert second.sent == 1 and len(coordinator.received) == 1
     assert states(app) == Counter({"failed": len(PAIRED_UNITS), "sent": 1})
+
+
+def test_lost_claims_and_failures_of_one_run_share_one_report(tmp_path, database_url):
+    with WebhookReceiver() as gone:
+        gone.status = 404
+        app = app_with(tmp_path, database_url, hooks(gone.port, PAIRED_UNITS))
+        check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
+        with app.session() as s:  # half the claims were left behind by a killed run
+            half = s.execute(select(Delivery.id).where(Delivery.status == "pending").limit(5)).scalars().all()
+            s.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(half))
+                .values(status="sending", claimed_at=REMINDER_DAY.add(minutes=-20), attempts=1, claim_token="dead")
+            )
+
+        run = deliver_at(app, REMINDER_DAY)
+
+    assert (run.failed, run.unknown) == (10, 5)
+    assert states(app) == Counter({"failed": 5, "unknown": 5})
+    [report] = failure_reports(app)
+    assert report.title == "【山海协作】10条消息无法送达或结果未知"
+    assert len(gone.per_delivery) == 5 and str(half[0]) not in gone.per_delivery, "a lost claim is never resent"
