@@ -12,7 +12,7 @@
   never left), an SMTP 4xx or connection error.  Retry with backoff.
 * :class:`OutcomeUnknownError` (``maybe_delivered=True``): the request went out
   and no answer came back — a read timeout, a connection reset or closed after
-  sending.  The endpoint may have acted on it: never resend blindly; the outbox
+  sending, an SMTP server silent or gone during DATA.  The endpoint may have acted on it: never resend blindly; the outbox
   records "结果未知（可能已送达）" and reports it to the coordinator.
 
 Idempotency: json://, form:// and xml:// webhooks (and their ``s`` variants) get the headers
@@ -28,9 +28,10 @@ logged at DEBUG only, and the ``apprise`` logger is normally at WARNING, so
 those records are never even created).  So :func:`deliver` instantiates the
 plugin itself (``apprise.Apprise.instantiate``), calls ``plugin.notify()`` in
 the calling thread, and observes the exchanges underneath it.  On first use
-this module wraps three library methods once: ``requests.Session.send``
-(every Apprise HTTP plugin goes through it), ``smtplib.SMTP.login`` and
-``smtplib.SMTP.sendmail``.  The wrappers only call through unless a delivery
+this module wraps four library methods once: ``requests.Session.send``
+(every Apprise HTTP plugin goes through it), ``smtplib.SMTP.login``,
+``smtplib.SMTP.sendmail`` and ``smtplib.SMTP.data`` (to tell a failure during
+DATA, when the mail may already be with the server).  The wrappers only call through unless a delivery
 is being observed in the *current context* (a ``ContextVar``, so concurrent
 deliveries in other threads/tasks never mix); then they record
 
@@ -398,6 +399,11 @@ def _classify(
     smtp_failures = [
         e for e in events if e.kind == "smtp" and (e.error is not None or (e.status or 0) >= 400)
     ]
+    if any(e.unanswered_data for e in smtp_failures):
+        error = next(e.error for e in smtp_failures if e.unanswered_data)
+        return OutcomeUnknownError(
+            f"{where}：邮件内容已发出，SMTP 服务器未应答（{type(error).__name__}），结果未知（可能已送达）"
+        )
     if smtp_failures:
         event = smtp_failures[-1]
         code = event.status

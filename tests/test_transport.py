@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email
 import hashlib
@@ -103,6 +104,35 @@ def test_it_reports_an_unreachable_smtp_server_as_transient():
     with pytest.raises(TransientDeliveryError) as err:
         deliver(channel, title=TITLE, body=BODY, timeout=2)
     assert err.value.permanent is False
+
+
+class _SilentAfterData(_Inbox):
+    """Takes the mail, then answers only when the test ends: the sender's wait runs out during DATA."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
+        return "250 Message accepted"
+
+
+def test_an_smtp_server_silent_after_the_mail_went_out_is_an_unknown_outcome():
+    inbox = _SilentAfterData()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        channel = Channel(
+            "yongjia", f"mailto://127.0.0.1:{controller.port}?from=shanhai@example.cn&to=yj@example.cn&mode=insecure"
+        )
+        with pytest.raises(OutcomeUnknownError, match="邮件内容已发出，SMTP 服务器未应答.*结果未知（可能已送达）"):
+            deliver(channel, title=TITLE, body=BODY, timeout=0.5)
+        assert len(inbox.envelopes) == 1, "the server did get the mail"
+    finally:
+        inbox.release.set()
+        controller.stop()
 
 
 # --------------------------------------------------------------------------- HTTP webhook
