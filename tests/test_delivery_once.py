@@ -17,7 +17,7 @@ from shanhai.notifications.channels import Channel
 from shanhai.notifications.delivery import deliver_outbox
 from shanhai.notifications.outbox import render
 from shanhai.notifications.transport import body_limit
-from tests.conftest import at, free_port, make_app, run_cli
+from tests.conftest import at, free_port, in_parallel, make_app, run_cli
 from tests.webhook_receiver import WebhookReceiver
 
 # Tuesday 2026-12-01, 10:00 in Shanghai: a working day after the send hour; the joint meeting (due 12-31)
@@ -204,3 +204,23 @@ def test_lost_claims_and_failures_of_one_run_share_one_report(tmp_path, database
     [report] = failure_reports(app)
     assert report.title == "【山海协作】10条消息无法送达或结果未知"
     assert len(gone.per_delivery) == 5 and str(half[0]) not in gone.per_delivery, "a lost claim is never resent"
+
+
+def test_concurrent_runs_report_lost_claims_once(tmp_path, database_url, webhook):
+    urls = hooks(webhook.port, [*PAIRED_UNITS, COORDINATOR])
+    app = app_with(tmp_path, database_url, urls)
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
+    with app.session() as s:
+        s.execute(
+            update(Delivery)
+            .where(Delivery.status == "pending")
+            .values(status="sending", claimed_at=REMINDER_DAY.add(minutes=-20), attempts=1, claim_token="dead")
+        )
+    workers = [app_with(tmp_path, database_url, urls) for _ in range(3)]  # one App per worker, one database
+
+    runs = in_parallel(3, lambda: deliver_at(workers.pop(), REMINDER_DAY))
+    deliver_at(app, REMINDER_DAY.add(minutes=1))
+
+    assert sum(r.unknown for r in runs) == len(PAIRED_UNITS), "each lost claim is settled by one run"
+    assert len(failure_reports(app)) == 1
+    assert [path for path, _ in webhook.received] == [f"/hook/{COORDINATOR}"]
