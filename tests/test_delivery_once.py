@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, update
 
 from shanhai.models.tables import Delivery, OutboxMessage
-from shanhai.notifications.checking import check_obligation
 from shanhai.notifications.channels import Channel
+from shanhai.notifications.checking import check_obligation
 from shanhai.notifications.delivery import deliver_outbox
 from shanhai.notifications.outbox import render
 from shanhai.notifications.transport import body_limit
