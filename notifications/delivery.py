@@ -252,18 +252,19 @@ def deliver_outbox(
     report = DeliveryReport(kept_local=local)
     channels = {key: c for cs in configured.values() for c in cs for key in channel_keys(app, c.url)}
     run = _Run(app, engine, channels, due_at, clock, sleep)
-    if due and not may_send(due_at, app.calendar, app.settings.send_hour):
+    sendable = bool(due) and may_send(due_at, app.calendar, app.settings.send_hour)
+    if due and not sendable:
         report.held = len(due)
         report.held_until = send_time_text(due_at, app.calendar, app.settings.send_hour)
-    elif due:
-        _send_due(run, due, workers, report)
-        return report
-    _count(report, _settle(run, []))
+    finals = _send_due(run, due, workers, report) if sendable else []
+    _count(report, _settle(run, finals))  # also in a run that sent nothing: claims a killed run left behind
     return report
 
 
-def _send_due(run: _Run, due: list[tuple[int, str, str, int, str]], workers: int, report: DeliveryReport) -> None:
-    """Send the due deliveries, channels concurrently, then settle what failed in one report."""
+def _send_due(
+    run: _Run, due: list[tuple[int, str, str, int, str]], workers: int, report: DeliveryReport
+) -> list[_Final]:
+    """Send the due deliveries, channels concurrently; what will not be tried again, for :func:`_settle`."""
     groups: dict[tuple, list[int]] = {}
     for delivery_id, key_of_channel, kind, message_id, recipient_code in due:
         # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
@@ -274,7 +275,7 @@ def _send_due(run: _Run, due: list[tuple[int, str, str, int, str]], workers: int
         for outcomes, group_finals in pool.map(lambda ids: _send_group(run, ids), groups.values()):
             _count(report, outcomes)
             finals.extend(group_finals)
-    _count(report, _settle(run, finals))
+    return finals
 
 
 def _count(report: DeliveryReport, outcomes: list[tuple[str, dict[str, Any]]]) -> None:
