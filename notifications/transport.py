@@ -12,8 +12,9 @@
   never left), an SMTP 4xx or connection error.  Retry with backoff.
 * :class:`OutcomeUnknownError` (``maybe_delivered=True``): the request went out
   and no answer came back — a read timeout, a connection reset or closed after
-  sending, an SMTP server silent or gone during DATA.  The endpoint may have acted on it: never resend blindly; the outbox
-  records "结果未知（可能已送达）" and reports it to the coordinator.
+  sending, an SMTP server silent or gone during DATA.  The endpoint may have
+  acted on it: never resend blindly; the outbox records "结果未知（可能已送达）"
+  and reports it to the coordinator.
 
 Idempotency: json://, form:// and xml:// webhooks (and their ``s`` variants) get the headers
 ``Idempotency-Key`` and ``X-Shanhai-Delivery`` (the outbox delivery ids), and a JSON body also carries
@@ -31,8 +32,8 @@ the calling thread, and observes the exchanges underneath it.  On first use
 this module wraps four library methods once: ``requests.Session.send``
 (every Apprise HTTP plugin goes through it), ``smtplib.SMTP.login``,
 ``smtplib.SMTP.sendmail`` and ``smtplib.SMTP.data`` (to tell a failure during
-DATA, when the mail may already be with the server).  The wrappers only call through unless a delivery
-is being observed in the *current context* (a ``ContextVar``, so concurrent
+DATA, when the mail may already be with the server).  The wrappers only call
+through unless a delivery is being observed in the *current context* (a ``ContextVar``, so concurrent
 deliveries in other threads/tasks never mix); then they record
 
 * HTTP: the final status code, or the ``requests`` exception (``Timeout``,
@@ -44,7 +45,8 @@ deliveries in other threads/tasks never mix); then they record
 Status decides exactly: HTTP 408/429/5xx and SMTP 4xx transient, other 4xx
 and SMTP 5xx permanent; an HTTP exception raised before the request left
 (refused, connect timeout, DNS, TLS handshake) transient, one raised after it
-(read timeout, reset, closed) outcome unknown, malformed requests permanent.  The body matters because the
+(read timeout, reset, closed) outcome unknown, malformed requests permanent;
+an SMTP error without a code during DATA outcome unknown.  The body matters because the
 DingTalk, WeCom and Feishu robot APIs answer **HTTP 200 with an error code**
 (e.g. DingTalk ``{"errcode": 310000, "errmsg": "sign not match"}``) and
 Apprise then reports success: a non-zero ``errcode``/``code`` is a failure
@@ -60,9 +62,9 @@ back and re-logged scrubbed on ``shanhai.notifications.transport.libraries``.
 
 Timeouts: the plugin's ``socket_connect_timeout`` and ``socket_read_timeout``
 (Apprise's ``cto``/``rto``; for email the SMTP socket timeout) are set to
-``timeout`` (``SHANHAI_SEND_TIMEOUT_SECONDS`` in the outbox), so an endpoint that accepts the
-request and never answers fails after ``timeout`` seconds with an unknown outcome.  (It is a per-socket-operation
-bound; DNS resolution is not covered.)  Apprise's own retries are switched
+``timeout`` (``SHANHAI_SEND_TIMEOUT_SECONDS`` in the outbox), so an endpoint that
+accepts the request and never answers fails after ``timeout`` seconds with an
+unknown outcome.  (It is a per-socket-operation bound; DNS resolution is not covered.)  Apprise's own retries are switched
 off (``retry = 0``): the outbox retries with backoff.
 
 Limits: DingTalk and WeCom robot text stops at 2048 bytes, and Apprise sends
