@@ -92,7 +92,8 @@ def _notes(failures: list[tuple[Delivery, OutboxMessage]]) -> list[str]:
     if len(failures) == 1:
         d, msg = failures[0]
         return [
-            f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} 无法送达，"
+            f"发给 {msg.recipient} 的消息 #{msg.id}（{msg.stage_label}）经 {d.channel_label} "
+            f"{'未能确认是否送达（未自动重发）' if d.status == 'unknown' else '无法送达'}，"
             f"已尝试 {d.attempts} 次。",
             f"错误：{_short(mask_urls(d.last_error or '未记录原因'), ONE_ERROR)}",
         ]

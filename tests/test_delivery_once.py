@@ -224,3 +224,12 @@ def test_concurrent_runs_report_lost_claims_once(tmp_path, database_url, webhook
     assert sum(r.unknown for r in runs) == len(PAIRED_UNITS), "each lost claim is settled by one run"
     assert len(failure_reports(app)) == 1
     assert [path for path, _ in webhook.received] == [f"/hook/{COORDINATOR}"]
+
+
+def test_a_single_unknown_outcome_is_reported_as_unconfirmed_not_as_undeliverable(tmp_path, database_url, slow_webhook):
+    app = app_with(tmp_path, database_url, hooks(slow_webhook.port, ["taishun"]))
+    check_obligation(app, "joint-meeting", as_of=REMINDER_DAY)
+    deliver_at(app, REMINDER_DAY)
+    [report] = failure_reports(app)
+    assert report.title == "【山海协作】消息投递结果未知"
+    assert "未能确认是否送达（未自动重发）" in report.body and "无法送达" not in report.body
