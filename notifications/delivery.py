@@ -142,17 +142,16 @@ def _claim_group(
             if wait > 0:
                 session.rollback()
                 return [], wait
-        claimed = []
-        for delivery_id in delivery_ids:
-            result = session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery_id, _sendable(due_at))
-                .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(delivery_id)  # the others belong to another worker
+        # one conditional UPDATE: the rows it does not return belong to another worker
+        claimed = session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(delivery_ids), _sendable(due_at))
+            .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
+            .returning(col(Delivery.id))
+            .execution_options(synchronize_session=False)
+        ).scalars().all()
         session.commit()
-        return claimed, 0.0
+        return sorted(claimed), 0.0
     except BaseException:
         session.rollback()
         raise
