@@ -105,6 +105,7 @@ def outbox(
         return
     if as_json:
         return emit_json(items)
+    from shanhai.models.statuses import delivery_label
     from shanhai.notifications.planner import Role
 
     labels = {r.value: r.label for r in Role}
@@ -112,7 +113,7 @@ def outbox(
         {
             **i,
             "role": labels.get(i["role"], i["role"]),
-            "deliveries_text": "、".join(f"{d['channel']}:{d['status']}" for d in i["deliveries"]),
+            "deliveries_text": "、".join(f"{d['channel']}：{delivery_label(d['status'])}" for d in i["deliveries"]),
         }
         for i in items
     ]

@@ -213,7 +213,8 @@ def messages_about(
 
 
 def failed_deliveries(session, *, limit: int = 50):
-    """Deliveries that failed or wait for a retry, newest first: list of (Delivery, OutboxMessage)."""
+    """Deliveries that failed, may have arrived (outcome unknown) or wait for a retry, newest first: list of
+    (Delivery, OutboxMessage)."""
     from sqlalchemy import select
     from sqlmodel import col
 
@@ -223,7 +224,7 @@ def failed_deliveries(session, *, limit: int = 50):
         session.execute(
             select(Delivery, OutboxMessage)
             .join(OutboxMessage, col(OutboxMessage.id) == col(Delivery.message_id))
-            .where(col(Delivery.status).in_(["failed", "retry"]))
+            .where(col(Delivery.status).in_(["failed", "unknown", "retry"]))
             .order_by(col(Delivery.id).desc())
             .limit(limit)
         ).all()

@@ -147,6 +147,7 @@ _DELIVERY_LABELS = {
     "retry": "待重试",
     "sent": "已送达",
     "failed": "发送失败",
+    "unknown": "结果未知（可能已送达，未重发）",
     "local": "未外发（未配置发送渠道）",
 }
 

@@ -198,7 +198,7 @@ class Delivery(SQLModel, table=True):
     channel_label: str = Field(max_length=255)  # masked URL, safe to show
     status: str = Field(
         default="pending", max_length=16, index=True
-    )  # pending|sending|retry|sent|failed|local
+    )  # pending|sending|retry|sent|failed|unknown (may have arrived, never resent)|local
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     next_attempt_at: datetime | None = None

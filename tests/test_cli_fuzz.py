@@ -326,6 +326,7 @@ def test_user_add_with_hostile_names_roles_and_passwords_never_gives_a_traceback
 SETTINGS_VALUES = {
     "SHANHAI_SEND_HOUR": ["25", "-1", "abc", "", "9.5", "99999999999999999999"],
     "SHANHAI_MAX_EVIDENCE_BYTES": ["-1", "0", "abc", "", "1e9", "99999999999999999999"],
+    "SHANHAI_SEND_TIMEOUT_SECONDS": ["0", "-1", "nan", "inf", "abc", "", "1e400", "301"],
     "SHANHAI_DATABASE_URL": ["notaurl", "foo://x/y", "postgresql+asyncpg://h/db", "postgresql://u:pw@h:abc/db", "",
                              "sqlite:////proc/self/status", "sqlite:////dev/null/x.db", "postgresql://127.0.0.1:1/db",
                              "mysql://h/db", "sqlite:///"],
