@@ -41,6 +41,7 @@ def init(
     if start is not None:
         a.set_tracking_from(start, actor="cli")
     typer.echo(
+        f"数据目录 {a.settings.home_dir}（SHANHAI_HOME）\n"
         f"数据库 {a.database_location}\n"
         f"单位 {report.units} 个；事项 新增 {report.obligations_added}、变更 {report.obligations_changed}；"
         f"期次 新增 {report.occurrences_added}、更新 {report.occurrences_updated}、移除 {report.occurrences_removed}"

@@ -15,7 +15,6 @@ from typing import Any
 
 import yaml
 
-from shanhai import REPO_ROOT
 from shanhai.models.localtime import TZ_NAME
 from shanhai.models.orchestration import DELIVER_FLOW, MONTHLY_DIGEST_FLOW, WEEKLY_DIGEST_FLOW
 
@@ -143,7 +142,9 @@ def render_prefect_yaml(catalogue, send_hour: int = 9) -> str:
 
 
 def prefect_yaml_path() -> Path:
-    return REPO_ROOT / "prefect.yaml"
+    from shanhai import prefect_yaml_path as path
+
+    return path()
 
 
 USAGE = "用法 usage: python -m shanhai.cli.deployments [--check]"

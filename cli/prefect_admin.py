@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from shanhai import REPO_ROOT
+from shanhai import prefect_yaml_path, work_dir
 from shanhai.cli.processes import Child, Stack, StartupError, open_log
 
 WORK_POOL = "shanhai"
@@ -67,7 +67,7 @@ def prefect_env(prefect_home: Path, port: int, base: dict[str, str] | None = Non
 
 def start_server(stack: Stack, *, env: dict[str, str], port: int, log_path: Path) -> Child:
     argv = prefect_argv("server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off")
-    return stack.start("Prefect server", argv, env=env, log_path=log_path, cwd=REPO_ROOT)
+    return stack.start("Prefect server", argv, env=env, log_path=log_path, cwd=work_dir())
 
 
 def wait_healthy(api_url: str, server: Child | None = None, timeout: float = HEALTH_TIMEOUT) -> float:
@@ -117,16 +117,15 @@ def ensure_work_pool(api_url: str, name: str = WORK_POOL) -> bool:
 
 
 def deploy_all(*, env: dict[str, str], log_path: Path, prefect_file: Path | None = None) -> None:
-    """`prefect --no-prompt deploy --all` from the repo root (output to the log)."""
-    argv = prefect_argv("--no-prompt", "deploy", "--all")
-    if prefect_file is not None:
-        argv += ["--prefect-file", str(prefect_file)]
+    """`prefect --no-prompt deploy --all` of the given file, else the repository's (or, installed, the
+    package's) prefect.yaml, named explicitly (output to the log)."""
+    argv = prefect_argv("--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file or prefect_yaml_path()))
     with open_log(log_path, argv) as log:
         # run() kills the child if we are interrupted; its own session keeps Ctrl-C away from it
         done = subprocess.run(
             argv,
             env=env,
-            cwd=REPO_ROOT,
+            cwd=work_dir(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -147,7 +146,7 @@ def deploy_if_changed(
 
     import yaml
 
-    path = prefect_file or REPO_ROOT / "prefect.yaml"
+    path = prefect_file or prefect_yaml_path()
     text = path.read_text(encoding="utf-8")
     stamp = Path(env["PREFECT_HOME"]) / "deployed.sha256"
     fingerprint = hashlib.sha256(f"{api_url}\n{text}".encode()).hexdigest()
@@ -181,4 +180,4 @@ def start_worker(stack: Stack, *, env: dict[str, str], log_path: Path, limit: in
         "--name",
         "shanhai-local",
     )
-    return stack.start("Prefect worker", argv, env=env, log_path=log_path, cwd=REPO_ROOT)
+    return stack.start("Prefect worker", argv, env=env, log_path=log_path, cwd=work_dir())

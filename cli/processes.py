@@ -62,7 +62,7 @@ class Stack:
 
     pid_file: Path | None = None  # process groups recorded here, reaped by the next start if orphaned
 
-    def start(self, name: str, argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path) -> Child:
+    def start(self, name: str, argv: list[str], *, env: dict[str, str], log_path: Path, cwd: Path | None) -> Child:
         log = open_log(log_path, argv)  # closed in stop()
         proc = subprocess.Popen(
             argv,

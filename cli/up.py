@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from shanhai import REPO_ROOT
+from shanhai import work_dir
 from shanhai.cli.prefect_admin import (
     WORK_POOL,
     WORKER_LIMIT,
@@ -136,7 +136,7 @@ def start_portal(stack: Stack, *, env: dict[str, str], configured: str, log_path
     env["SHANHAI_PORTAL_URL"] = url
     argv = [sys.executable, "-m", "uvicorn", "--factory", "shanhai.portal.app:create_app",
             "--host", "127.0.0.1" if local else "0.0.0.0", "--port", str(port)]
-    stack.start("门户 portal", argv, env=env, log_path=log_path, cwd=REPO_ROOT)
+    stack.start("门户 portal", argv, env=env, log_path=log_path, cwd=work_dir())
     return url
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shanhai import REPO_ROOT
+from shanhai import base_dir, data_dir, default_catalogue_dir
 
 ENV_PREFIX = "SHANHAI_"
 # The drivers the application database runs on (insert-ignore, advisory locks and the SQLite pragmas
@@ -51,9 +51,9 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    home: Path = Field(default=REPO_ROOT / "var", description="data directory: database, evidence, secrets")
+    home: Path = Field(default_factory=data_dir, description="data directory: database, evidence, secrets")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
-    catalogue_dir: Path = Field(default=REPO_ROOT / "calendar")
+    catalogue_dir: Path = Field(default_factory=default_catalogue_dir)
     send_hour: int = Field(default=9, ge=0, le=23)
     apprise_config: Path | None = None
     secret_key: str | None = Field(
@@ -157,8 +157,9 @@ class Settings(BaseSettings):
 
 
 def under_repo_root(path: Path) -> Path:
-    """A relative path read against the repository root (absolute ones as they are)."""
-    return path if path.is_absolute() else REPO_ROOT / path
+    """A relative path read against the repository root in a checkout, else against the user's data
+    folder (absolute ones as they are): never against the current folder, which a flow run's is not."""
+    return path if path.is_absolute() else base_dir() / path
 
 
 def _relative_file(database: str | None) -> bool:
