@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export DO_NOT_TRACK := 1
 
-.PHONY: install system-deps run test lint bench screenshots clean
+.PHONY: install system-deps run test test-fast lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,9 +35,15 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+# every test, as CI runs it: SQLite, PostgreSQL, a Prefect server and worker, chromium; two processes
+# (pytest-xdist), each file's tests in one of them (module fixtures such as the Prefect stack stay shared)
 test: install system-deps lint
 	@mkdir -p $(PREFECT_HOME)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# the inner loop: SQLite only, no PostgreSQL, Prefect or browser (`--lf` reruns what failed last)
+test-fast: install
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not postgres and not prefect and not browser" $(PYTEST_ARGS)
 
 # the browser tests' screenshots, into docs/screenshots (what the README shows)
 screenshots: install system-deps

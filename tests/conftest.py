@@ -150,24 +150,52 @@ def _forget_engine(url: str) -> None:
     db._migrated.discard(url)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path) -> Iterator[str]:
-    """A fresh database migrated to the newest revision: a SQLite file, or a new PostgreSQL database."""
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite database migrated once per session: each test gets a copy of the file (Alembic once, not
+    per test)."""
     from shanhai.db import migrate
 
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    _forget_engine(url)  # closes the connections: the WAL is checkpointed into the file
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_cluster) -> str:
+    """A PostgreSQL database migrated once per session, the template of each test's database."""
+    from shanhai.db import migrate
+
+    name = f"template_{uuid.uuid4().hex}"
+    with postgres_cluster.admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_cluster.url(name)
+    migrate(url)
+    _forget_engine(url)  # CREATE DATABASE … TEMPLATE needs it without connections
+    return name
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh database migrated to the newest revision: a copy of the session's migrated SQLite file, or
+    a new PostgreSQL database made from the session's migrated template."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shanhai-test.db'}"
-        migrate(url)
+        path = tmp_path / "shanhai-test.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        url = f"sqlite:///{path}"
         yield url
         _forget_engine(url)
         return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    template = request.getfixturevalue("migrated_postgres")
     name = f"t_{uuid.uuid4().hex}"
     with cluster.admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     url = cluster.url(name)
     try:
-        migrate(url)
         yield url
     finally:
         _forget_engine(url)
