@@ -40,16 +40,42 @@ def assessment(
     as_json: Json = False,
 ) -> None:
     """年度考核：各单位逐项得分、分类小计、总分、档次与类内排名。 The annual assessment."""
-    from shanhai.app import AS_OF_YEARS
-    from shanhai.cli.exports import ExportError, _save_atomically, check_target
-    from shanhai.models.assessment import year_closed
+    from shanhai.cli.exports import ExportError, _save_atomically
+    from shanhai.models.assessment_method import AssessmentMethodError
+    from shanhai.models.assessment_service import assessment_charts, run_assessment
 
     when = as_of_option(as_of)
+    _check_options(year, when, provisional=provisional, fmt=fmt, out=out)
+    a = ready_app(when)
+    canonical = _unit_name(a, unit)
+    with a.read_session() as session:
+        try:
+            run = run_assessment(a.catalogue, a.settings.catalogue_dir, session=session, as_of=when,
+                                 cal=a.calendar, year=year, unit=canonical)
+        except AssessmentMethodError as exc:
+            fail(f"考核办法文件有误 assessment method is invalid:\n{exc}")
+        if as_json:
+            return emit_json([u.as_item() for u in run.report.units])
+        if fmt is None or out is None:
+            return _print(run.report)
+        drawn = fmt is not ReportFormat.xlsx  # the workbook carries numbers, the pages carry the charts
+        charts = assessment_charts(a.catalogue, run, session=session, cal=a.calendar) if drawn else []
+    try:
+        _save_atomically(_Bytes(_render(run, a.catalogue, fmt, charts)), out)
+    except ExportError as exc:
+        fail(f"-o：{exc}")
+    typer.echo(f"已写入 {out}（{len(run.report.units)} 个单位）")
+
+
+def _check_options(year: int, when, *, provisional: bool, fmt: ReportFormat | None, out: Path | None) -> None:
+    from shanhai.app import AS_OF_YEARS
+    from shanhai.cli.exports import ExportError, check_target
+    from shanhai.models.assessment import year_closed
+
     if not AS_OF_YEARS[0] <= year <= AS_OF_YEARS[1]:
         fail(f"--year：{year} 不在 {AS_OF_YEARS[0]}—{AS_OF_YEARS[1]} 年之间")
-    closed = year_closed(year, when)
-    if not closed and not provisional:
-        fail(f"--year：{year} 年度尚未关闭（次年 03-31 年度考核后关闭）；如需临时结果请加 --provisional")
+    if not year_closed(year, when) and not provisional:
+        fail(f"--year：{year} 年度尚未关闭（{year + 1}-03-31 年度考核后关闭）；如需临时结果请加 --provisional")
     if fmt is not None and out is None:
         fail("-o：--format 需要 -o 指定输出文件")
     if out is not None and fmt is None:
@@ -59,53 +85,25 @@ def assessment(
             check_target(out)
         except ExportError as exc:
             fail(f"-o：{exc}")
-    a = ready_app(when)
-    report = _compute(a, when, year, unit, provisional=not closed)
-    if as_json or fmt is None:
-        if as_json:
-            return emit_json([u.as_item() for u in report.units])
-        return _print(report)
-    assert out is not None
-    try:
-        _save_atomically(_Bytes(_render(a, report, fmt)), out)
-    except ExportError as exc:
-        fail(f"-o：{exc}")
-    typer.echo(f"已写入 {out}（{len(report.units)} 个单位）")
 
 
-def _compute(a, when, year: int, unit: str | None, *, provisional: bool):
-    from shanhai.models.assessment import assess
-    from shanhai.models.assessment_inputs import load_assessment_inputs, method_for
-    from shanhai.models.assessment_method import AssessmentMethodError
-
-    try:
-        method = method_for(a.catalogue, a.settings.catalogue_dir)
-    except AssessmentMethodError as exc:
-        fail(f"考核办法文件有误 assessment method is invalid:\n{exc}")
-    canonical = None
-    if unit is not None:
-        found = a.catalogue.unit(unit)
-        if found is None:
-            fail(f"--unit：未知的单位“{unit}”（见 units.yaml）")
-        canonical = found.name
-    with a.read_session() as session:
-        inputs = load_assessment_inputs(a.catalogue, session=session, as_of=when, cal=a.calendar, year=year)
-    report = assess(inputs, method, provisional=provisional)
-    return report.only(canonical) if canonical else report
+def _unit_name(a, unit: str | None) -> str | None:
+    if unit is None:
+        return None
+    found = a.catalogue.unit(unit)
+    if found is None:
+        fail(f"--unit：未知的单位“{unit}”（见 units.yaml）")
+    return found.name
 
 
-def _render(a, report, fmt: ReportFormat) -> bytes:
+def _render(run, cat, fmt: ReportFormat, charts) -> bytes:
     from shanhai.models.assessment_report import assessment_html, assessment_pdf, assessment_workbook
 
-    titles = {ob_id: ob.title for ob_id, ob in a.catalogue.obligations.items()}
+    titles = run.titles(cat)
     if fmt is ReportFormat.xlsx:
-        return assessment_workbook(report, titles)
-    html = assessment_html(report, titles, _charts(report))
+        return assessment_workbook(run.report, titles)
+    html = assessment_html(run.report, titles, charts)
     return html.encode("utf-8") if fmt is ReportFormat.html else assessment_pdf(html)
-
-
-def _charts(report):
-    return []
 
 
 def _print(report) -> None:

@@ -4,7 +4,7 @@ in set-based queries (no query per occurrence)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_, select
@@ -53,12 +53,65 @@ def load_assessment_inputs(
     cat: Catalogue, *, session: Session, as_of: datetime, cal: WorkingCalendar, year: int
 ) -> AssessmentInputs:
     pairs = load_evaluations(session=session, as_of=as_of, cal=cal, flt=OccurrenceFilter(year=year))
-    installation = read_installation(session=session)
     return AssessmentInputs(
         year=year,
         as_of=as_of,
         pairs=[(o, e) for o, e in pairs if assessment_year(o.period) == year],
         evidence=_evidence(session, year),
         unit_kinds={u.name: u.kind for u in cat.units.values()},
-        history_before=history_cutoffs(cat, installation.tracking_from if installation else None),
+        history_before=history_cutoffs(cat, _tracking_from(session)),
     )
+
+
+_SEVERITY = {"red": 3, "yellow": 2, "green": 1, "grey": 0}
+
+
+def monthly_lights(
+    cat: Catalogue, *, session: Session, as_of: datetime, cal: WorkingCalendar, year: int, units: list[str]
+) -> dict[str, list[str | None]]:
+    """Per unit, the worst light of its assessed occurrences at each month's end (None after ``as_of``):
+    twelve evaluations of the same year, three set-based queries each."""
+    from shanhai.models.assessment import HISTORY, accountable_of, outcome_of
+    from shanhai.models.localtime import SHANGHAI, local_date
+
+    cutoffs = history_cutoffs(cat, _tracking_from(session))
+    out: dict[str, list[str | None]] = {u: [None] * 12 for u in units}
+    wanted = set(units)
+    for month in range(12):
+        if date(year, month + 1, 1) > local_date(as_of):
+            break  # the months after the assessment's instant stay blank
+        end = datetime(year + (month == 11), (month + 1) % 12 + 1, 1, tzinfo=SHANGHAI) - timedelta(seconds=1)
+        instant = min(end, as_of)
+        pairs = load_evaluations(session=session, as_of=instant, cal=cal, flt=OccurrenceFilter(year=year))
+        for row, ev in pairs:
+            if assessment_year(row.period) != year:
+                continue
+            if outcome_of(ev, history_before=cutoffs.get(row.obligation_id, date.min)) == HISTORY:
+                continue
+            for unit in wanted.intersection(accountable_of(row)):
+                light = str(ev.light)
+                current = out[unit][month]
+                if current is None or _SEVERITY[light] > _SEVERITY[current]:
+                    out[unit][month] = light
+    return out
+
+
+def _tracking_from(session: Session) -> date | None:
+    installation = read_installation(session=session)
+    return installation.tracking_from if installation else None
+
+
+def quantity_steps(*, session: Session, occurrence_ids: list[int]) -> dict[int, list[tuple[date, int, int]]]:
+    """Per occurrence, its counting records as (date, count, amount in fen), for a burn-up."""
+    if not occurrence_ids:
+        return {}
+    q = (
+        select(col(CompletionRecord.occurrence_id), col(CompletionRecord.date), col(CompletionRecord.count),
+               col(CompletionRecord.amount_fen))
+        .where(col(CompletionRecord.occurrence_id).in_(occurrence_ids), col(CompletionRecord.state) != "rejected")
+        .order_by(col(CompletionRecord.date))
+    )
+    found: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
+    for occ, on, count, fen in session.execute(q):
+        found[occ].append((on, count or 0, fen or 0))
+    return dict(found)

@@ -110,6 +110,10 @@ def year_catalogue(directory: Path) -> Path:
 
 @pytest.fixture
 def year_app(tmp_path, database_url):
+    return build_year(tmp_path, database_url)
+
+
+def build_year(tmp_path: Path, database_url: str):
     """The hand-computed year's records, on an installation tracking from 2025-01-01."""
     catalogue = year_catalogue(tmp_path / "calendar")
     app = make_app(tmp_path / "home", database_url, catalogue, sync_at=at(2025, 1, 2), now=ASSESSED)
@@ -265,3 +269,22 @@ def test_the_shipped_method_fits_the_documents_catalogue_and_says_it_is_the_defa
         assert sum(d.weights.get(klass, 0) for c in method.categories for d in c.duties) == 100
     assert "aid-funds" in {d.obligation for c in method.categories for d in c.duties
                            if "经济强区" in d.weights and "加快发展县" not in d.weights}
+
+
+def test_the_charts_draw_chinese_in_the_cjk_font_without_missing_glyphs(year_app, recwarn):
+    """matplotlib warns "Glyph … missing from font" for every character it draws as a box (tofu)."""
+    from shanhai.models.assessment_charts import burn_up_png, cjk_font_file, lights_png, score_breakdown_png
+    from shanhai.models.assessment_service import run_assessment
+
+    with year_app.read_session() as session:
+        run = run_assessment(year_app.catalogue, year_app.settings.catalogue_dir, session=session,
+                             as_of=ASSESSED, cal=year_app.calendar, year=YEAR)
+    pngs = [
+        score_breakdown_png(run.report),
+        lights_png(YEAR, {"泰顺县": ["green"] * 6 + ["red"] * 6, "市招商局（经合办）": ["yellow"] * 12}),
+        burn_up_png("产业项目到位资金", start=date(2025, 1, 1), due=date(2025, 12, 31), target=40, unit="亿元",
+                    steps=[(date(2025, 6, 1), 30.0)]),
+    ]
+    assert "CJK" in cjk_font_file().name
+    assert all(p.startswith(b"\x89PNG") and len(p) > 5_000 for p in pngs)
+    assert not [w for w in recwarn if "missing from" in str(w.message)]
