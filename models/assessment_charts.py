@@ -45,33 +45,36 @@ def cjk_font_file() -> Path:
 
 
 @functools.cache
-def _pyplot():
-    """pyplot on the Agg backend with the CJK font as the only family (imported once, when first drawn)."""
+def _configured() -> None:
+    """matplotlib with the CJK font as the only family (configured once, when first drawn)."""
     import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib import font_manager
-    from matplotlib import pyplot as plt
 
     font_manager.fontManager.addfont(str(cjk_font_file()))
     name = font_manager.FontProperties(fname=str(cjk_font_file())).get_name()
-    matplotlib.rcParams.update({"font.family": [name], "axes.unicode_minus": False, "svg.fonttype": "none"})
-    return plt
+    matplotlib.rcParams.update({"font.family": [name], "axes.unicode_minus": False})
+
+
+def _figure(width: float, height: float):
+    """A figure outside pyplot (whose global state is not thread-safe: the portal draws in worker threads)."""
+    from matplotlib.figure import Figure
+
+    _configured()
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
     return buf.getvalue()
 
 
 def score_breakdown_png(report: Assessment) -> bytes:
     """One horizontal bar per scored unit, stacked by category (points), its total at the end."""
-    plt = _pyplot()
     units = [u for u in report.units if u.cents is not None]
     names = list(dict.fromkeys(c.name for u in units for c in u.categories if c.max_cents))
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(units) + 1.6))
+    fig, ax = _figure(8, 0.45 * len(units) + 1.6)
     labels = [f"{u.unit}（{u.class_name}）" for u in units]
     left = [0.0] * len(units)
     for i, name in enumerate(names):
@@ -92,10 +95,9 @@ def lights_png(year: int, lights: Mapping[str, Sequence[str | None]]) -> bytes:
     """Unit x month: the worst light of the unit's duties at each month's end."""
     from matplotlib.colors import ListedColormap
 
-    plt = _pyplot()
     units = list(lights)
     grid = [[LIGHT_CODES.get(x or "", -1) for x in lights[u]] for u in units]
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(units) + 1.4))
+    fig, ax = _figure(8, 0.4 * len(units) + 1.4)
     cmap = ListedColormap([LIGHT_COLOURS[None], LIGHT_COLOURS["grey"], LIGHT_COLOURS["green"],
                            LIGHT_COLOURS["yellow"], LIGHT_COLOURS["red"]])
     ax.imshow(grid, cmap=cmap, vmin=-1.5, vmax=3.5, aspect="auto")
@@ -108,8 +110,7 @@ def lights_png(year: int, lights: Mapping[str, Sequence[str | None]]) -> bytes:
 def burn_up_png(title: str, *, start: date, due: date, target: float, unit: str,
                 steps: Sequence[tuple[date, float]]) -> bytes:
     """Cumulative amount against 序时进度 (0 at the period's start rising to the target on the due date)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = _figure(7, 3.2)
     xs, ys, total = [start], [0.0], 0.0
     for on, amount in sorted(steps):
         xs += [on, on]

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from shanhai.app import App
-from shanhai.portal import auth, board, occurrences, overdue, queue, report, units
+from shanhai.portal import assessment, auth, board, occurrences, overdue, queue, report, units
 from shanhai.portal.uploads import human_size
 from shanhai.portal.web import HERE, PageError, Portal, error_page, real_now
 
@@ -133,7 +133,7 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     )
     web.state.portal = portal
     web.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, board, units, occurrences, report, queue, overdue):
+    for module in (auth, board, units, occurrences, report, queue, overdue, assessment):
         web.include_router(module.router)
 
     @web.get("/healthz", include_in_schema=False)

@@ -21,6 +21,7 @@ The year (2025, closed on 2026-03-31, assessed on 2026-04-10) on two pairings, c
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from datetime import date
@@ -288,3 +289,58 @@ def test_the_charts_draw_chinese_in_the_cjk_font_without_missing_glyphs(year_app
     assert "CJK" in cjk_font_file().name
     assert all(p.startswith(b"\x89PNG") and len(p) > 5_000 for p in pngs)
     assert not [w for w in recwarn if "missing from" in str(w.message)]
+
+
+# --------------------------------------------------------------------------- the portal
+
+
+@pytest.fixture
+def year_portal(year_app):
+    from fastapi.testclient import TestClient
+
+    from shanhai.portal.app import create_app
+    from tests.portal_support import Clock, PortalEnv
+
+    clock = Clock(ASSESSED)
+    return PortalEnv(app=year_app, client=TestClient(create_app(year_app, clock=clock)), clock=clock,
+                     database_url=year_app.database_url)
+
+
+def test_the_portal_assessment_page_shows_the_classes_bands_charts_and_evidence(year_portal):
+    anonymous = year_portal.fresh_client().get("/assessment", follow_redirects=False)
+    assert anonymous.status_code in (302, 303) and "/login" in anonymous.headers["location"]
+    for client in (year_portal.coordinator(), year_portal.supervisor()):
+        page = client.get("/assessment")  # the latest closed year at 2026-04-10: 2025
+        assert page.status_code == 200, page.text
+        text = page.text
+        assert "2025 年度考核" in text and "另行制订" in text and "临时结果" not in text
+        for unit, (klass, score, band, rank) in EXPECTED.items():
+            assert unit in text and f"{score:g} 分 · {band} · 类内第 {rank} 名" in text
+        assert text.count('src="data:image/png;base64,') >= 3  # breakdown, lights, burn-up
+        occurrence = year_portal.occurrence("aid-funds", "泰顺-鹿城", "2025")
+        assert f'href="/occurrences/{occurrence}"' in text
+    provisional = year_portal.coordinator().get("/assessment?year=2026")
+    assert provisional.status_code == 200 and "临时结果" in provisional.text
+
+
+def test_the_portal_downloads_carry_the_same_numbers(year_portal):
+    client = year_portal.coordinator()
+    xlsx = client.get("/assessment/2025.xlsx")
+    assert xlsx.status_code == 200
+    wb = load_workbook(io.BytesIO(xlsx.content))
+    assert {row[2]: (row[1], row[3], row[4], row[0])
+            for row in wb["总览"].iter_rows(min_row=5, values_only=True)} == EXPECTED
+    pdf = client.get("/assessment/2025.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_a_unit_page_shows_its_own_line_and_a_quantity_occurrence_its_burn_up(year_portal):
+    client = year_portal.coordinator()
+    lucheng = client.get("/units/lucheng").text
+    assert "2025 年度考核（本单位）" in lucheng and "63</b> 分 · 合格 · 经济强区类内第 1 名" in lucheng
+    assert "泰顺县" not in lucheng.split("2025 年度考核（本单位）")[1].split("</section>")[0]
+    occurrence = year_portal.occurrence("industrial-investment", "全市", "2025")
+    page = client.get(f"/occurrences/{occurrence}").text
+    assert "序时进度" in page and 'src="data:image/png;base64,' in page
+    plan = client.get(f"/occurrences/{year_portal.occurrence('next-year-plan', '泰顺-鹿城', '2025')}").text
+    assert "序时进度" not in plan
