@@ -36,9 +36,19 @@ OUTCOME_LABELS = {
 ADJUSTMENTS_CATEGORY = "加减分"
 
 
+def outcome_label_of(outcome: str) -> str:
+    return OUTCOME_LABELS.get(outcome, outcome)
+
+
 def year_closed(year: int, as_of: datetime) -> bool:
     """Whether a year's periods have closed at ``as_of`` (the assessment after its year-end due dates)."""
     return local_date(as_of) > closing_day(date(year, 12, 31))
+
+
+def latest_closed_year(as_of: datetime) -> int:
+    """The newest year whose periods have closed at ``as_of`` (the assessment after 03-31)."""
+    year = local_date(as_of).year
+    return year - 1 if year_closed(year - 1, as_of) else year - 2
 
 
 def assessment_year(period: str) -> int:

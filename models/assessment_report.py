@@ -14,7 +14,8 @@ from typing import Any
 
 import jinja2
 
-from shanhai.models.assessment import OUTCOME_LABELS, Assessment, Line, UnitAssessment
+from shanhai.models.assessment import Assessment, Line, UnitAssessment
+from shanhai.models.assessment import outcome_label_of as outcome_label
 from shanhai.models.localtime import format_local
 
 PROVISIONAL_TEXT = "临时结果：该年度尚未关闭（未到年度考核关闭日），结果会随补录变化，不作为正式考核结论"
@@ -43,10 +44,6 @@ def ratio_text(ratio: float | None) -> str:
 
 def evidence_text(line: Line) -> str:
     return "、".join(f"#{e.record} {e.on.isoformat()} {STATE_LABELS.get(e.state, e.state)}" for e in line.evidence)
-
-
-def outcome_label(outcome: str) -> str:
-    return OUTCOME_LABELS.get(outcome, outcome)
 
 
 def category_names(report: Assessment) -> list[str]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from shanhai.models.assessment import UnitAssessment, year_closed
+from shanhai.models.assessment import UnitAssessment, latest_closed_year
 from shanhai.models.assessment_method import AssessmentMethodError
 from shanhai.models.assessment_report import (
     PROVISIONAL_TEXT,
@@ -27,12 +27,6 @@ from shanhai.portal.board import as_of_param, year_param
 from shanhai.portal.web import PageError, Portal, portal_of, render
 
 router = APIRouter()
-
-
-def latest_closed_year(as_of: datetime) -> int:
-    """The newest year whose periods have closed at ``as_of`` (the assessment after 03-31)."""
-    year = local_date(as_of).year
-    return next(y for y in (year - 1, year - 2) if year_closed(y, as_of))
 
 
 def compute(portal: Portal, *, as_of: datetime, year: int, unit: str | None = None, charts: bool = False):

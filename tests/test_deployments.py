@@ -33,7 +33,8 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     doc = yaml.safe_load(render_prefect_yaml(cat))
     deps = {d["name"]: d for d in doc["deployments"]}
     assert len(deps) == len(doc["deployments"])  # unique names
-    assert set(deps) == set(cat.obligations) | {"deliver-outbox", "weekly-digest", "monthly-digest"}
+    assert set(deps) == set(cat.obligations) | {"deliver-outbox", "weekly-digest", "monthly-digest",
+                                                 "annual-assessment"}
     jm = deps["joint-meeting"]
     assert jm["entrypoint"] == "shanhai.flows.check:check_obligation_flow"
     assert jm["parameters"] == {"obligation": "joint-meeting"}
@@ -44,6 +45,9 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     # digests run daily and send once per week/month, on its first working day
     assert deps["weekly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
     assert deps["monthly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
+    # the annual assessment runs monthly: the first run after 03-31 publishes, later ones version a change
+    assert deps["annual-assessment"]["entrypoint"] == "shanhai.flows.assessment:annual_assessment_flow"
+    assert deps["annual-assessment"]["schedules"][0]["cron"] == "45 9 1 * *"
     assert all(d["schedules"][0]["timezone"] == "Asia/Shanghai" for d in deps.values())
     # no build, push or pull: the worker imports the installed package by module name
     assert doc["build"] is None and doc["push"] is None
@@ -61,7 +65,7 @@ def test_entrypoints_name_flows_of_the_package_by_module():
     code = (
         "import sys; from prefect.flows import load_flow_from_entrypoint;"
         "[print(load_flow_from_entrypoint(e).name) for e in sys.argv[1:]];"
-        "print(sorted(m for m in sys.modules if m in ('check', 'deliver', 'digest')))"
+        "print(sorted(m for m in sys.modules if m in ('check', 'deliver', 'digest', 'assessment')))"
     )
     entrypoints = sorted({spec["entrypoint"] for spec in deployment_specs(_catalogue())})
     assert all(":" in e and not e.endswith(".py") and "/" not in e for e in entrypoints)
@@ -70,7 +74,8 @@ def test_entrypoints_name_flows_of_the_package_by_module():
     )
     assert done.returncode == 0, done.stderr
     names = done.stdout.split()
-    assert sorted(names[:-1]) == ["check-obligation", "deliver-outbox", "monthly-digest", "weekly-digest"]
+    assert sorted(names[:-1]) == ["annual-assessment", "check-obligation", "deliver-outbox", "monthly-digest",
+                                  "weekly-digest"]
     assert names[-1] == "[]", "no flow file is loaded as a stray top-level module"
 
 
