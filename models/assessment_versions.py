@@ -54,9 +54,10 @@ def _line_key(line: dict[str, Any]) -> tuple:
 
 def _unit_changes(unit: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     out = []
-    if (old["score"], old["band"], old["rank"]) != (new["score"], new["band"], new["rank"]):
-        out.append(f"{unit}：得分 {old['score']} → {new['score']}，档次 {old['band']} → {new['band']}，"
-                   f"类内名次 {old['rank']} → {new['rank']}")
+    moved = [f"{label} {old[k]} → {new[k]}" for k, label in (("score", "得分"), ("band", "档次"), ("rank", "类内名次"))
+             if old[k] != new[k]]
+    if moved:
+        out.append(f"{unit}：" + "，".join(moved))
     before = {_line_key(x): x for x in old["lines"]}
     for line in new["lines"]:
         was = before.pop(_line_key(line), None)

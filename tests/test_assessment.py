@@ -344,3 +344,66 @@ def test_a_unit_page_shows_its_own_line_and_a_quantity_occurrence_its_burn_up(ye
     assert "序时进度" in page and 'src="data:image/png;base64,' in page
     plan = client.get(f"/occurrences/{year_portal.occurrence('next-year-plan', '泰顺-鹿城', '2025')}").text
     assert "序时进度" not in plan
+
+
+# --------------------------------------------------------------------------- versions and messages
+
+
+def assessment_messages(app) -> dict[str, tuple[str, str]]:
+    from sqlalchemy import select
+
+    from shanhai.models.tables import OutboxMessage
+
+    with app.session() as session:
+        rows = session.execute(select(OutboxMessage).where(OutboxMessage.kind == "assessment")
+                               .order_by(OutboxMessage.id)).scalars().all()
+        return {m.dedup_key: (m.recipient, m.title, m.body) for m in rows}
+
+
+def test_publishing_stores_version_1_once_and_a_late_record_makes_version_2_saying_what_changed(year_app):
+    import json as _json
+
+    from sqlmodel import select
+
+    from shanhai.models.assessment_versions import AssessmentVersion
+    from shanhai.notifications.assessment_messages import publish_assessment
+
+    first = publish_assessment(year_app, as_of=ASSESSED)
+    assert (first.stored.year, first.stored.version, first.stored.created, first.queued) == (2025, 1, True, 6)
+    messages = assessment_messages(year_app)
+    supervisor = messages["assessment:2025:v1:supervisor"]
+    assert supervisor[0] == "市山海协作工程工作领导小组" and supervisor[1] == "【山海协作】2025年度考核结果（第1版）"
+    assert "1. 泰顺县 90 分 优秀" in supervisor[2] and "另行制订" in supervisor[2]
+    assert "/assessment?year=2025" in supervisor[2]
+    lucheng = messages["assessment:2025:v1:lucheng"]
+    assert lucheng[1].endswith("本单位 63 分") and "经济强区类内第 1 名" in lucheng[2]
+    assert "aid-funds（泰顺-鹿城）0/25" in lucheng[2] and "/units/lucheng?key=" in lucheng[2]
+    assert "aid-funds" not in messages["assessment:2025:v1:taishun"][2]
+
+    again = publish_assessment(year_app, as_of=at(2026, 4, 20))
+    assert (again.stored.version, again.stored.created, again.queued) == (1, False, 0)
+    assert len(assessment_messages(year_app)) == 6
+
+    # 补录: 永嘉-瓯海's second joint meeting of 2025-11-01, entered after the year closed
+    make_record(year_app, "joint-meeting", "永嘉-瓯海", "2025-11-01", as_of=at(2026, 5, 2), period="2025")
+    second = publish_assessment(year_app, as_of=at(2026, 5, 2))
+    assert (second.stored.version, second.stored.created, second.queued) == (2, True, 6)
+    changes = second.stored.changes
+    assert "永嘉县：得分 25.0 → 100.0，档次 不合格 → 优秀，类内名次 2 → 1" in changes
+    assert "永嘉县：joint-meeting（永嘉-瓯海）未完成（已关闭） 0 分 → 按期完成 75 分" in changes
+    assert "泰顺县：类内名次 1 → 2" in changes  # its own numbers did not change, its rank did
+    assert [c for c in changes if c.startswith("鹿城区")] == ["鹿城区：类内名次 1 → 2"]
+    v2_summary = assessment_messages(year_app)["assessment:2025:v2:supervisor"][2]
+    assert "与上一版相比的变化" in v2_summary and "永嘉县：得分 25.0 → 100.0" in v2_summary
+    with year_app.session() as session:
+        versions = session.exec(select(AssessmentVersion).order_by(AssessmentVersion.version)).all()
+        first_units = {u["unit"]: u["score"] for u in _json.loads(versions[0].units)}
+    assert [v.version for v in versions] == [1, 2] and first_units["永嘉县"] == 25.0  # v1 never rewritten
+
+
+def test_an_open_year_is_never_published(year_app):
+    from shanhai.notifications.assessment_messages import publish_assessment
+
+    with pytest.raises(ValueError, match="2026 年度尚未关闭"):
+        publish_assessment(year_app, as_of=ASSESSED, year=2026)
+    assert assessment_messages(year_app) == {}
