@@ -11,7 +11,12 @@ from pathlib import Path
 from sqlmodel import Session
 
 from shanhai.models.assessment import QUANTITY_KINDS, Assessment, AssessmentInputs, assess, year_closed
-from shanhai.models.assessment_inputs import load_assessment_inputs, method_for, monthly_lights, quantity_steps
+from shanhai.models.assessment_inputs import (
+    load_assessment_inputs,
+    method_for,
+    monthly_lights,
+    quantity_steps,
+)
 from shanhai.models.assessment_report import Chart
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.working_days import WorkingCalendar

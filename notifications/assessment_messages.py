@@ -41,7 +41,8 @@ def fit_text(title: str, body: str, limit_bytes: int | None) -> tuple[str, str]:
     if limit_bytes is None or len(body.encode()) <= limit_bytes:
         return title, body
     lines = body.split("\n")
-    kept, tail = [], [CUT_MARK, lines[-1]]
+    kept: list[str] = []
+    tail = [CUT_MARK, lines[-1]]
     for line in lines[:-1]:
         if len("\n".join([*kept, line, *tail]).encode()) > limit_bytes:
             break

@@ -314,7 +314,7 @@ def test_the_portal_assessment_page_shows_the_classes_bands_charts_and_evidence(
         assert page.status_code == 200, page.text
         text = page.text
         assert "2025 年度考核" in text and "另行制订" in text and "临时结果" not in text
-        for unit, (klass, score, band, rank) in EXPECTED.items():
+        for unit, (_, score, band, rank) in EXPECTED.items():
             assert unit in text and f"{score:g} 分 · {band} · 类内第 {rank} 名" in text
         assert text.count('src="data:image/png;base64,') >= 3  # breakdown, lights, burn-up
         occurrence = year_portal.occurrence("aid-funds", "泰顺-鹿城", "2025")
