@@ -15,7 +15,7 @@ from shanhai.models.assessment_method import AssessmentMethod, load_method
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.catalogue_specs import ASSESSMENT_FILE_NAME
 from shanhai.models.installation import read_installation
-from shanhai.models.store import OccurrenceFilter, load_evaluations
+from shanhai.models.store import OccurrenceFilter, load_evaluation_inputs, load_evaluations
 from shanhai.models.tables import CompletionRecord, Occurrence
 from shanhai.models.working_days import WorkingCalendar
 
@@ -70,11 +70,14 @@ def monthly_lights(
     cat: Catalogue, *, session: Session, as_of: datetime, cal: WorkingCalendar, year: int, units: list[str]
 ) -> dict[str, list[str | None]]:
     """Per unit, the worst light of its assessed occurrences at each month's end (None after ``as_of``):
-    twelve evaluations of the same year, three set-based queries each."""
+    the year's rows and records are read once and evaluated at each month's end (evaluate() is pure)."""
     from shanhai.models.assessment import HISTORY, accountable_of, outcome_of
     from shanhai.models.localtime import SHANGHAI, local_date
+    from shanhai.models.status import evaluate
 
-    cutoffs = history_cutoffs(cat, _tracking_from(session))
+    loaded = load_evaluation_inputs(session=session, today=local_date(as_of), flt=OccurrenceFilter(year=year))
+    cutoffs = history_cutoffs(cat, loaded.tracking_from)
+    rows = [r for r in loaded.rows if assessment_year(r.period) == year]
     out: dict[str, list[str | None]] = {u: [None] * 12 for u in units}
     wanted = set(units)
     for month in range(12):
@@ -82,10 +85,10 @@ def monthly_lights(
             break  # the months after the assessment's instant stay blank
         end = datetime(year + (month == 11), (month + 1) % 12 + 1, 1, tzinfo=SHANGHAI) - timedelta(seconds=1)
         instant = min(end, as_of)
-        pairs = load_evaluations(session=session, as_of=instant, cal=cal, flt=OccurrenceFilter(year=year))
-        for row, ev in pairs:
-            if assessment_year(row.period) != year:
-                continue
+        started = [r for r in rows if r.period_start <= local_date(instant)]
+        evaluations = evaluate(started, loaded.totals, loaded.waived, as_of=instant, cal=cal,
+                               tracking_from=loaded.tracking_from)
+        for row, ev in zip(started, evaluations, strict=True):
             if outcome_of(ev, history_before=cutoffs.get(row.obligation_id, date.min)) == HISTORY:
                 continue
             for unit in wanted.intersection(accountable_of(row)):
