@@ -128,10 +128,14 @@ def burn_up_png(title: str, *, start: date, due: date, target: float, unit: str,
     ax.plot([start, due], [0, target], color="#9e9e9e", linestyle="--", label="序时进度")
     ax.axhline(target, color="#e53935", linewidth=0.8, label=f"目标 {target:g} {unit}")
     ax.set_ylabel(unit)
-    ax.set_title(f"{title}：{total:g}/{target:g} {unit}")
+    ax.set_title(f"{title}：{_amount(total)}/{_amount(target)} {unit}")
     ax.legend(loc="upper left", fontsize=8)
     ax.tick_params(axis="x", labelrotation=30)
     return _png(fig)
+
+
+def _amount(x: float) -> str:
+    return f"{x:,.2f}".rstrip("0").rstrip(".")
 
 
 def data_uri(png: bytes) -> str:
