@@ -108,6 +108,7 @@ def _render(run, cat, fmt: ReportFormat, charts) -> bytes:
 
 def _print(report) -> None:
     from shanhai.models.assessment_report import PROVISIONAL_TEXT, fmt, report_title
+    from shanhai.models.text import display_width
 
     typer.echo(report_title(report))
     typer.echo(report.notice)
@@ -116,5 +117,6 @@ def _print(report) -> None:
     for klass, members in report.classes().items():
         typer.echo(f"\n{klass}")
         for u in members:
-            typer.echo(f"  {u.rank or '—':>3}  {u.unit:<12}{fmt(u.score):>8}  {u.band or '不参评'}")
+            pad = " " * max(0, 20 - display_width(u.unit))  # a Chinese character takes two columns
+            typer.echo(f"  {u.rank or '—':>3}  {u.unit}{pad}{fmt(u.score):>8}  {u.band or '不参评'}")
     typer.echo("\n逐项明细：--json 或 --format xlsx|html|pdf -o 文件")
