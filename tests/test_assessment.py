@@ -190,6 +190,11 @@ def test_an_open_year_is_refused_unless_provisional_and_then_marked(year_app, tm
     html = tmp_path / "p.html"
     assert run("--provisional", "--format", "html", "-o", html).exit_code == 0
     assert "临时结果" in html.read_text(encoding="utf-8")
+    pdf = tmp_path / "p.pdf"
+    assert run("--provisional", "--format", "pdf", "-o", pdf).exit_code == 0
+    pages = subprocess.run(["pdftotext", pdf, "-"], capture_output=True, text=True, check=True).stdout.split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert len(pages) >= 2 and all("临时结果" in p for p in pages)  # marked on every page
 
 
 def test_the_same_numbers_in_xlsx_html_and_pdf(year_app, tmp_path):
