@@ -34,7 +34,7 @@ def history_cutoffs(cat: Catalogue, tracking_from: date | None) -> dict[str, dat
     return out
 
 
-def _evidence(session: Session, year: int) -> dict[int, tuple[Evidence, ...]]:
+def _evidence(*, session: Session, year: int) -> dict[int, tuple[Evidence, ...]]:
     in_year = or_(col(Occurrence.period) == str(year), col(Occurrence.period).like(f"{year}-%"))
     q = (
         select(col(CompletionRecord.id), col(CompletionRecord.occurrence_id), col(CompletionRecord.date),
@@ -57,9 +57,9 @@ def load_assessment_inputs(
         year=year,
         as_of=as_of,
         pairs=[(o, e) for o, e in pairs if assessment_year(o.period) == year],
-        evidence=_evidence(session, year),
+        evidence=_evidence(session=session, year=year),
         unit_kinds={u.name: u.kind for u in cat.units.values()},
-        history_before=history_cutoffs(cat, _tracking_from(session)),
+        history_before=history_cutoffs(cat, _tracking_from(session=session)),
     )
 
 
@@ -99,7 +99,7 @@ def monthly_lights(
     return out
 
 
-def _tracking_from(session: Session) -> date | None:
+def _tracking_from(*, session: Session) -> date | None:
     installation = read_installation(session=session)
     return installation.tracking_from if installation else None
 

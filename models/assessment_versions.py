@@ -82,7 +82,7 @@ def what_changed(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[s
     return out
 
 
-def latest_version(session: Session, year: int) -> AssessmentVersion | None:
+def latest_version(*, session: Session, year: int) -> AssessmentVersion | None:
     q = (select(AssessmentVersion).where(col(AssessmentVersion.year) == year)
          .order_by(col(AssessmentVersion.version).desc()).limit(1))
     return session.execute(q).scalars().first()
@@ -92,7 +92,7 @@ def store_version(*, session: Session, report: Assessment) -> StoredVersion:
     """Store the report as the year's next version unless its numbers equal the latest version's."""
     items = [u.as_item() for u in report.units]
     digest = fingerprint(items)
-    latest = latest_version(session, report.year)
+    latest = latest_version(session=session, year=report.year)
     if latest is not None and latest.fingerprint == digest:
         return StoredVersion(report.year, latest.version, False, tuple(json.loads(latest.changes)), latest.as_of)
     changes = ["首次生成"] if latest is None else what_changed(json.loads(latest.units), items)
@@ -103,7 +103,7 @@ def store_version(*, session: Session, report: Assessment) -> StoredVersion:
         "changes": json.dumps(changes, ensure_ascii=False), "created_at": utcnow(),
     })
     if not wrote:  # a concurrent run stored this version first: report what it stored
-        stored = latest_version(session, report.year)
+        stored = latest_version(session=session, year=report.year)
         assert stored is not None
         return StoredVersion(report.year, stored.version, False, tuple(json.loads(stored.changes)), stored.as_of)
     return StoredVersion(report.year, number, True, tuple(changes), report.as_of)
