@@ -17,6 +17,12 @@ import yaml
 
 from shanhai import REPO_ROOT
 from shanhai.models.localtime import TZ_NAME
+from shanhai.models.orchestration import (
+    ASSESSMENT_FLOW,
+    DELIVER_FLOW,
+    MONTHLY_DIGEST_FLOW,
+    WEEKLY_DIGEST_FLOW,
+)
 
 WORK_POOL = "shanhai"
 TIMEZONE = TZ_NAME  # the schedules run on Shanghai's clock
@@ -87,7 +93,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
         source = f"{doc.number} {ob.clause}" if doc else ob.clause
         out.append(
             _deployment(
-                ob_id,
+                ob.title,
                 CHECK_ENTRYPOINT,
                 f"{ob.title}（{source}）",
                 check_cron(send_hour),
@@ -97,7 +103,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
         )
     out += [
         _deployment(
-            "deliver-outbox",
+            DELIVER_FLOW,
             "shanhai.flows.deliver:deliver_outbox_flow",
             "发件箱投递：待发送与待重试的消息（每 10 分钟）",
             DELIVER_CRON,
@@ -105,7 +111,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             {},
         ),
         _deployment(
-            "weekly-digest",
+            WEEKLY_DIGEST_FLOW,
             "shanhai.flows.digest:weekly_digest_flow",
             "每周督办摘要：发给协调方（每周第一个工作日）",
             digest_cron(send_hour),
@@ -113,7 +119,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             {},
         ),
         _deployment(
-            "monthly-digest",
+            MONTHLY_DIGEST_FLOW,
             "shanhai.flows.digest:monthly_digest_flow",
             "每月逾期通报：发给领导小组（每月第一个工作日）",
             digest_cron(send_hour),
@@ -121,7 +127,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             {},
         ),
         _deployment(
-            "annual-assessment",
+            ASSESSMENT_FLOW,
             "shanhai.flows.assessment:annual_assessment_flow",
             "年度考核：年度关闭（次年03-31）后计算并存为不可变版本，补录改变结果时生成新版本；发送领导小组汇总与各单位结果（每月1日）",
             assessment_cron(send_hour),
@@ -129,7 +135,18 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             {},
         ),
     ]
+    _require_unique_names(out)
     return out
+
+
+def _require_unique_names(specs: list[dict[str, Any]]) -> None:
+    """Deployments are named by their obligation's title (Chinese in the Prefect UI): two obligations
+    with one title, in two catalogue files, would deploy over each other."""
+    seen: set[str] = set()
+    for spec in specs:
+        if spec["name"] in seen:
+            raise ValueError(f"两项职责同名“{spec['name']}”：Prefect 部署以职责名称命名，请在事项目录中改名")
+        seen.add(spec["name"])
 
 
 def render_prefect_yaml(catalogue, send_hour: int = 9) -> str:

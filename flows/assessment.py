@@ -15,6 +15,7 @@ from shanhai.app import App
 from shanhai.flows.common import RunOutcome, artifact_key, dated_run_name, delivery_outcome, ready_app
 from shanhai.flows.deliver import deliver_task
 from shanhai.flows.states import final_state
+from shanhai.models.orchestration import ASSESSMENT_FLOW
 from shanhai.notifications.assessment_messages import Publication
 
 ANNUAL = "年度考核"
@@ -49,7 +50,7 @@ def summary_markdown(publication: Publication) -> str:
 
 
 @flow(
-    name="annual-assessment",
+    name=ASSESSMENT_FLOW,
     flow_run_name=lambda: dated_run_name(ANNUAL, flow_run.parameters.get("as_of")),
     log_prints=True,
 )

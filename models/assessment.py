@@ -60,14 +60,14 @@ def assessment_year(period: str) -> int:
 
 
 def accountable_of(row: OccurrenceRow) -> tuple[str, ...]:
-    """The units that owe an occurrence: the lead side(s) of a pairing or the lead department."""
-    return row.requirement.leads
+    """The units that owe an occurrence (Requirement.accountable, the one rule every view uses)."""
+    return row.requirement.accountable
 
 
-def outcome_of(ev: Evaluation, *, history_before: date) -> str:
-    """What an evaluated occurrence counts as in the assessment. Due before the document's issue date
-    or the tracking start: history, never scored."""
-    if ev.due < history_before:
+def outcome_of(ev: Evaluation) -> str:
+    """What an evaluated occurrence counts as in the assessment. History (due before the document took
+    effect or before the tracking start; the evaluation's own marker) is never scored."""
+    if ev.is_history:
         return HISTORY
     if ev.status is Status.WAIVED:
         return "waived"
@@ -195,15 +195,13 @@ class Assessment:
 
 @dataclass(frozen=True)
 class AssessmentInputs:
-    """What the scorer reads: the year's evaluated occurrences, each one's records, the unit kinds, and
-    per obligation the date before which its occurrences are history."""
+    """What the scorer reads: the year's evaluated occurrences, each one's records and the unit kinds."""
 
     year: int
     as_of: datetime
     pairs: Sequence[tuple[OccurrenceRow, Evaluation]]
     evidence: Mapping[int, tuple[Evidence, ...]]
     unit_kinds: Mapping[str, str]
-    history_before: Mapping[str, date]
 
 
 # --- scoring -------------------------------------------------------------------------------------
@@ -275,7 +273,7 @@ def _drafts(inputs: AssessmentInputs, method: AssessmentMethod, unit: str, klass
     drafts = []
     for row, ev in mine:
         category, duty = duties[row.obligation_id]
-        outcome = outcome_of(ev, history_before=inputs.history_before.get(row.obligation_id, date.min))
+        outcome = outcome_of(ev)
         weight = duty.weights[klass] / per_duty[row.obligation_id]
         drafts.append(_Draft(row, ev, category, weight, outcome, _factor(method, row, ev, outcome)))
     return drafts

@@ -14,7 +14,6 @@ from shanhai.models.assessment import AssessmentInputs, Evidence, assessment_yea
 from shanhai.models.assessment_method import AssessmentMethod, load_method
 from shanhai.models.catalogue import Catalogue
 from shanhai.models.catalogue_specs import ASSESSMENT_FILE_NAME
-from shanhai.models.installation import read_installation
 from shanhai.models.store import OccurrenceFilter, load_evaluation_inputs, load_evaluations
 from shanhai.models.tables import CompletionRecord, Occurrence
 from shanhai.models.working_days import WorkingCalendar
@@ -23,15 +22,6 @@ from shanhai.models.working_days import WorkingCalendar
 def method_for(cat: Catalogue, catalogue_dir: Path) -> AssessmentMethod:
     """The method file beside the catalogue, checked against it (AssessmentMethodError when broken)."""
     return load_method(Path(catalogue_dir) / ASSESSMENT_FILE_NAME, cat)
-
-
-def history_cutoffs(cat: Catalogue, tracking_from: date | None) -> dict[str, date]:
-    """Per obligation: its document's issue date or the tracking start, whichever is later."""
-    out = {}
-    for ob_id, doc_id in cat.obligation_document.items():
-        issued = cat.documents[doc_id].issued
-        out[ob_id] = max(issued, tracking_from) if tracking_from else issued
-    return out
 
 
 def _evidence(*, session: Session, year: int) -> dict[int, tuple[Evidence, ...]]:
@@ -59,7 +49,6 @@ def load_assessment_inputs(
         pairs=[(o, e) for o, e in pairs if assessment_year(o.period) == year],
         evidence=_evidence(session=session, year=year),
         unit_kinds={u.name: u.kind for u in cat.units.values()},
-        history_before=history_cutoffs(cat, _tracking_from(session=session)),
     )
 
 
@@ -76,7 +65,6 @@ def monthly_lights(
     from shanhai.models.status import evaluate
 
     loaded = load_evaluation_inputs(session=session, today=local_date(as_of), flt=OccurrenceFilter(year=year))
-    cutoffs = history_cutoffs(cat, loaded.tracking_from)
     rows = [r for r in loaded.rows if assessment_year(r.period) == year]
     out: dict[str, list[str | None]] = {u: [None] * 12 for u in units}
     wanted = set(units)
@@ -89,7 +77,7 @@ def monthly_lights(
         evaluations = evaluate(started, loaded.totals, loaded.waived, as_of=instant, cal=cal,
                                tracking_from=loaded.tracking_from)
         for row, ev in zip(started, evaluations, strict=True):
-            if outcome_of(ev, history_before=cutoffs.get(row.obligation_id, date.min)) == HISTORY:
+            if outcome_of(ev) == HISTORY:
                 continue
             for unit in wanted.intersection(accountable_of(row)):
                 light = str(ev.light)
@@ -97,11 +85,6 @@ def monthly_lights(
                 if current is None or _SEVERITY[light] > _SEVERITY[current]:
                     out[unit][month] = light
     return out
-
-
-def _tracking_from(*, session: Session) -> date | None:
-    installation = read_installation(session=session)
-    return installation.tracking_from if installation else None
 
 
 def quantity_steps(*, session: Session, occurrence_ids: list[int]) -> dict[int, list[tuple[date, int, int]]]:

@@ -35,11 +35,11 @@ def find_occurrence(
     year = int(period) if period else on.year
     scope_name = resolve_scope(cat, ob.scope, scope, year)
     if ob.dated_once:
-        wanted = ob.due_date().isoformat()
+        wanted = cat.spec_in(ob.id, 9999).due_date().isoformat()  # an override may have moved the date
     else:
         wanted = period or str(on.year)
-        if not (ob.valid_from <= int(wanted) <= (ob.valid_until or 9999)):
-            until = ob.valid_until or "长期"
+        if not cat.in_force(ob.id, int(wanted)):  # the document's years as overrides.yaml changed them
+            until = cat.override_fields(ob.id)["in_force_until"] or "长期"
             raise InputError("date", f"{on} 不在事项“{ob.title}”的有效期内（{ob.valid_from}—{until}）")
     if scope_name not in scopes_for(cat, ob, int(wanted[:4])):
         raise InputError("scope", f"“{scope_name}”在 {wanted[:4]} 年不承担事项“{ob.title}”")
@@ -59,6 +59,14 @@ def find_occurrence(
     if on < start:
         what = "计数窗口" if req.window_start else "期次"
         raise InputError("date", f"{on} 早于该{what}的开始日期 {start}，不计入 {wanted} 期次")
+    counted_until = req.counts_until(occ.due, occ.period)
+    if req.counts_by_date and on > counted_until:
+        raise InputError(
+            "date",
+            f"{on} 不在 {wanted[:4]} 年度内：资金、人次、项目按发生日期计入所在年度，"
+            f"{wanted} 期次只计 {start} 至 {counted_until} 发生的数量（同一笔不能计入两个年度）；"
+            f"请按实际发生日期计入 {on.year} 年度（不写 --period）",
+        )
     if on > closes:
         hint = "；如属下一年度，请不写 --period" if period else "；补录上一年度须写 --period 年份"
         raise InputError(

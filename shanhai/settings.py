@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shanhai import REPO_ROOT
@@ -110,6 +110,20 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value.strip()):
             raise ValueError("应为 http:// 或 https:// 开头的网址")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _running_stack(self) -> Settings:
+        """Unset addresses follow the stack `shanhai up` runs on this home (its real ports)."""
+        unset = {"portal_url", "prefect_ui_url"} - self.model_fields_set
+        if not unset:
+            return self
+        from shanhai.running import read_running_stack
+
+        running = read_running_stack(self.home_dir) or {}
+        for name in unset:
+            if running.get(name):
+                setattr(self, name, running[name])
+        return self
 
     @property
     def home_dir(self) -> Path:

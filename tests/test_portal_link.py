@@ -343,3 +343,25 @@ def test_the_record_audit_entry_names_the_unit_and_the_occurrence(portal):
         entry = session.execute(select(AuditEntry).where(AuditEntry.action == "record.submitted")).scalar_one()
     assert entry.actor == "泰顺县（报送链接）"
     assert json.loads(entry.detail)["occurrence"] == portal.occurrence()
+
+
+def test_form_nonces_do_not_pile_up_however_often_a_link_page_is_opened(portal):
+    from shanhai.models.form_nonces import MAX_OPEN_PER_FORM
+
+    link = portal.link()
+    first = portal.report_form(link)
+    for _ in range(3 * MAX_OPEN_PER_FORM):
+        portal.clock.advance(seconds=30)
+        latest = portal.report_form(link)
+    # two forms on the page (签收 and the record): at most MAX_OPEN_PER_FORM unspent nonces each
+    assert count_rows(portal.database_url, FormNonce) == 2 * MAX_OPEN_PER_FORM
+    stale = portal.client.post(f"{link}/record", data={**first, "date": "2026-10-19"}, follow_redirects=False)
+    assert stale.status_code == 400 and "表单已失效" in stale.text
+    fresh = portal.client.post(f"{link}/record", data={**latest, "date": "2026-10-19"}, follow_redirects=False)
+    assert fresh.status_code == 303 and len(records(portal)) == 1
+    # a day later, opening any link page drops the expired nonces, spent or not
+    portal.clock.advance(days=1, minutes=1)
+    portal.client.get(portal.link(obligation="joint-meeting"))
+    with portal.app.session() as session:
+        purposes = set(session.execute(select(FormNonce.purpose)).scalars())
+    assert purposes and not any(p.endswith(f":{portal.occurrence()}:taishun") for p in purposes), purposes

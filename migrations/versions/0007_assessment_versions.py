@@ -1,7 +1,7 @@
 """assessment versions: the immutable versions of a closed year's annual assessment
 
-Revision ID: 0006_assessment_versions
-Revises: 0005_portal
+Revision ID: 0007_assessment_versions
+Revises: 0006_portal_sessions
 Create Date: 2026-12-07
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0006_assessment_versions"
-down_revision = "0005_portal"
+revision = "0007_assessment_versions"
+down_revision = "0006_portal_sessions"
 branch_labels = None
 depends_on = None
 
