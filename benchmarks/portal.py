@@ -141,6 +141,10 @@ def run_portal(root: Path) -> dict:
             "board_bytes": board_size,
             "board": [_load(base, "/", 1, REQUESTS), _load(base, "/", 4, REQUESTS)],
             "link_page": _load(base, link, 1, REQUESTS, login=False),
+            # a unit's page now carries its own line of the latest closed year's assessment
+            "unit_page": _load(base, "/units/lucheng", 1, REQUESTS),
+            # the assessment page draws its charts on every request: a few requests suffice
+            "assessment": _load(base, "/assessment", 1, 5),
         }
     finally:
         proc.terminate()
@@ -154,6 +158,8 @@ def run_portal(root: Path) -> dict:
 
 def report(result: dict) -> str:
     rows = [("board /", r) for r in result["board"]] + [("link /report/…", result["link_page"])]
+    rows += [(name, result[key]) for name, key in (("unit /units/…", "unit_page"), ("/assessment", "assessment"))
+             if key in result]
     lines = [
         f"4. portal page times (demo scale: {result['occurrences']} occurrences, {result['records']} records; "
         f"board page {result['board_bytes'] // 1024} KiB; uvicorn, 1 process)",

@@ -184,6 +184,12 @@ def report(results: dict) -> str:
             ],
         )
     )
+    if results.get("assessment"):
+        from benchmarks.assessment import HEADER, report_rows
+
+        parts.append("")
+        parts.append(table(f"annual assessment of a province-scale year ({PAIRINGS} pairings)", HEADER,
+                           report_rows(results["assessment"])))
     c = results["cli"]
     parts.append("")
     parts.append(
@@ -248,6 +254,10 @@ def main() -> int:
         app, setup = province_app(root / "sqlite", None)
         urls.append(app.database_url)
         results["sweep"].append({**run_sweep(app, AS_OF, label="sqlite"), "setup": setup})
+        print("annual assessment on SQLite …", flush=True)
+        from benchmarks.assessment import run_assessment_bench
+
+        results["assessment"] = [run_assessment_bench(app, AS_OF, label="sqlite")]
 
         # PostgreSQL, optional
         pg_url = None
@@ -267,6 +277,8 @@ def main() -> int:
             # separate database per part: the sweep's and the fan-out's outboxes must not mix
             pg_app, pg_setup = province_app(root / "pg-sweep", pg_url)
             results["sweep"].append({**run_sweep(pg_app, AS_OF, label="postgresql"), "setup": pg_setup})
+            print("annual assessment on PostgreSQL …", flush=True)
+            results["assessment"].append(run_assessment_bench(pg_app, AS_OF, label="postgresql"))
 
         # 2. fan-out (the document's own catalogue, fresh databases)
         print("fan-out on SQLite …", flush=True)

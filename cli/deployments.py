@@ -16,7 +16,12 @@ from typing import Any
 import yaml
 
 from shanhai.models.localtime import TZ_NAME
-from shanhai.models.orchestration import DELIVER_FLOW, MONTHLY_DIGEST_FLOW, WEEKLY_DIGEST_FLOW
+from shanhai.models.orchestration import (
+    ASSESSMENT_FLOW,
+    DELIVER_FLOW,
+    MONTHLY_DIGEST_FLOW,
+    WEEKLY_DIGEST_FLOW,
+)
 
 WORK_POOL = "shanhai"
 TIMEZONE = TZ_NAME  # the schedules run on Shanghai's clock
@@ -34,6 +39,12 @@ def digest_cron(send_hour: int) -> str:
     return f"30 {send_hour} * * *"
 
 
+def assessment_cron(send_hour: int) -> str:
+    """Monthly, on the 1st: the first run after 03-31 publishes the closed year; later runs store a new
+    version only when a late 补录 or a waiver changed its numbers (and send nothing otherwise)."""
+    return f"45 {send_hour} 1 * *"
+
+
 # Module entrypoints: a worker imports the installed package (never a flow file as a stray top-level
 # module), wherever its checkout lives; hence no pull step.
 CHECK_ENTRYPOINT = "shanhai.flows.check:check_obligation_flow"
@@ -42,7 +53,8 @@ HEADER = """\
 # Generated from the catalogue (calendar/*.yaml) by `python -m shanhai.cli.deployments`; do not edit by hand.
 # One deployment per obligation runs the check flow daily five minutes past the send hour (Asia/Shanghai);
 # the outbox is delivered every 10 minutes (on working days, from the send hour); the coordinator's weekly
-# and the supervisors' monthly digest go out on the first working day of their week/month.
+# and the supervisors' monthly digest go out on the first working day of their week/month; the annual
+# assessment runs on the 1st of each month and publishes a closed year once, then a new version on a change.
 # After changing the catalogue or SHANHAI_SEND_HOUR, regenerate this file.
 # Deploy from the repo root against any Prefect server once the work pool exists:
 #   prefect work-pool create shanhai --type process
@@ -111,6 +123,14 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             "每月逾期通报：发给领导小组（每月第一个工作日）",
             digest_cron(send_hour),
             ["shanhai", "digest"],
+            {},
+        ),
+        _deployment(
+            ASSESSMENT_FLOW,
+            "shanhai.flows.assessment:annual_assessment_flow",
+            "年度考核：年度关闭（次年03-31）后计算并存为不可变版本，补录改变结果时生成新版本；发送领导小组汇总与各单位结果（每月1日）",
+            assessment_cron(send_hour),
+            ["shanhai", "assessment"],
             {},
         ),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shanhai.cli import (  # noqa: F401  (each module registers its commands on the app)
+    assessment,
     catalogue_commands,
     message_commands,
     record_commands,

@@ -21,6 +21,7 @@ from shanhai.models.catalogue_overrides import (
     spec_in_year,
 )
 from shanhai.models.catalogue_specs import (
+    ASSESSMENT_FILE_NAME,
     CITY_SCOPE,
     SIDE_TOKENS,
     CatalogueFile,
@@ -140,12 +141,16 @@ def load_catalogue(path: Path) -> Catalogue:
     """Load a catalogue directory (every *.yaml in it) or a single file. Raises CatalogueError."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.glob("*.yaml") if p.is_file())
+        # the assessment method shares the folder; shanhai.models.assessment_method reads it
+        files = sorted(p for p in path.glob("*.yaml") if p.is_file() and p.name != ASSESSMENT_FILE_NAME)
     elif path.exists():
         files = [path]
         sibling_dir = path.parent
         # a single document file still needs the units and pairings it refers to
-        files += sorted(p for p in sibling_dir.glob("*.yaml") if p != path and _declares_units(p))
+        files += sorted(
+            p for p in sibling_dir.glob("*.yaml")
+            if p != path and p.name != ASSESSMENT_FILE_NAME and _declares_units(p)
+        )
     else:
         raise CatalogueError([Problem(str(path), None, "(file)", "文件或目录不存在 (no such file or directory)")])
     problems: list[Problem] = []

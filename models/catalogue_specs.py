@@ -17,6 +17,7 @@ PAIRING_TOKEN = "结对双方"  # both sides
 COUNTY_SIDE = "结对县"  # the county that is helped (加快发展县)
 PARTNER_SIDE = "结对强区"  # the partner that helps (经济强县（市、区）)
 SIDE_TOKENS = {PAIRING_TOKEN: ("county", "partner"), COUNTY_SIDE: ("county",), PARTNER_SIDE: ("partner",)}
+ASSESSMENT_FILE_NAME = "assessment.yaml"  # the assessment method beside the catalogue, not a catalogue file
 DEFAULT_CLOSES = "03-31"  # the year's assessment (年度考核) closes a period
 CITY_SCOPE = "全市"
 MONTH_DAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")

@@ -311,12 +311,18 @@ def _occurrence_filter(f: OccurrenceFilter, today: date) -> list[ColumnElement[b
     return where
 
 
-def load_evaluations(
-    *, session: Session, as_of: datetime, cal: WorkingCalendar, flt: OccurrenceFilter | None = None
-) -> list[tuple[OccurrenceRow, Evaluation]]:
-    """Evaluate every selected occurrence: three set-based queries of plain columns, then pure Python."""
-    flt = flt or OccurrenceFilter()
-    today = local_date(as_of)
+@dataclass(frozen=True)
+class EvaluationInputs:
+    """What evaluating the selected occurrences reads: evaluate() them at any instant without reading again."""
+
+    rows: list[OccurrenceRow]
+    totals: list[RecordTotal]
+    waived: set[int]
+    tracking_from: date | None
+
+
+def load_evaluation_inputs(*, session: Session, today: date, flt: OccurrenceFilter) -> EvaluationInputs:
+    """Three set-based queries of plain columns: the occurrences, their records summed per day, waivers."""
     where = _occurrence_filter(flt, today)
     occ_q = (
         select(
@@ -361,8 +367,18 @@ def load_evaluations(
         for i, ob, sc, pe, ps, du, req in session.execute(occ_q)
     ]
     installation = read_installation(session=session)
-    tracking_from = installation.tracking_from if installation else None
-    evaluations = evaluate(rows, totals, waived, as_of=as_of, cal=cal, tracking_from=tracking_from)
+    return EvaluationInputs(rows, totals, waived, installation.tracking_from if installation else None)
+
+
+def load_evaluations(
+    *, session: Session, as_of: datetime, cal: WorkingCalendar, flt: OccurrenceFilter | None = None
+) -> list[tuple[OccurrenceRow, Evaluation]]:
+    """Evaluate every selected occurrence: three set-based queries of plain columns, then pure Python."""
+    flt = flt or OccurrenceFilter()
+    today = local_date(as_of)
+    loaded = load_evaluation_inputs(session=session, today=today, flt=flt)
+    rows = loaded.rows
+    evaluations = evaluate(rows, loaded.totals, loaded.waived, as_of=as_of, cal=cal, tracking_from=loaded.tracking_from)
     pairs = list(zip(rows, evaluations, strict=True))
     if flt.everything or flt.occurrence_id is not None:
         return pairs

@@ -56,6 +56,11 @@ def render(payload: dict[str, Any], *, limit_bytes: int | None) -> tuple[str, st
     """(title, body) of a stored payload, for a channel that takes ``limit_bytes`` (None: no limit)."""
     from shanhai.notifications.render import RenderItem, render_message
 
+    if "text" in payload:  # prepared text (the annual assessment), cut to whole lines for the channel
+        from shanhai.notifications.assessment_messages import fit_text
+
+        return fit_text(payload["text"]["title"], payload["text"]["body"], limit_bytes)
+
     fields = set(RenderItem.__dataclass_fields__) - {"due", "due_nominal"}
     items = [
         RenderItem(

@@ -23,6 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from shanhai.app import App
 from shanhai.db import is_busy
 from shanhai.portal import (
+    assessment,
     auth,
     board,
     help_pages,
@@ -162,7 +163,7 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     )
     web.state.portal = portal
     web.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, board, units, occurrences, report, queue, overdue, records, outbox_page, help_pages):
+    for module in (auth, board, units, occurrences, report, queue, overdue, records, outbox_page, help_pages, assessment):
         web.include_router(module.router)
 
     @web.get("/healthz")  # in the (never served) schema too: the tests enumerate the GET routes from it

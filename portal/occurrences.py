@@ -101,6 +101,7 @@ def occurrence_page(
     year = int(occ.period[:4])  # the period's year, or a one-off's due year
     ob = cat.spec_in(occ.obligation_id, year) if occ.obligation_id in cat.obligations else None
     document = cat.documents.get(cat.obligation_document.get(occ.obligation_id, "")) if ob else None
+    burn_up = burn_up_chart(occ_row, ob.title if ob else occ.obligation_id, records)
     return render(
         request,
         "occurrence.html",
@@ -123,12 +124,25 @@ def occurrence_page(
             "ladder": occ_row.requirement.reminder_ladder,
             "unit_names": {u.code: u.name for u in cat.units.values()},
             "waiver": waiver,
+            "burn_up": burn_up,
             "unit": amount_unit(portal, occ.obligation_id),
             "prefect": deployment_link(portal.app.settings.prefect_ui_url, ob.title if ob else occ.obligation_id),
             "as_of": when,
             "previewing": previewing,
         },
     )
+
+
+def burn_up_chart(occ_row, title: str, records: list[CompletionRecord]) -> str | None:
+    """A quantity duty's burn-up against 序时进度, as a data URI (drawn on the server, no script)."""
+    from shanhai.models.assessment import QUANTITY_KINDS
+    from shanhai.models.assessment_charts import burn_up_for, data_uri
+
+    if occ_row.requirement.kind not in QUANTITY_KINDS:
+        return None
+    steps = [(r.date, r.count or 0, r.amount_fen or 0) for r in records if r.state != RecordState.REJECTED]
+    png = burn_up_for(occ_row, title, steps)
+    return data_uri(png) if png else None
 
 
 @router.get("/records/{record_id}/evidence")

@@ -27,6 +27,7 @@ from shanhai.notifications.links import (
     unit_key,
     verify_unit_page_key,
 )
+from shanhai.portal.assessment import unit_line
 from shanhai.portal.auth import LoginRequired
 from shanhai.portal.board import as_of_param
 from shanhai.portal.web import PageError, Portal, portal_of, render
@@ -111,6 +112,7 @@ def unit_page(request: Request, code: str, key: str | None = None, as_of: str | 
             for rec, occ in occurrence_records(session, occurrence_ids=ids, state=RecordState.REJECTED, limit=20)
         ]
         messages = messages_about(session, recipient_code=code, limit=30)
+    assessed_year, assessed = unit_line(portal, unit.name, as_of=when)
     return render(
         request,
         "unit.html",
@@ -124,6 +126,8 @@ def unit_page(request: Request, code: str, key: str | None = None, as_of: str | 
             "rejected": rejected,
             "messages": messages,
             "by_key": by_key,
+            "assessed_year": assessed_year,
+            "assessed": assessed,
             "links": unit_links(portal, code, issued_at=portal.now()),
             "report_links": report_links(portal, code, open_items, issued_at=key_issued) if key_issued else {},
             "as_of": when,

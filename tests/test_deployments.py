@@ -34,7 +34,8 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     deps = {d["name"]: d for d in doc["deployments"]}
     assert len(deps) == len(doc["deployments"])  # unique names
     titles = {ob.title for ob in cat.obligations.values()}
-    assert set(deps) == titles | {"发件箱投递", "每周督办摘要", "每月逾期通报"}, "Chinese names in the Prefect UI"
+    assert set(deps) == titles | {"发件箱投递", "每周督办摘要", "每月逾期通报",
+                                                 "年度考核"}, "Chinese names in the Prefect UI"
     jm = deps["联席会议"]
     assert jm["entrypoint"] == "shanhai.flows.check:check_obligation_flow"
     assert jm["parameters"] == {"obligation": "joint-meeting"}
@@ -45,6 +46,9 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     # digests run daily and send once per week/month, on its first working day
     assert deps["每周督办摘要"]["schedules"][0]["cron"] == "30 9 * * *"
     assert deps["每月逾期通报"]["schedules"][0]["cron"] == "30 9 * * *"
+    # the annual assessment runs monthly: the first run after 03-31 publishes, later ones version a change
+    assert deps["年度考核"]["entrypoint"] == "shanhai.flows.assessment:annual_assessment_flow"
+    assert deps["年度考核"]["schedules"][0]["cron"] == "45 9 1 * *"
     assert all(d["schedules"][0]["timezone"] == "Asia/Shanghai" for d in deps.values())
     # no build, push or pull: the worker imports the installed package by module name
     assert doc["build"] is None and doc["push"] is None
@@ -62,7 +66,7 @@ def test_entrypoints_name_flows_of_the_package_by_module():
     code = (
         "import sys; from prefect.flows import load_flow_from_entrypoint;"
         "[print(load_flow_from_entrypoint(e).name) for e in sys.argv[1:]];"
-        "print(sorted(m for m in sys.modules if m in ('check', 'deliver', 'digest')))"
+        "print(sorted(m for m in sys.modules if m in ('check', 'deliver', 'digest', 'assessment')))"
     )
     entrypoints = sorted({spec["entrypoint"] for spec in deployment_specs(_catalogue())})
     assert all(":" in e and not e.endswith(".py") and "/" not in e for e in entrypoints)
@@ -71,7 +75,7 @@ def test_entrypoints_name_flows_of_the_package_by_module():
     )
     assert done.returncode == 0, done.stderr
     names = done.stdout.split()
-    assert sorted(names[:-1]) == sorted(["职责检查", "发件箱投递", "每月逾期通报", "每周督办摘要"])
+    assert sorted(names[:-1]) == sorted(["职责检查", "发件箱投递", "每月逾期通报", "每周督办摘要", "年度考核"])
     assert names[-1] == "[]", "no flow file is loaded as a stray top-level module"
 
 

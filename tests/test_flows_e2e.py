@@ -275,6 +275,23 @@ def test_digest_with_overdue_items_fails_and_an_idle_delivery_completes(stack):
         assert {"digest-coordinator", "digest-coordinator-summary", "outbox-delivery"} <= keys
 
 
+def test_the_annual_assessment_stores_a_version_once_and_publishes_artifacts(stack):
+    from shanhai.models.orchestration import ASSESSMENT_DEPLOYMENT
+
+    deployment = ASSESSMENT_DEPLOYMENT
+    with stack.client() as client:
+        dep = client.read_deployment_by_name(deployment).id
+        first = stack.wait_final(client, client.create_flow_run_from_deployment(dep, parameters={"as_of": AS_OF}).id)
+        again = stack.wait_final(client, client.create_flow_run_from_deployment(dep, parameters={"as_of": AS_OF}).id)
+        assert (first.state.type.value, again.state.type.value) == ("COMPLETED", "COMPLETED"), (first.state, again.state)
+        assert first.name == "年度考核 · 2026-11-30"
+        assert first.state.message.startswith("2025 年度考核 第1版（新版本）")
+        assert again.state.message.startswith("2025 年度考核 第1版（与已存版本相同，未新建）")
+        artifacts = _artifacts(client, first.id)
+        assert {"assessment-2025", "assessment-2025-summary"} <= set(artifacts)
+        assert "另行制订" in artifacts["assessment-2025-summary"].data
+
+
 def test_triggering_the_checks_twice_on_one_day_runs_each_once(stack):
     from prefect.states import Cancelled
 

@@ -24,7 +24,7 @@ def test_it_builds_every_table_from_migrations_and_stamps_the_head(database_url)
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
     assert {"obligation", "occurrence", "completionrecord", "waiver", "auditentry", "outboxitem", "delivery",
-            "importbatch"} <= tables
+            "importbatch", "assessmentversion"} <= tables
     assert version == migrations.HEAD
 
 

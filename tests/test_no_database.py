@@ -25,6 +25,8 @@ NEEDS_DATABASE = [
     ["verify", "1"], ["reject", "1", "--note", "理由"], ["waive", "1", "--reason", "理由"],
     ["remind"], ["remind", "--dry-run"], ["deliver"], ["digest", "coordinator"], ["digest", "supervisor", "--dry-run"],
     ["outbox"], ["outbox", "--show", "1"], ["records"], ["records", "--pending", "--json"],
+    ["assessment", "--year", "2025", "--as-of", "2026-04-10", "--json"],
+    ["assessment", "--year", "2025", "--as-of", "2026-04-10", "--format", "pdf", "-o", "{out}/assessment.pdf"],
 ]
 FILES_ONLY = [
     ["catalogue", "validate"], ["obligations"], ["obligations", "--json"], ["plans"], ["holidays", "2026"],

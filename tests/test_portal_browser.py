@@ -275,3 +275,25 @@ def test_the_supervisors_view_and_an_occurrence_page_render(browser, server):
     assert "签收" in text and "完成记录" in text
     shot(page, "occurrence.png")
     context.close()
+
+
+def test_the_assessment_page_shows_classes_charts_and_evidence(browser, server):
+    """The demo history's 2025 (closed on 2026-03-31): class tables, the server-drawn charts (allowed by the
+    page's Content-Security-Policy, in Noto Sans CJK), a unit's lines down to its occurrence."""
+    context, page = logged_in(browser, server, viewport={"width": 1366, "height": 900})
+    page.goto(f"{server.url}/assessment?year=2025")
+    text = page.inner_text("main")
+    assert "2025 年度考核" in text and "另行制订" in text and "临时结果" not in text
+    for heading in ("加快发展县", "经济强区", "市级部门"):
+        assert page.locator("h2", has_text=heading).count() == 1
+    charts = page.locator("figure.chart img")
+    assert charts.count() >= 3
+    # decoded and laid out: a CSP-blocked or broken data: image has no natural width
+    assert all(page.evaluate("(img) => img.naturalWidth", charts.nth(i).element_handle()) > 300
+               for i in range(charts.count()))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    shot(page, "assessment.png")
+    page.locator("details#unit-lucheng summary").click()
+    page.locator("details#unit-lucheng a", has_text="年度帮扶资金").first.click()
+    assert "年度帮扶资金" in page.inner_text("main")
+    context.close()
