@@ -81,7 +81,16 @@ def assessment_pdf(html: str) -> bytes:
     """The HTML, typeset with Pango from the installed Noto CJK font (no network: images are data URIs)."""
     import logging
 
-    from weasyprint import HTML
+    try:
+        from weasyprint import HTML
+    except OSError as exc:  # WeasyPrint loads the system's Pango when imported
+        from shanhai.models.errors import InputError
+
+        raise InputError(
+            "format",
+            "生成 PDF 需要系统库 Pango（Debian/Ubuntu：apt-get install libpango-1.0-0 libpangoft2-1.0-0；"
+            f"make test 会自动安装）：{exc}",
+        ) from None
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # subsetting chatter
     return HTML(string=html, base_url=None).write_pdf()
