@@ -10,6 +10,9 @@ import typer
 
 from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app, ready_app
 
+# record and import store what happened; what a future day would look like is only ever previewed
+STATUS_PREVIEW = "shanhai status --as-of（只读预览）或门户的预览"
+
 
 @app.command()
 def record(
@@ -42,7 +45,7 @@ def record(
         day = date.fromisoformat(on)
     except ValueError:
         fail(f"--date：无法识别的日期 '{on}'（应为 YYYY-MM-DD）")
-    a = ready_app(when)
+    a = ready_app(when, preview=STATUS_PREVIEW)
     try:
         fen = parse_amount(amount) if amount is not None else None
         with a.session() as session:
@@ -87,7 +90,7 @@ def import_records(
     from shanhai.cli.importer import ImportError_, import_file
 
     when = as_of_option(as_of)
-    a = ready_app(when)
+    a = ready_app(when, preview=STATUS_PREVIEW)
     try:
         result = import_file(a, path, as_of=when)
     except ImportError_ as exc:
