@@ -9,15 +9,13 @@ same amount on the same day stay distinct when their notes tell them apart).
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from shanhai.cli.sheets import SheetError, read_table
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # a ledger of ~100,000 rows; more is not a file a clerk keeps
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
@@ -110,6 +108,7 @@ def import_file(app, path: Path, *, as_of: datetime, actor: str = "cli") -> Impo
 def _store_rows(app, session, table, *, batch_id: int, as_of: datetime, source: str) -> list[str]:
     from shanhai.models.amounts import parse_count
     from shanhai.models.errors import InputError
+    from shanhai.models.grammar import parse_date
     from shanhai.models.records import record_completion
 
     problems: list[str] = []
@@ -117,7 +116,7 @@ def _store_rows(app, session, table, *, batch_id: int, as_of: datetime, source: 
     for row in table.rows:
         parsed: dict = {}
         for name, parse in (
-            ("date", _parse_date),
+            ("date", parse_date),
             ("count", parse_count),
             ("amount", lambda t: _parse_amount(t, table.amount_unit)),
         ):
@@ -174,17 +173,6 @@ def _parse_amount(text: str, unit: str | None) -> int | None:
         if unit is None and exc.message.startswith("金额须注明单位"):
             raise InputError("amount", f"{exc.message}（或在表头写明单位，如“金额（万元）”）") from None
         raise
-
-
-def _parse_date(text: str) -> date:
-    from shanhai.models.errors import InputError
-
-    if not _ISO_DATE.match(text):
-        raise InputError("date", f"无法识别的日期“{text}”（应为 YYYY-MM-DD，或 Excel 的日期单元格）")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError("date", f"不存在的日期“{text}”") from None
 
 
 def _same(a: str | None, b: str | None) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +23,8 @@ def record(
         typer.Option("--amount", help="金额，须注明单位：元、万（万元）或 亿（亿元），如 11900元、500万、2.5亿"),
     ] = None,
     count: Annotated[
-        int, typer.Option("--count", help="数量（次、个、人次），默认 1；按次数计的事项不填金额")
-    ] = 1,
+        str | None, typer.Option("--count", help="数量（次、个、人次），默认 1；按次数计的事项不填金额")
+    ] = None,
     category: Annotated[
         str | None, typer.Option("--category", help="类别，如 八大产业、government、attraction")
     ] = None,
@@ -36,18 +35,19 @@ def record(
     as_json: Json = False,
 ) -> None:
     """登记一条完成记录（待协调方核验）。 Record a completion."""
-    from shanhai.models.amounts import parse_amount
+    from shanhai.models.amounts import parse_amount, parse_count
     from shanhai.models.errors import InputError
+    from shanhai.models.grammar import parse_date
     from shanhai.models.records import amount_text, record_completion
 
     when = as_of_option(as_of)
-    try:
-        day = date.fromisoformat(on)
-    except ValueError:
-        fail(f"--date：无法识别的日期 '{on}'（应为 YYYY-MM-DD）")
+    try:  # the grammar the portal and imports read too: the same text gets the same answer
+        day, n = parse_date(on), parse_count(count)
+        fen = parse_amount(amount) if amount is not None else None
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
     a = ready_app(when, preview=STATUS_PREVIEW)
     try:
-        fen = parse_amount(amount) if amount is not None else None
         with a.session() as session:
             rec = record_completion(
                 a.catalogue,
@@ -56,7 +56,7 @@ def record(
                 scope=scope,
                 on=day,
                 as_of=when,
-                count=count,
+                count=n,
                 amount_fen=fen,
                 category=category,
                 note=note,

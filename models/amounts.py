@@ -15,11 +15,11 @@ no sum can overflow a BIGINT:
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import TYPE_CHECKING
 
 from shanhai.models.catalogue_specs import AMOUNT_UNITS, FEN_PER_YUAN
 from shanhai.models.errors import InputError
+from shanhai.models.grammar import normal_text
 
 if TYPE_CHECKING:
     from shanhai.models.catalogue_specs import ObligationSpec
@@ -37,18 +37,13 @@ _AMOUNT = re.compile(rf"^{_NUMBER}\s*(?P<unit>亿元|亿|万元|万|元)?$")
 _COUNT = re.compile(r"^[+]?[0-9]+$")
 
 
-def _normal(text: object) -> str:
-    """Full-width digits, commas, dots and signs (１２，３４５．６) read as their ASCII forms."""
-    return unicodedata.normalize("NFKC", "" if text is None else str(text)).strip()
-
-
 def parse_amount(text: str, *, field: str = "amount", unit: str | None = None) -> int:
     """An amount with its unit ('11900元', '500万', '2.5亿元', '1,200,000 元') in fen.
 
     `unit` is the unit stated once for a whole column (an import header such as 金额（万元）): a bare
     number then means that unit, and a cell that names another unit is refused as contradictory.
     """
-    raw = _normal(text)
+    raw = normal_text(text)
     if not raw:
         raise InputError(field, "金额为空")
     m = _AMOUNT.match(raw)
@@ -82,8 +77,11 @@ def parse_amount(text: str, *, field: str = "amount", unit: str | None = None) -
 
 
 def check_amount(fen: int, *, field: str = "amount") -> None:
+    """A stored amount is money that moved: a zero one is a mistake (no amount is stated by leaving it out)."""
     if fen < 0:
         raise InputError(field, "金额不能为负数")
+    if fen == 0:
+        raise InputError(field, "金额须大于 0（没有金额就不填）")
     if fen > MAX_AMOUNT_FEN:
         raise InputError(
             field, f"金额 {format_amount(fen, '亿元')} 超过单条记录上限 {MAX_AMOUNT_TEXT}（请核对单位）"
@@ -92,7 +90,7 @@ def check_amount(fen: int, *, field: str = "amount") -> None:
 
 def parse_count(text: object, *, field: str = "count") -> int:
     """A count of things (次, 个, 人次): a whole number from 1 to MAX_COUNT; empty means 1."""
-    raw = _normal(text)
+    raw = normal_text(text)
     if not raw:
         return 1
     if not _COUNT.match(raw):

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import select
 from sqlmodel import col
 
+import shanhai.portal.ids  # noqa: F401  (registers the {name:id} path convertor)
 from shanhai.models.accounts import Role
 from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, stage_now
 from shanhai.models.errors import InputError
@@ -73,7 +74,7 @@ def history_rows(entries, ladder: ReminderLadder) -> list[dict]:
     return rows
 
 
-@router.get("/occurrences/{occurrence_id}")
+@router.get("/occurrences/{occurrence_id:id}")
 def occurrence_page(
     request: Request, occurrence_id: int, as_of: str | None = None, user: SessionUser = require(*ANY_ACCOUNT)
 ):
@@ -124,7 +125,7 @@ def occurrence_page(
     )
 
 
-@router.get("/records/{record_id}/evidence")
+@router.get("/records/{record_id:id}/evidence")
 def record_evidence(request: Request, record_id: int, user: SessionUser = require(*ANY_ACCOUNT)):
     portal = portal_of(request)
     with portal.app.read_session() as session:
@@ -181,7 +182,7 @@ def _review(request: Request, record_id: int, verdict: str, note: str | None, us
     return RedirectResponse(safe_next(back), status_code=303)
 
 
-@router.post("/records/{record_id}/verify")
+@router.post("/records/{record_id:id}/verify")
 def verify(
     request: Request,
     record_id: int,
@@ -193,7 +194,7 @@ def verify(
     return _review(request, record_id, RecordState.VERIFIED, None, user, next)
 
 
-@router.post("/records/{record_id}/reject")
+@router.post("/records/{record_id:id}/reject")
 def reject(
     request: Request,
     record_id: int,
@@ -206,7 +207,7 @@ def reject(
     return _review(request, record_id, RecordState.REJECTED, _reason(reason, "退回"), user, next)
 
 
-@router.post("/occurrences/{occurrence_id}/waive")
+@router.post("/occurrences/{occurrence_id:id}/waive")
 def waive(
     request: Request,
     occurrence_id: int,
