@@ -1,9 +1,9 @@
 """Import completion records from CSV or Excel: every row is checked, and nothing is stored unless all pass.
 
 A file is imported once: its SHA-256 is kept with the batch (ImportBatch), and the same file again adds
-nothing. Rows that repeat one another, or repeat a record already stored, are errors: the same
-occurrence, date, amount, count and category, with the same note or without one (two projects of the
-same amount on the same day stay distinct when their notes tell them apart).
+nothing. Rows that repeat one another, or repeat a record already stored, are errors, by the one rule
+of shanhai.models.duplicates (the same occurrence, date, amount, count and category, and no note or
+file telling them apart), as on the CLI and the portal.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shanhai.cli.sheets import SheetError, read_table
+
+if TYPE_CHECKING:
+    from shanhai.models.duplicates import RecordFacts
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # a ledger of ~100,000 rows; more is not a file a clerk keeps
 
@@ -107,12 +111,13 @@ def import_file(app, path: Path, *, as_of: datetime, actor: str = "cli") -> Impo
 
 def _store_rows(app, session, table, *, batch_id: int, as_of: datetime, source: str) -> list[str]:
     from shanhai.models.amounts import parse_count
+    from shanhai.models.duplicates import facts_of
     from shanhai.models.errors import InputError
     from shanhai.models.grammar import parse_date
     from shanhai.models.records import record_completion
 
     problems: list[str] = []
-    seen: dict[tuple, list[tuple[int, str | None]]] = {}
+    seen: dict[tuple, list[tuple[int, RecordFacts]]] = {}
     for row in table.rows:
         parsed: dict = {}
         for name, parse in (
@@ -146,12 +151,12 @@ def _store_rows(app, session, table, *, batch_id: int, as_of: datetime, source: 
                     import_batch_id=batch_id,
                     now=app.clock(),
                 )
-                key = (rec.occurrence_id, on, fen, count, rec.category)
-                _check_duplicate(session, seen.get(key, []), key, note, batch_id)
+                facts = facts_of(rec)
+                _check_duplicate(seen.get(facts.figures, []), facts)
         except InputError as exc:
             problems.append(_where(row, exc))
             continue
-        seen.setdefault(key, []).append((row.line, note))
+        seen.setdefault(facts.figures, []).append((row.line, facts))
     return problems
 
 
@@ -175,37 +180,11 @@ def _parse_amount(text: str, unit: str | None) -> int | None:
         raise
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    """Two records with the same figures are one unless their notes tell them apart."""
-    return not a or not b or a.strip() == b.strip()
-
-
-def _check_duplicate(session, earlier_rows, key, note, batch_id) -> None:
-    from sqlalchemy import or_, select
-    from sqlmodel import col
-
+def _check_duplicate(earlier_rows: list[tuple[int, RecordFacts]], facts: RecordFacts) -> None:
+    """A row repeating an earlier row of the file (a stored record is refused by record_completion)."""
+    from shanhai.models.duplicates import identical
     from shanhai.models.errors import InputError
-    from shanhai.models.tables import CompletionRecord
 
     for line, other in earlier_rows:
-        if _same(note, other):
+        if identical(facts, other):
             raise InputError("record", f"与第{line}行重复（同一期次、日期、金额、数量、类别）")
-    occ, on, fen, count, category = key
-    rec = CompletionRecord
-    amount, cat = col(rec.amount_fen), col(rec.category)
-    stored = session.execute(
-        select(col(rec.id), col(rec.note))
-        .where(
-            col(rec.occurrence_id) == occ,
-            col(rec.date) == on,
-            col(rec.count) == count,
-            amount.is_(None) if fen is None else amount == fen,
-            cat.is_(None) if category is None else cat == category,
-            col(rec.state) != "rejected",
-            or_(col(rec.import_batch_id).is_(None), col(rec.import_batch_id) != batch_id),
-        )
-        .order_by(col(rec.id))
-    ).all()
-    for rid, other in stored:
-        if _same(note, other):
-            raise InputError("record", f"与已有记录 #{rid} 重复（同一期次、日期、金额、数量、类别）")

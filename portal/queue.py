@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 
 from shanhai.models.accounts import Role
+from shanhai.models.duplicates import near_duplicates
 from shanhai.models.pages import count_records, failed_deliveries, occurrence_records
 from shanhai.models.queries import outbox_items, title_and_clause
 from shanhai.models.statuses import RecordState
@@ -26,8 +27,9 @@ def queue_page(request: Request, user: SessionUser = require(Role.COORDINATOR)):
         pending = occurrence_records(session, state=RecordState.SUBMITTED, limit=PENDING_SHOWN)
         pending_total = count_records(session, state=RecordState.SUBMITTED)
         failures = failed_deliveries(session)
+        near = near_duplicates((rec.id for rec, _ in pending if rec.id is not None), session=session)
     rows = [
-        {"rec": rec, "occ": occ, "title": title_and_clause(cat, occ.obligation_id)[0]}
+        {"rec": rec, "occ": occ, "title": title_and_clause(cat, occ.obligation_id)[0], "near": near.get(rec.id, [])}
         for rec, occ in pending
     ]
     return render(
