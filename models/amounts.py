@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from shanhai.models.catalogue_specs import AMOUNT_UNITS, FEN_PER_YUAN
 from shanhai.models.errors import InputError
-from shanhai.models.grammar import normal_text
+from shanhai.models.grammar import normal_text, shown_text
 
 if TYPE_CHECKING:
     from shanhai.models.catalogue_specs import ObligationSpec
@@ -43,35 +43,35 @@ def parse_amount(text: str, *, field: str = "amount", unit: str | None = None) -
     `unit` is the unit stated once for a whole column (an import header such as 金额（万元）): a bare
     number then means that unit, and a cell that names another unit is refused as contradictory.
     """
-    raw = normal_text(text)
+    raw, shown = normal_text(text), shown_text(text)
     if not raw:
         raise InputError(field, "金额为空")
     m = _AMOUNT.match(raw)
     if not m:
         raise InputError(
-            field, f"无法识别的金额“{text}”（须为数字加单位，例：1200000元、500万、2.5亿；千分位用逗号）"
+            field, f"无法识别的金额“{shown}”（须为数字加单位，例：1200000元、500万、2.5亿；千分位用逗号）"
         )
     number = f"{m['sign'].lstrip('+')}{m['int']}" + (f".{m['frac']}" if m["frac"] else "")
     given = m["unit"]
     if m["sign"] == "-" and (m["int"].strip("0,") or (m["frac"] or "").strip("0")):
-        raise InputError(field, f"金额不能为负数：{text}")
+        raise InputError(field, f"金额不能为负数：{shown}")
     if given is None and unit is None:
         bare = number.lstrip("-")
         raise InputError(field, f"金额须注明单位：{bare} 元、{bare}万 还是 {bare}亿？")
     if given is not None and unit is not None and UNIT_YUAN[given] != UNIT_YUAN[unit]:
-        raise InputError(field, f"金额“{text}”的单位与表头所注单位“{unit}”不一致")
+        raise InputError(field, f"金额“{shown}”的单位与表头所注单位“{unit}”不一致")
     yuan_per_unit = UNIT_YUAN[given or unit]  # type: ignore[index]
     whole = m["int"].replace(",", "").lstrip("0")
     frac = (m["frac"] or "").rstrip("0")
     # longer than any amount under the bound: refuse before building huge integers from it
     if len(whole) > 16:
-        raise InputError(field, f"金额超过单条记录上限 {MAX_AMOUNT_TEXT}：{text}")
+        raise InputError(field, f"金额超过单条记录上限 {MAX_AMOUNT_TEXT}：{shown}")
     if len(frac) > 10:  # 亿 has ten decimal places down to the fen; nothing has more
-        raise InputError(field, f"金额精确到分：{text}")
+        raise InputError(field, f"金额精确到分：{shown}")
     numerator = int(whole + frac or "0") * yuan_per_unit * FEN_PER_YUAN
     fen, rest = divmod(numerator, 10 ** len(frac))
     if rest:
-        raise InputError(field, f"金额精确到分：{text}")
+        raise InputError(field, f"金额精确到分：{shown}")
     check_amount(fen, field=field)
     return fen
 
@@ -90,11 +90,11 @@ def check_amount(fen: int, *, field: str = "amount") -> None:
 
 def parse_count(text: object, *, field: str = "count") -> int:
     """A count of things (次, 个, 人次): a whole number from 1 to MAX_COUNT; empty means 1."""
-    raw = normal_text(text)
+    raw, shown = normal_text(text), shown_text(text)
     if not raw:
         return 1
     if not _COUNT.match(raw):
-        raise InputError(field, f"数量须为正整数（阿拉伯数字，如 2），而不是“{text}”")
+        raise InputError(field, f"数量须为正整数（阿拉伯数字，如 2），而不是“{shown}”")
     if len(raw.lstrip("+0")) > 7:
         raise InputError(field, f"数量 {raw} 超过单条记录上限 {MAX_COUNT}")
     n = int(raw)

@@ -28,17 +28,23 @@ def normal_text(text: object) -> str:
     return unicodedata.normalize("NFKC", "" if text is None else str(text)).strip()
 
 
+def shown_text(text: object) -> str:
+    """The text quoted back in a message: as typed, without the blanks around it (an import's cell and a
+    form field lose those before they arrive; the message must not depend on the way in)."""
+    return "" if text is None else str(text).strip()
+
+
 def parse_date(text: object, *, field: str = "date", what: str = "日期") -> date:
     """A day written YYYY-MM-DD (full-width digits and dashes read as ASCII); anything else is refused."""
-    raw = normal_text(text)
+    raw, shown = normal_text(text), shown_text(text)
     if not raw:
         raise InputError(field, f"{what}为空（应为 {DATE_FORM}，如 2026-07-01）")
     if not _DATE.fullmatch(raw):
-        raise InputError(field, f"无法识别的{what}“{text}”（应为 {DATE_FORM}，如 2026-07-01）")
+        raise InputError(field, f"无法识别的{what}“{shown}”（应为 {DATE_FORM}，如 2026-07-01）")
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise InputError(field, f"不存在的{what}“{text}”") from None
+        raise InputError(field, f"不存在的{what}“{shown}”") from None
 
 
 def stored_id(text: object) -> int | None:

@@ -107,6 +107,7 @@ def _amount(values: RecordInput, spec: FormSpec) -> int | None:
         return None
     if not spec.amount:
         raise InputError("amount", "该事项按次数/数量计，不填金额。")
-    if values.amount_unit not in AMOUNT_UNITS:
+    if values.amount_unit not in (*AMOUNT_UNITS, ""):
         raise InputError("amount", "金额须注明单位：请在金额右侧选择 元、万元 或 亿元。")
-    return parse_amount(f"{number}{values.amount_unit}")
+    # no unit chosen: the number must carry its own ("5万"), as `record --amount` reads it
+    return parse_amount(f"{values.amount_number}{values.amount_unit}")
