@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from shanhai.models.errors import InputError
@@ -89,12 +88,14 @@ def near_duplicates(record_ids: Iterable[int], *, session: Session) -> dict[int,
     ids = list(record_ids)
     if not ids:
         return {}
-    rec, other = CompletionRecord, aliased(CompletionRecord)
+    rec = CompletionRecord
+    other = rec.__table__.alias("other")  # type: ignore[attr-defined]
     rows = session.execute(
-        select(col(rec.id), other.id)
-        .join(other, and_(other.occurrence_id == rec.occurrence_id, other.date == rec.date, other.id != rec.id))
-        .where(col(rec.id).in_(ids), other.state != RecordState.REJECTED.value)
-        .order_by(col(rec.id), other.id)
+        select(col(rec.id), other.c.id)
+        .join(other, and_(other.c.occurrence_id == col(rec.occurrence_id), other.c.date == col(rec.date),
+                          other.c.id != col(rec.id)))
+        .where(col(rec.id).in_(ids), other.c.state != RecordState.REJECTED.value)
+        .order_by(col(rec.id), other.c.id)
     ).all()
     found: dict[int, list[int]] = {}
     for rid, oid in rows:
