@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Request
 
 from shanhai.models.accounts import Role
 from shanhai.models.duplicates import near_duplicates
+from shanhai.models.grammar import normal_text, stored_id
 from shanhai.models.pages import count_records, failed_deliveries, occurrence_records
 from shanhai.models.queries import outbox_items, title_and_clause
 from shanhai.models.statuses import RecordState
@@ -53,9 +54,13 @@ def queue_waive(
     user: SessionUser = require(Role.COORDINATOR),
 ):
     check_csrf(request, csrf)
-    if not occurrence_id.strip().isdigit():
+    typed = normal_text(occurrence_id)
+    if not (typed.isascii() and typed.isdigit()):
         raise PageError(422, "期次编号无效", f"期次编号应为数字（见总览或期次页面的 #编号），而不是“{occurrence_id}”。")
-    return waive_now(request, int(occurrence_id), reason, user, "/queue")
+    found = stored_id(typed)
+    if found is None:
+        raise PageError(404, "期次不存在", f"没有编号为 {typed} 的期次。未做任何更改。")
+    return waive_now(request, found, reason, user, "/queue")
 
 
 @router.get("/queue/preview")

@@ -225,3 +225,14 @@ def test_a_json_record_reports_what_was_stored(tmp_path, database_url):
                           "--amount", "１,０００万元", "--as-of", AS_OF, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["amount"] == "0.1 亿元"
+
+
+@pytest.mark.parametrize(("typed", "status"), [("１２a", 422), ("9223372036854775808", 404), ("１２３４５６７", 404)])
+def test_the_queue_waive_form_reads_an_id_with_the_same_grammar(tmp_path, database_url, typed, status):
+    from tests.portal_support import csrf_of
+
+    portal = make_portal(tmp_path, database_url)
+    client = portal.coordinator()
+    csrf = csrf_of(client.get("/queue").text)
+    page = client.post("/queue/waive", data={"occurrence_id": typed, "reason": "测试", "csrf": csrf})
+    assert page.status_code == status, page.text[-400:]
