@@ -35,17 +35,11 @@ def record(
     as_json: Json = False,
 ) -> None:
     """登记一条完成记录（待协调方核验）。 Record a completion."""
-    from shanhai.models.amounts import parse_amount, parse_count
     from shanhai.models.errors import InputError
-    from shanhai.models.grammar import parse_date
     from shanhai.models.records import amount_text, record_completion
 
     when = as_of_option(as_of)
-    try:  # the grammar the portal and imports read too: the same text gets the same answer
-        day, n = parse_date(on), parse_count(count)
-        fen = parse_amount(amount) if amount is not None else None
-    except InputError as exc:
-        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
+    day, n, fen = _typed_fields(on, count, amount)
     a = ready_app(when, preview=STATUS_PREVIEW)
     try:
         with a.session() as session:
@@ -79,6 +73,19 @@ def record(
         + (f"，数量 {rec.count}" if rec.count != 1 else "")
         + "，待核验。"
     )
+
+
+def _typed_fields(on: str, count: str | None, amount: str | None):
+    """The date, count and amount as typed, read by the grammar the portal and imports read too (the same
+    text gets the same answer everywhere); a refusal names the option and stores nothing."""
+    from shanhai.models.amounts import parse_amount, parse_count
+    from shanhai.models.errors import InputError
+    from shanhai.models.grammar import parse_date
+
+    try:
+        return parse_date(on), parse_count(count), parse_amount(amount) if amount is not None else None
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
 
 
 @app.command("import")
