@@ -55,12 +55,21 @@ class Surfaces:
         result = self.cli(*args)
         return self._answer(result.exit_code == 0, result.stderr)
 
-    def by_import(self, day: str, amount: str | None) -> Answer:
+    def by_import(self, day: str, amount: str | None, *, xlsx: bool = False) -> Answer:
+        """The text in a CSV cell, or in an xlsx text cell."""
+        from openpyxl import Workbook
+
         self.files += 1
-        path = self.tmp_path / f"records-{self.files}.csv"
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            csv.writer(fh).writerows([["obligation", "scope", "date", "amount", "category"],
-                                      [OBLIGATION, SCOPE, day, amount or "", CATEGORY]])
+        rows = [["obligation", "scope", "date", "amount", "category"], [OBLIGATION, SCOPE, day, amount or "", CATEGORY]]
+        path = self.tmp_path / f"records-{self.files}.{'xlsx' if xlsx else 'csv'}"
+        if xlsx:
+            wb = Workbook()
+            for row in rows:
+                wb.active.append(row)
+            wb.save(path)
+        else:
+            with path.open("w", encoding="utf-8", newline="") as fh:
+                csv.writer(fh).writerows(rows)
         result = self.cli("import", str(path), "--as-of", AS_OF)
         return self._answer(result.exit_code == 0, result.stderr)
 
@@ -134,7 +143,8 @@ def test_an_amount_gets_the_same_answer_on_the_cli_in_an_import_and_on_the_porta
 
     text = f"{number}{unit}"
     fen, message = expected(parse_amount, text)
-    answers = [surfaces.by_cli(DAY, text), surfaces.by_import(DAY, text), surfaces.by_portal(DAY, number, unit)]
+    answers = [surfaces.by_cli(DAY, text), surfaces.by_import(DAY, text), surfaces.by_import(DAY, text, xlsx=True),
+               surfaces.by_portal(DAY, number, unit)]
     assert_same(answers, message)
     if fen is not None:
         assert answers[0].stored == (date(2026, 10, 19), fen, 1)
