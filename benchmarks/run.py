@@ -1,5 +1,5 @@
 """Shanhai benchmarks: sweep vs bare SQL read at province scale, notification fan-out,
-CLI start-up, portal page times. Prints a plain table and writes benchmarks/results.json.
+CLI start-up, portal page times, import throughput. Prints a plain table and writes benchmarks/results.json.
 
     make bench        # or: .venv/bin/python -m benchmarks.run
 
@@ -210,6 +210,11 @@ def report(results: dict) -> str:
 
         parts.append("")
         parts.append(portal_report(results["portal"]))
+    if "imports" in results:
+        from benchmarks.imports import report as imports_report
+
+        parts.append("")
+        parts.append(imports_report(results["imports"]))
     if results["notes"]:
         parts.append("")
         parts += [f"note: {n}" for n in results["notes"]]
@@ -301,6 +306,13 @@ def main() -> int:
         from benchmarks.portal import run_portal
 
         results["portal"] = run_portal(root)
+        # 5. import throughput beside a bare INSERT, a link page fetched all along
+        print("imports on SQLite …", flush=True)
+        from benchmarks.imports import run_imports
+
+        results["imports"] = run_imports(root)
+        if any(r["link_statuses"] != [200] for r in results["imports"]["runs"]):
+            results["notes"].append("a link page did not answer 200 during an import")
     except Exception:
         failed = True
         traceback.print_exc()

@@ -9,7 +9,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from shanhai.cli import zh_click
 from shanhai.cli.errors import ShanhaiGroup
+
+zh_click.install()
 
 app = typer.Typer(
     cls=ShanhaiGroup,

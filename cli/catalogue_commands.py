@@ -75,7 +75,8 @@ def catalogue_validate(
         fail(f"{len(problems)} 处错误 error(s)")
     typer.echo(
         f"通过 OK：{len(cat.documents)} 份文件，{len(cat.obligations)} 项事项，{len(cat.units)} 个单位，"
-        f"{len(cat.pairings)} 对结对，{len(cat.parks)} 个园区，附件1 {len(cat.plans)} 行"
+        f"{len(cat.pairings)} 对结对，{len(cat.parks)} 个园区，附件1 {len(cat.plans)} 行，"
+        f"调整（overrides.yaml）{sum(len(a) for a in cat.amendments.values())} 条"
     )
 
 
@@ -99,9 +100,13 @@ def obligations(as_json: Json = False) -> None:
             ("min_count", "次数"),
             ("target", "目标"),
             ("valid_from", "起"),
-            ("valid_until", "止"),
+            ("in_force_until", "止"),
+            ("source", "依据"),
         ],
     )
+    for item in items:
+        for o in item["overrides"]:
+            typer.echo(f"调整 {item['id']}：{o['summary']}（依据：{o['source']}）" + (f"；{o['note']}" if o.get("note") else ""))
 
 
 @app.command()
@@ -122,8 +127,8 @@ def plans(as_json: Json = False) -> None:
             ("year", "年度"),
             ("kind", "类别"),
             ("projects", "项目数"),
-            ("planned_total", "计划总投资"),
-            ("planned_completion", "计划完成数"),
+            ("planned_total", "计划总投资（万元）"),
+            ("planned_completion", "计划完成数（万元）"),
         ],
     )
     for stated in cat.plan_totals:
@@ -131,3 +136,31 @@ def plans(as_json: Json = False) -> None:
         typer.echo(f"计划总投资合计 {total:,} 万元 = {total / 10_000:.1f} 亿元（文件所述 {stated.stated_total_yi:g} 亿元）")
         if stated.note:
             typer.echo(f"说明：{stated.note}")
+
+
+@app.command()
+def units(as_of: AsOf = None, as_json: Json = False) -> None:
+    """各单位及其沿革（更名、合并，自何日起、依据）与消息渠道。 Units, their history and channels."""
+    from shanhai.cli.channels import _load
+    from shanhai.models.localtime import local_date
+    from shanhai.models.unit_history import history_text, unit_items
+
+    day = local_date(as_of_option(as_of))
+    a = load_app(need_db=False)
+    by_code = {code: [ch.masked_url for ch in chs] for code, chs in (_load(a) or {}).items()}
+    items = unit_items(a.catalogue.units, day, by_code)
+    if as_json:
+        return emit_json(items)
+    output.table(
+        [
+            {
+                **i,
+                "state": "现行" if i["current"] else f"已由{i['carried_by']}承接",
+                "history": history_text(i),
+                "channel_text": "、".join(i["channels"]) or ("—" if i["current"] else "（不再接收）"),
+            }
+            for i in items
+        ],
+        [("name", "单位"), ("code", "标签"), ("kind", "类别"), ("state", f"{day} 状态"), ("history", "沿革"),
+         ("channel_text", "渠道（已遮蔽）")],
+    )

@@ -98,7 +98,7 @@ def channels_test(
         typer.echo(f"{whom}配置渠道（{a.settings.apprise_config}）：没有发送任何测试消息。")
         return
 
-    results = probe_channels(targets, at=datetime.now(UTC))
+    results = probe_channels(targets, at=datetime.now(UTC), timeout=a.settings.send_timeout_seconds)
     failed = [r for r in results if r.status == "failed"]
     if as_json:
         emit_json([r.as_dict() for r in results])

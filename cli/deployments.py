@@ -17,6 +17,7 @@ import yaml
 
 from shanhai import REPO_ROOT
 from shanhai.models.localtime import TZ_NAME
+from shanhai.models.orchestration import DELIVER_FLOW, MONTHLY_DIGEST_FLOW, WEEKLY_DIGEST_FLOW
 
 WORK_POOL = "shanhai"
 TIMEZONE = TZ_NAME  # the schedules run on Shanghai's clock
@@ -80,7 +81,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
         source = f"{doc.number} {ob.clause}" if doc else ob.clause
         out.append(
             _deployment(
-                ob_id,
+                ob.title,
                 CHECK_ENTRYPOINT,
                 f"{ob.title}（{source}）",
                 check_cron(send_hour),
@@ -90,7 +91,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
         )
     out += [
         _deployment(
-            "deliver-outbox",
+            DELIVER_FLOW,
             "shanhai.flows.deliver:deliver_outbox_flow",
             "发件箱投递：待发送与待重试的消息（每 10 分钟）",
             DELIVER_CRON,
@@ -98,7 +99,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             {},
         ),
         _deployment(
-            "weekly-digest",
+            WEEKLY_DIGEST_FLOW,
             "shanhai.flows.digest:weekly_digest_flow",
             "每周督办摘要：发给协调方（每周第一个工作日）",
             digest_cron(send_hour),
@@ -106,7 +107,7 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             {},
         ),
         _deployment(
-            "monthly-digest",
+            MONTHLY_DIGEST_FLOW,
             "shanhai.flows.digest:monthly_digest_flow",
             "每月逾期通报：发给领导小组（每月第一个工作日）",
             digest_cron(send_hour),
@@ -114,7 +115,18 @@ def deployment_specs(catalogue, send_hour: int = 9) -> list[dict[str, Any]]:
             {},
         ),
     ]
+    _require_unique_names(out)
     return out
+
+
+def _require_unique_names(specs: list[dict[str, Any]]) -> None:
+    """Deployments are named by their obligation's title (Chinese in the Prefect UI): two obligations
+    with one title, in two catalogue files, would deploy over each other."""
+    seen: set[str] = set()
+    for spec in specs:
+        if spec["name"] in seen:
+            raise ValueError(f"两项职责同名“{spec['name']}”：Prefect 部署以职责名称命名，请在事项目录中改名")
+        seen.add(spec["name"])
 
 
 def render_prefect_yaml(catalogue, send_hour: int = 9) -> str:

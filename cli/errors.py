@@ -104,9 +104,11 @@ def describe(exc: BaseException) -> str | None:
         return f"无法连接数据库：{_database()}：{connect_reason(str(exc))}"
     if isinstance(exc, NotInitialised):
         return f"{_database()}：{exc}"
+    if _is_sqlalchemy(exc, "DBAPIError") and _db().is_disk_full(exc):
+        return f"磁盘空间不足：{_database()} 无法写入，未保存任何内容 nothing stored。请清理磁盘或扩容后重试 the disk is full"
     if _is_sqlalchemy(exc, "OperationalError"):
         first = _driver_reason(exc)
-        if "database is locked" in first or "database is busy" in first:
+        if _db().is_busy(exc):
             return BUSY
         if "no such table" in first:
             return f"数据库未初始化或不是山海的数据库：{_database()}：{first}。请运行 shanhai init"
@@ -135,6 +137,14 @@ def _driver_reason(exc: BaseException) -> str:
     """The database driver's first line (the SQL statement SQLAlchemy appends is left out)."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return reason[0] if reason else type(exc).__name__
+
+
+def _db():
+    """shanhai.db, which reads a database error (busy, disk full) for the CLI and the portal alike;
+    imported only once SQLAlchemy has raised."""
+    from shanhai import db
+
+    return db
 
 
 def _is_sqlalchemy(exc: BaseException, name: str) -> bool:

@@ -10,6 +10,7 @@ No database and no Prefect: these read the catalogue folder's holiday file and n
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,8 +81,9 @@ def _calendar():
         fail(f"节假日文件有误 the holiday file is invalid:\n{exc}")
 
 
-def _payload(year: int, source: str, off: list[date], on: list[date]) -> dict[str, Any]:
-    return {"year": year, "source": source, "off": [d.isoformat() for d in off], "on": [d.isoformat() for d in on]}
+def _payload(year: int, source: str, off: list[date], on: list[date], bridges: Sequence[date] = ()) -> dict[str, Any]:
+    return {"year": year, "source": source, "off": [d.isoformat() for d in off], "on": [d.isoformat() for d in on],
+            "likely_bridges": [d.isoformat() for d in bridges]}
 
 
 def _names(year: int, source: str) -> dict[date, str]:
@@ -128,11 +130,14 @@ def show(
     first, last = AS_OF_YEARS  # the years any command evaluates; the law's calendar means nothing for 888
     if not first <= year <= last:
         fail(f"年份 {year} 超出范围（{first}–{last}）")
+    from shanhai.models.holiday_watch import likely_bridges
+
     cal = _calendar()
     source = cal.source(year)
     off, on = cal.deviations(year)
+    bridges = likely_bridges(cal, year)
     if as_json:
-        return emit_json(_payload(year, source, off, on))
+        return emit_json(_payload(year, source, off, on, bridges))
     where = _SOURCE_NAMES[source]
     if source == "file":
         from shanhai.models.holiday_file import load_holiday_file
@@ -147,6 +152,19 @@ def show(
             "运行 shanhai holidays import 通知.txt"
         )
     _listing(off, on, _names(year, source))
+    _bridges(bridges)
+
+
+def _bridges(days: list[date]) -> None:
+    from shanhai.models.holiday_watch import LIKELY_BRIDGE_MARK
+    from shanhai.models.localtime import weekday_name
+
+    if not days:
+        return
+    typer.echo(f"{LIKELY_BRIDGE_MARK} {len(days)} 天（临时日历按工作日计算，但近三年国务院办公厅通知均在该日放假；"
+               "通知导入前，落在这些日子的期限可能顺延）：")
+    for d in days:
+        typer.echo(f"  {d.isoformat()} {weekday_name(d)}  {LIKELY_BRIDGE_MARK}")
 
 
 def _read(path: Path):

@@ -9,8 +9,6 @@ import typer
 from shanhai.cli import output
 from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app, refuse_future_as_of
 
-MAX_LIMIT = 10_000  # messages listed at once by `outbox --limit`
-
 
 @app.command()
 def remind(
@@ -94,15 +92,14 @@ def digest(
 
 @app.command()
 def outbox(
-    limit: Annotated[int, typer.Option("--limit", help="最多显示条数")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help=f"最多显示条数（1–{output.MAX_LIMIT}）")] = 50,
     show: Annotated[int | None, typer.Option("--show", help="显示某条消息全文")] = None,
     as_json: Json = False,
 ) -> None:
     """发件箱：已写入的消息及其投递状态。 List stored messages with delivery state."""
     from shanhai.models.queries import outbox_items
 
-    if not 1 <= limit <= MAX_LIMIT:
-        fail(f"--limit：应为 1 到 {MAX_LIMIT} 之间的整数，而不是 {limit}")
+    output.check_limit(limit)
     a = load_app()
     a.migrate()
     items = outbox_items(a, limit=limit, message_id=show)
@@ -113,6 +110,7 @@ def outbox(
         return
     if as_json:
         return emit_json(items)
+    from shanhai.models.statuses import delivery_label
     from shanhai.notifications.planner import Role
 
     labels = {r.value: r.label for r in Role}
@@ -120,19 +118,20 @@ def outbox(
         {
             **i,
             "role": labels.get(i["role"], i["role"]),
-            "deliveries_text": "、".join(f"{d['channel']}:{d['status']}" for d in i["deliveries"]),
+            "deliveries_text": "、".join(f"{d['channel']}：{delivery_label(d['status'])}" for d in i["deliveries"]),
         }
         for i in items
     ]
-    output.table(
-        rows,
-        [
-            ("id", "#"),
-            ("created_at", "写入时间"),
-            ("recipient", "收件单位"),
-            ("role", "角色"),
-            ("stage_label", "阶段"),
-            ("item_count", "事项数"),
-            ("deliveries_text", "投递"),
-        ],
-    )
+    with output.paged():
+        output.table(
+            rows,
+            [
+                ("id", "#"),
+                ("created_at", "写入时间"),
+                ("recipient", "收件单位"),
+                ("role", "角色"),
+                ("stage_label", "阶段"),
+                ("item_count", "事项数"),
+                ("deliveries_text", "投递"),
+            ],
+        )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import io
+import sys
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,10 +13,34 @@ import typer
 
 from shanhai.models.text import display_width
 
+MAX_LIMIT = 10_000  # rows a listing's --limit may ask for
+
 LIGHT = {"green": "🟢", "yellow": "🟡", "red": "🔴", "grey": "⚪"}
 
 
 width = display_width
+
+
+def check_limit(limit: int | None) -> None:
+    """``--limit`` of a listing: 1 to MAX_LIMIT, or None for all."""
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        typer.echo(f"错误 error: --limit：应为 1 到 {MAX_LIMIT} 之间的整数，而不是 {limit}", err=True)
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def paged() -> Iterator[None]:
+    """On a terminal, a long listing goes through the pager (``less``; ``$PAGER`` wins) instead of
+    scrolling past; piped or redirected, it is printed as it is."""
+    if not sys.stdout.isatty():
+        yield
+        return
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        yield
+    import pydoc
+
+    pydoc.pager(buffer.getvalue())
 
 
 def pad(text: str, w: int) -> str:
@@ -38,14 +65,16 @@ def table(items: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -
     typer.echo(f"共 {len(items)} 项")
 
 
-def status_table(items: Sequence[dict[str, Any]]) -> None:
+def status_table(items: Sequence[dict[str, Any]], *, bridged: set[str] | frozenset[str] = frozenset()) -> None:
+    """``bridged``: ISO due dates the notice will likely give off (可能调休), marked beside the date."""
+    from shanhai.models.holiday_watch import LIKELY_BRIDGE_MARK
     from shanhai.models.progress import progress_text
     from shanhai.models.statuses import label_of
     from shanhai.models.working_days import PROVISIONAL_MARK, provisional_footnote
 
     rows = []
     for it in items:
-        label = label_of(it["status"])
+        label = label_of(it["status"], it.get("history"))
         if it["status"] == "overdue" and it["escalation_level"]:
             label += f"（督办{it['escalation_level']}级）"
         if it["pending"]:
@@ -55,7 +84,9 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
                 **it,
                 "light_label": f"{LIGHT[it['light']]} {label}",
                 "progress_text": progress_text(it["progress"]),
-                "due_text": f"{it['due']}（{PROVISIONAL_MARK}）" if it["provisional_calendar"] else it["due"],
+                "due_text": (f"{it['due']}（{PROVISIONAL_MARK}" + (f"·{LIKELY_BRIDGE_MARK}" if it["due"] in bridged else "")
+                             + "）") if it["provisional_calendar"] else it["due"],
+                "accountable_text": "、".join(it["accountable"]) or "—",
             }
         )
     table(
@@ -66,6 +97,7 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
             ("title", "事项"),
             ("clause", "条款"),
             ("scope", "范围"),
+            ("accountable_text", "责任单位"),
             ("period", "期次"),
             ("due_text", "期限"),
             ("progress_text", "进度"),
@@ -74,6 +106,9 @@ def status_table(items: Sequence[dict[str, Any]]) -> None:
     provisional = {int(it["due"][:4]) for it in items if it["provisional_calendar"]}
     if provisional:
         typer.echo(provisional_footnote(provisional))
+    if any(it["due"] in bridged for it in items):
+        typer.echo(f"标“{LIKELY_BRIDGE_MARK}”的期限：近三年国务院办公厅通知均在该日放假（调休），"
+                   "通知导入后期限可能顺延。")
 
 
 def records_table(items: Sequence[dict[str, Any]]) -> None:
@@ -84,6 +119,11 @@ def records_table(items: Sequence[dict[str, Any]]) -> None:
         remark = it["note"] or ""
         if it["review_note"]:
             remark = f"{remark}（审核：{it['review_note']}）" if remark else f"审核：{it['review_note']}"
+        if it["same_event"]:
+            others = "、".join(f"#{i}" for i in it["same_event"])
+            remark = f"同一活动（另见 {others}，计 1 次）；{remark}".rstrip("；")
+        if it["reported_late"]:
+            remark = f"补报（{it['date']} 完成，期限后登记）；{remark}".rstrip("；")
         rows.append(
             {
                 **it,

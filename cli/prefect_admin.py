@@ -16,7 +16,6 @@ from shanhai import REPO_ROOT
 from shanhai.cli.processes import Child, Stack, StartupError, open_log
 
 WORK_POOL = "shanhai"
-CHECK_FLOW = "check-obligation"
 WORKER_LIMIT = 4  # concurrent flow runs (each one a Python process)
 HEALTH_TIMEOUT = 120.0
 
@@ -137,6 +136,36 @@ def deploy_all(*, env: dict[str, str], log_path: Path, prefect_file: Path | None
     if done.returncode != 0:
         tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-20:])
         raise StartupError(f"prefect deploy 失败（退出码 {done.returncode}），日志 {log_path}：\n{tail}")
+
+
+def deploy_if_changed(
+    api_url: str, *, env: dict[str, str], log_path: Path, prefect_file: Path | None
+) -> bool:
+    """`prefect deploy --all` unless the same file was deployed before and the server still has every one
+    of its deployments (a warm start then skips the ~20 s it costs); True when it deployed."""
+    import hashlib
+
+    import yaml
+
+    path = prefect_file or REPO_ROOT / "prefect.yaml"
+    text = path.read_text(encoding="utf-8")
+    stamp = Path(env["PREFECT_HOME"]) / "deployed.sha256"
+    fingerprint = hashlib.sha256(f"{api_url}\n{text}".encode()).hexdigest()
+    names = {d["name"] for d in yaml.safe_load(text).get("deployments") or []}
+    if stamp.exists() and stamp.read_text().strip() == fingerprint and names <= _deployed_names(api_url):
+        return False
+    deploy_all(env=env, log_path=log_path, prefect_file=prefect_file)
+    stamp.write_text(fingerprint)
+    return True
+
+
+def _deployed_names(api_url: str) -> set[str]:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
+
+    with SyncPrefectClient(api_url) as client:
+        found = client.read_deployments(work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[WORK_POOL])))
+    return {d.name for d in found}
 
 
 def start_worker(stack: Stack, *, env: dict[str, str], log_path: Path, limit: int = WORKER_LIMIT) -> Child:

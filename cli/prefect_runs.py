@@ -22,15 +22,15 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from shanhai.cli.prefect_admin import CHECK_FLOW, WORK_POOL
+from shanhai.cli.prefect_admin import WORK_POOL
 from shanhai.models.localtime import SHANGHAI, local_date, to_local
+from shanhai.models.orchestration import DELIVER_DEPLOYMENT, check_deployment
 from shanhai.models.statuses import Status
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
     from prefect.client.schemas.objects import FlowRun
 
-DELIVER_DEPLOYMENT = "deliver-outbox/deliver-outbox"
 UP_TAG = "shanhai-up"
 # The check flow tags a run that found overdue duties with the status label (shanhai.flows.common):
 # such a Failed run is a finished check, where a Failed run without it is an error worth re-running.
@@ -143,7 +143,7 @@ def trigger_checks(
     with SyncPrefectClient(api_url) as client:
         for ob_id, title in titles.items():
             try:
-                dep = client.read_deployment_by_name(f"{CHECK_FLOW}/{ob_id}")
+                dep = client.read_deployment_by_name(check_deployment(title))
             except ObjectNotFound:
                 continue
             if as_of is None and (scheduled := _due_scheduled_run_today(client, dep.id, now)):

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from shanhai.cli import output
 from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app, ready_app
 
 # record and import store what happened; what a future day would look like is only ever previewed
@@ -60,6 +61,7 @@ def record(
                 period=period,
                 now=a.clock(),
             )
+            late = _late_report_note(session, rec, entered=min(when, a.clock()))
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
     amount_shown = amount_text(a.catalogue, obligation, rec.amount_fen)
@@ -72,6 +74,7 @@ def record(
         + (f"，金额 {amount_shown}" if amount_shown else "")
         + (f"，数量 {rec.count}" if rec.count != 1 else "")
         + "，待核验。"
+        + late
     )
 
 
@@ -86,6 +89,18 @@ def _typed_fields(on: str, count: str | None, amount: str | None):
         return parse_date(on), parse_count(count), parse_amount(amount) if amount is not None else None
     except InputError as exc:
         fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
+
+
+def _late_report_note(session, rec, *, entered) -> str:
+    """"（补报：…）" when the record is dated by its due date but entered after it, else ""."""
+    from shanhai.models.localtime import local_date
+    from shanhai.models.queries import reported_late
+    from shanhai.models.tables import Occurrence
+
+    occ = session.get(Occurrence, rec.occurrence_id)
+    if occ is None or not reported_late(rec.date, local_date(entered), occ.due):
+        return ""
+    return f"（补报：{rec.date} 完成，在期限后登记，按期计入 {occ.period} 期次）"
 
 
 @app.command("import")
@@ -154,21 +169,27 @@ def records(
         str | None, typer.Option("--scope", help="结对（如 泰顺-鹿城）、单位、园区或 全市")
     ] = None,
     obligation: Annotated[str | None, typer.Option("--obligation", help="事项编号")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help=f"最多列出条数（1–{output.MAX_LIMIT}）；默认全部")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """完成记录：待核验的在前（最早登记的在前），供 verify / reject 使用编号。 List completion records."""
-    from shanhai.cli import output
     from shanhai.models.queries import record_items
 
+    output.check_limit(limit)
     a = load_app()
     a.migrate()
     try:
         items = record_items(a, pending=pending, scope=scope, obligation=obligation)
     except ValueError as exc:
         fail(str(exc))
+    if limit is not None:
+        items = items[:limit]
     if as_json:
         return emit_json(items)
-    output.records_table(items)
+    with output.paged():
+        output.records_table(items)
 
 
 @app.command()

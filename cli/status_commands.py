@@ -39,17 +39,25 @@ def status(
         fail(str(exc))
     if as_json:
         return emit_json(items)
-    output.status_table(items)
+    from shanhai.models.holiday_watch import likely_bridges
+
+    years = {int(it["due"][:4]) for it in items if it["provisional_calendar"]}
+    output.status_table(items, bridged={d.isoformat() for y in years for d in likely_bridges(a.calendar, y)})
 
 
 @app.command()
 def board(as_of: AsOf = None) -> None:
     """总览：结对 × 事项 红黄绿灯。 The board: pairings x obligations."""
+    from shanhai.models.holiday_watch import missing_notice
+    from shanhai.models.localtime import local_date
     from shanhai.models.queries import board_grid
 
     when = as_of_option(as_of)
     a = ready_app(when)
     output.board(board_grid(a, as_of=when), when)
+    notice = missing_notice(a.calendar, local_date(when))
+    if notice:
+        typer.echo(f"！！{notice}")
 
 
 @app.command()

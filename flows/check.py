@@ -25,6 +25,7 @@ from shanhai.flows.common import (
     status_rows,
 )
 from shanhai.flows.states import final_state
+from shanhai.models.orchestration import CHECK_FLOW
 from shanhai.notifications.checking import CheckResult
 
 
@@ -42,7 +43,7 @@ def check_task(app: App, obligation: str, as_of: str, dry_run: bool) -> CheckRes
     return check_obligation(app, obligation, as_of=parse_as_of(as_of), dry_run=dry_run)
 
 
-@flow(name="check-obligation", flow_run_name=_run_name, log_prints=True)
+@flow(name=CHECK_FLOW, flow_run_name=_run_name, log_prints=True)
 def check_obligation_flow(obligation: str, as_of: str | None = None, dry_run: bool = False) -> State:
     """检查一项职责：评估全部期次，把应发的提醒与督办写入发件箱（由发件箱投递流程发送）。"""
     from shanhai.app import parse_as_of

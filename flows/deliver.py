@@ -15,6 +15,7 @@ from prefect.states import State
 from shanhai.app import App
 from shanhai.flows.common import dated_run_name, delivery_markdown, delivery_outcome, ready_app
 from shanhai.flows.states import final_state
+from shanhai.models.orchestration import DELIVER_FLOW
 from shanhai.notifications.delivery import DeliveryReport
 
 DELIVERY = "发件箱投递"
@@ -29,7 +30,7 @@ def deliver_task(app: App) -> DeliveryReport:
     return deliver_outbox(app)
 
 
-@flow(name="deliver-outbox", flow_run_name=lambda: dated_run_name(DELIVERY, None, with_time=True), log_prints=True)
+@flow(name=DELIVER_FLOW, flow_run_name=lambda: dated_run_name(DELIVERY, None, with_time=True), log_prints=True)
 def deliver_outbox_flow() -> State:
     """投递发件箱中待发送或待重试的消息。"""
     app = ready_app(flow_run.id)

@@ -26,6 +26,7 @@ from shanhai.flows.common import (
 )
 from shanhai.flows.deliver import deliver_task
 from shanhai.flows.states import final_state
+from shanhai.models.orchestration import MONTHLY_DIGEST_FLOW, WEEKLY_DIGEST_FLOW
 from shanhai.notifications.checking import CheckResult
 
 WEEKLY = "每周督办摘要"
@@ -67,7 +68,7 @@ def _digest(audience: Literal["coordinator", "supervisor"], as_of: str | None, d
 
 
 @flow(
-    name="weekly-digest",
+    name=WEEKLY_DIGEST_FLOW,
     flow_run_name=lambda: dated_run_name(WEEKLY, flow_run.parameters.get("as_of")),
     log_prints=True,
 )
@@ -77,7 +78,7 @@ def weekly_digest_flow(as_of: str | None = None, dry_run: bool = False) -> State
 
 
 @flow(
-    name="monthly-digest",
+    name=MONTHLY_DIGEST_FLOW,
     flow_run_name=lambda: dated_run_name(MONTHLY, flow_run.parameters.get("as_of")),
     log_prints=True,
 )

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 import shanhai.models.accounts  # noqa: F401  (registers the tables)
 import shanhai.models.acknowledgements  # noqa: F401
 import shanhai.models.form_nonces  # noqa: F401
+import shanhai.models.portal_sessions  # noqa: F401
 import shanhai.models.tables  # noqa: F401
 
 config = context.config

@@ -19,6 +19,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from shanhai.models.audit import audit
 from shanhai.models.errors import InputError
+from shanhai.models.portal_sessions import MAX_SESSION_ID, PortalSession, end_sessions_of, session_key
 from shanhai.models.tables import utcnow
 
 LOGIN_WINDOW = timedelta(minutes=15)
@@ -101,13 +102,33 @@ def set_active(*, session: Session, name: str, active: bool, actor: str) -> User
     if user is None:
         raise InputError("name", f"没有账号“{name}”")
     user.active = active
+    # a disabled account's open sessions end with it (the portal also re-reads `active` on every request)
+    detail = {} if active else {"sessions_ended": end_sessions_of(session=session, user_name=name)}
     audit(
         session=session,
         actor=actor,
         action="user.enabled" if active else "user.disabled",
         entity="user",
         entity_id=name,
+        **detail,
     )
+    return user
+
+
+def user_named(*, session: Session, name: str) -> User | None:
+    return session.execute(select(User).where(col(User.name) == name)).scalar_one_or_none()
+
+
+def change_password(*, session: Session, name: str, password: str, actor: str) -> User:
+    """Set a new password; every open session of the account ends (a copied cookie goes with the old one)."""
+    user = user_named(session=session, name=name)
+    if user is None:
+        raise InputError("name", f"没有账号“{name}”")
+    check_password(password)
+    user.password_hash = hash_password(password)
+    ended = end_sessions_of(session=session, user_name=name)
+    audit(session=session, actor=actor, action="user.password_changed", entity="user", entity_id=name,
+          sessions_ended=ended)
     return user
 
 
@@ -118,6 +139,21 @@ def list_users(*, session: Session) -> list[User]:
 def active_user(*, session: Session, name: str) -> User | None:
     return session.execute(
         select(User).where(col(User.name) == name, col(User.active).is_(True))
+    ).scalar_one_or_none()
+
+
+def session_user(*, session: Session, session_id: str, now: datetime) -> User | None:
+    """The active account an open, unexpired portal session belongs to; None once it was ended."""
+    if not session_id or len(session_id) > MAX_SESSION_ID:
+        return None
+    return session.execute(
+        select(User)
+        .join(PortalSession, col(PortalSession.user_name) == col(User.name))
+        .where(
+            col(PortalSession.id_hash) == session_key(session_id),
+            col(PortalSession.expires_at) > now,
+            col(User.active).is_(True),
+        )
     ).scalar_one_or_none()
 
 

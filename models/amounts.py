@@ -110,13 +110,18 @@ def check_count(n: int, *, field: str = "count") -> None:
 
 
 def format_amount(fen: int, unit: str) -> str:
-    """fen in a unit, exactly and without trailing zeros: '1.19 亿元', '11900 万元', '12.5 元'."""
+    """Money as every page, message, listing and export shows it: in ``unit`` (the target's), thousands
+    separated, at most two decimals, no trailing zeros ('5.93 亿元', '11,900 万元', '12.5 元'); a value
+    the two decimals round is marked 约 ('约 5.93 亿元' for 59,270.1425 万元). Integer arithmetic: exact."""
     per = UNIT_YUAN[unit] * FEN_PER_YUAN
-    sign = "-" if fen < 0 else ""
-    whole, rest = divmod(abs(fen), per)
-    digits = len(str(per)) - 1
-    frac = f"{rest:0{digits}d}".rstrip("0") if rest else ""
-    return f"{sign}{whole}{'.' + frac if frac else ''} {unit}"
+    hundredths, rest = divmod(abs(fen) * 100, per)
+    if rest * 2 >= per:  # half up
+        hundredths += 1
+    if hundredths == 0 and fen:
+        return f"不足 0.01 {unit}"
+    whole, cents = divmod(hundredths, 100)
+    text = f"{whole:,}" + (f".{cents:02d}".rstrip("0") if cents else "")
+    return f"{'约 ' if rest else ''}{'-' if fen < 0 else ''}{text} {unit}"
 
 
 def takes_amount(ob: ObligationSpec) -> bool:

@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+from shanhai.models.catalogue_overrides import (
+    Amendment,
+    Override,
+    in_force,
+    last_year_in_force,
+    override_items,
+    read_overrides,
+    spec_in_year,
+)
 from shanhai.models.catalogue_specs import (
     CITY_SCOPE,
     SIDE_TOKENS,
@@ -23,6 +33,7 @@ from shanhai.models.catalogue_specs import (
     Roles,
     UnitSpec,
 )
+from shanhai.models.unit_history import check_successions, unit_on
 from shanhai.models.yaml_source import Problem, Source, YamlFileError, dotted, read_yaml, validate
 
 
@@ -42,10 +53,46 @@ class Catalogue:
     plans: list[PlanRow]
     plan_totals: list[Plans] = field(default_factory=list)  # each document's stated 附件1 total
     aliases: dict[str, str] = field(default_factory=dict)  # any spelling -> canonical unit name
+    amendments: dict[str, tuple[Amendment, ...]] = field(default_factory=dict)  # overrides.yaml, by duty
 
     def unit(self, name: str) -> UnitSpec | None:
         canonical = self.aliases.get(name)
         return self.units.get(canonical) if canonical else None
+
+    def unit_on(self, name: str, day: date) -> str:
+        """The canonical name of the unit that carries ``name``'s duties on ``day`` (its successor after a
+        rename or merger, followed to the end; the unit itself before)."""
+        return unit_on(self.units, self.aliases.get(name, name), day)
+
+    def in_force(self, obligation_id: str, year: int) -> bool:
+        """Whether the duty is in force in ``year``: the document's years as changed by overrides.yaml."""
+        return in_force(self.obligations[obligation_id], self.amendments.get(obligation_id, ()), year)
+
+    def spec_in(self, obligation_id: str, year: int) -> ObligationSpec:
+        """The duty as it reads in ``year`` (an override's replacement from its year on)."""
+        return spec_in_year(self.obligations[obligation_id], self.amendments.get(obligation_id, ()), year)
+
+    def overrides_of(self, obligation_id: str) -> list[Override]:
+        return [a.override for a in self.amendments.get(obligation_id, ())]
+
+    def override_fields(self, obligation_id: str) -> dict:
+        """What `obligations` shows of the overrides: ``in_force_until`` (the last year once they apply,
+        null: no end), ``overrides`` (each with its source) and ``source`` (the document and the decisions)."""
+        amendments = self.amendments.get(obligation_id, ())
+        return {
+            "in_force_until": last_year_in_force(self.obligations[obligation_id], amendments),
+            "overrides": override_items(amendments),
+            "source": self.citation(obligation_id, 9999, ended_too=True),
+        }
+
+    def citation(self, obligation_id: str, year: int, *, ended_too: bool = False) -> str:
+        """What a duty in ``year`` rests on: the document's number, then each override's source in force
+        (``温政发〔2018〕26号、市领导小组2027年工作要点``) — for messages and pages that cite it."""
+        document = self.documents.get(self.obligation_document.get(obligation_id, ""))
+        parts = [document.number] if document else []
+        parts += [a.override.source for a in self.amendments.get(obligation_id, ())
+                  if a.override.from_ <= year and (ended_too or a.override.action != "end")]
+        return "、".join(dict.fromkeys(parts))
 
     def require_obligation(self, obligation_id: str) -> ObligationSpec:
         """The obligation, or a ValueError that names it and lists the ones there are (every interface
@@ -68,8 +115,12 @@ class Catalogue:
         ]
 
     def definition_json(self, obligation_id: str) -> str:
-        spec = self.obligations[obligation_id]
-        return json.dumps(spec.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
+        """The duty's definition, its overrides included (so that an override is audited as a change)."""
+        data = self.obligations[obligation_id].model_dump(mode="json")
+        overrides = self.overrides_of(obligation_id)
+        if overrides:
+            data["overrides"] = [o.model_dump(mode="json", by_alias=True, exclude_none=True) for o in overrides]
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def _read(path: Path, problems: list[Problem]) -> tuple[CatalogueFile, Source] | None:
@@ -101,7 +152,16 @@ def load_catalogue(path: Path) -> Catalogue:
     parsed = [r for f in files if (r := _read(f, problems))]
     if problems:
         raise CatalogueError(problems)
-    return _assemble(parsed)
+    cat = _assemble(parsed)
+    problems += check_successions(cat.units, cat.aliases, [src for cf, src in parsed if cf.units])
+    for cf, src in parsed:
+        if cf.overrides is not None:
+            for ob_id, found in read_overrides(src, cat.obligations, problems).items():
+                cat.amendments[ob_id] = tuple(sorted((*cat.amendments.get(ob_id, ()), *found),
+                                                     key=lambda a: a.override.from_))
+    if problems:
+        raise CatalogueError(problems)
+    return cat
 
 
 def _declares_units(p: Path) -> bool:

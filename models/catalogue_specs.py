@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 from shanhai.models.ladder import LadderOverride
 
@@ -47,6 +47,7 @@ Kind = Literal[
 ScopeKind = Literal["pairing", "county", "park", "city"]
 RECURRING_KINDS = {"annual_deadline", "annual_count", "annual_quantity", "plan_vs_actual"}
 DATED_ONCE_KINDS = {"one_off", "cumulative_quantity"}
+QUANTITY_KINDS = {"annual_quantity", "cumulative_quantity", "plan_vs_actual"}  # counted by the record's date
 AMOUNT_UNITS = {"亿元": 100_000_000, "万元": 10_000}  # in 元
 FEN_PER_YUAN = 100  # amounts are stored in fen (分), exactly
 FEN_PER_WAN = AMOUNT_UNITS["万元"] * FEN_PER_YUAN
@@ -98,6 +99,7 @@ class ObligationSpec(_Strict):
     id: str = Field(pattern=SLUG, max_length=64)
     title: str = Field(min_length=1, max_length=64)
     description: str | None = None
+    summary: str | None = Field(default=None, min_length=1, max_length=40)  # the duty in one line (messages)
     clause: str = Field(min_length=1)
     kind: Kind
     scope: ScopeKind
@@ -107,6 +109,7 @@ class ObligationSpec(_Strict):
     closes: str | None = None  # MM-DD of the assessment that closes a period (default 03-31)
     window_from: str | None = None  # MM-DD: records before it in the year do not count (a window)
     unverified: bool = False  # figures the source garbles: tracked and flagged, never sent to supervisors
+    escalate: bool = True  # False: the leading group's own duty (年中调研督查): never escalated to it
     min_count: StrictInt | None = Field(default=None, ge=1, le=MAX_CATALOGUE_COUNT)
     target: Target | None = None
     shares: list[Share] | None = None
@@ -187,7 +190,20 @@ class DocumentSpec(_Strict):
     id: str = Field(pattern=SLUG)
     number: str
     title: str
-    issued: date
+    issued: date  # 印发
+    effective_from: date | None = None  # 施行; None: the issue date. Duties due before it are history
+
+    @field_validator("effective_from")
+    @classmethod
+    def _effective_after_issue(cls, v: date | None, info: ValidationInfo) -> date | None:
+        issued = info.data.get("issued")
+        if v is not None and issued is not None and v < issued:
+            raise ValueError(f"施行日期 {v} 早于印发日期 {issued} (effective_from is before the issue date)")
+        return v
+
+    @property
+    def in_force_from(self) -> date:
+        return self.effective_from or self.issued
 
 
 class PlanRow(_Strict):
@@ -205,12 +221,24 @@ class Plans(_Strict):
     rows: list[PlanRow]
 
 
+class Succession(_Strict):
+    """A unit's end: from ``from`` on (a date), its duties and messages go to ``unit`` (renamed: the same
+    body under a new name; merged: one of several bodies joined into it). ``source`` is the decision."""
+
+    how: Literal["renamed", "merged"]
+    unit: str = Field(min_length=1)
+    from_: date = Field(alias="from")
+    source: str = Field(min_length=2)
+    note: str | None = None
+
+
 class UnitSpec(_Strict):
     name: str
     code: str = Field(pattern=SLUG, max_length=64)
     short: str | None = None
     kind: Literal["county", "partner", "department", "coordinator", "supervisor"]
     aliases: list[str] = Field(default_factory=list)
+    succeeded_by: Succession | None = None  # the unit's history: who carries its duties from when
 
 
 class Roles(_Strict):
@@ -244,6 +272,7 @@ class CatalogueFile(_Strict):
     pairings: list[PairingSpec] = Field(default_factory=list)
     parks: list[ParkSpec] = Field(default_factory=list)
     holidays: Any = None  # the holiday file shares the folder; shanhai.models.holiday_file reads it
+    overrides: Any = None  # the coordinator's override file; shanhai.models.catalogue_overrides reads it
 
     @model_validator(mode="after")
     def _document_owns_obligations(self) -> CatalogueFile:

@@ -20,6 +20,7 @@ from sqlalchemy import and_, select
 from sqlmodel import Session, col
 
 from shanhai.models.errors import InputError
+from shanhai.models.import_batches import visible_records
 from shanhai.models.statuses import RecordState
 from shanhai.models.tables import CompletionRecord
 
@@ -41,10 +42,19 @@ class RecordFacts:
         return (self.occurrence_id, self.on, self.amount_fen, self.count, self.category)
 
 
+def distinguishing(text: str | None) -> str | None:
+    """A note or evidence hash as it tells records apart: trimmed, and None when blank."""
+    return (text or "").strip() or None
+
+
 def _tells_apart(a: str | None, b: str | None) -> bool:
     """A note or a file tells two records apart only when both have one and they differ."""
-    a, b = (a or "").strip(), (b or "").strip()
-    return bool(a) and bool(b) and a != b
+    a, b = distinguishing(a), distinguishing(b)
+    return a is not None and b is not None and a != b
+
+
+def same_record_message(record_id: int) -> str:
+    return f"已提交过相同记录 #{record_id}（{SAME_FIGURES}）"
 
 
 def identical(a: RecordFacts, b: RecordFacts) -> bool:
@@ -67,13 +77,14 @@ def refuse_identical(facts: RecordFacts, *, session: Session, exclude_batch: int
         amount.is_(None) if facts.amount_fen is None else amount == facts.amount_fen,
         category.is_(None) if facts.category is None else category == facts.category,
         col(rec.state) != RecordState.REJECTED.value,
+        visible_records(),
     )
     if exclude_batch is not None:
         batch = col(rec.import_batch_id)
         q = q.where(batch.is_(None) | (batch != exclude_batch))
     for stored in session.execute(q.order_by(col(rec.id))).scalars():
         if identical(facts, facts_of(stored)):
-            raise InputError("record", f"已提交过相同记录 #{stored.id}（{SAME_FIGURES}）")
+            raise InputError("record", same_record_message(stored.id))
 
 
 def facts_of(rec: CompletionRecord) -> RecordFacts:

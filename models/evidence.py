@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -33,10 +34,22 @@ def store_evidence(path: Path, *, session: Session, evidence_dir: Path, max_byte
         # private (folders 0700, files 0600 as mkstemp makes them): evidence holds personal data
         evidence_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         target.parent.mkdir(mode=0o700, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, target)
+        _write_atomically(target, data)
     # written now, before the record that refers to it; the same file recorded at once by another
     # process: this insert waits for its commit and writes nothing, and both records point to one row
     insert_ignore(session, EvidenceFile, {"sha256": digest, "size": len(data), "stored_at": utcnow()})
     return Evidence(digest, path.name, len(data))
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write beside the target, then rename: a reader never sees half a file, and a write that fails
+    (a full disk) leaves no temporary file behind."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

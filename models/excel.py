@@ -21,7 +21,8 @@ COLUMNS = [
     ("clause", "条款"),
     ("obligation", "事项编号"),
     ("scope", "范围"),
-    ("responsible", "责任单位"),
+    ("accountable", "责任单位"),
+    ("co_responsible", "配合单位"),
     ("period", "期次"),
     ("due", "期限"),
     ("light_label", "灯"),
@@ -40,7 +41,7 @@ def status_rows(app, *, as_of: datetime, **flt: Any) -> list[dict[str, Any]]:
     """The rows, in the order `shanhai status` lists them (most urgent, oldest first); ``flt`` as
     :func:`shanhai.models.queries.evaluations` takes it (year, everything, scope, obligation)."""
     from shanhai.models.progress import progress_text
-    from shanhai.models.statuses import Light, label_of
+    from shanhai.models.statuses import Light
     from shanhai.models.working_days import PROVISIONAL_MARK
 
     rows = []
@@ -50,9 +51,10 @@ def status_rows(app, *, as_of: datetime, **flt: Any) -> list[dict[str, Any]]:
             {
                 **item,
                 "due": ev.due,
-                "responsible": "、".join(occ.requirement.responsible),
+                "accountable": "、".join(ev.accountable),
+                "co_responsible": "、".join(u for u in occ.requirement.responsible if u not in ev.accountable),
                 "light_label": Light(item["light"]).name_zh,
-                "status_label": label_of(item["status"]),
+                "status_label": ev.label,
                 "progress_text": progress_text(item["progress"]),
                 "pending": "是" if item["pending"] else "",
                 "calendar_label": PROVISIONAL_MARK if ev.provisional else "",

@@ -37,7 +37,8 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> bytes:
     cal.add("x-wr-timezone", TZ_NAME)
     stamp = as_of.astimezone(UTC)
     for occ in occs:
-        if unit.name not in parse_requirement(occ.requirement).responsible:
+        req = parse_requirement(occ.requirement)
+        if unit.name not in req.responsible:
             continue
         ob = app.catalogue.obligations.get(occ.obligation_id)
         title = ob.title if ob else occ.obligation_id
@@ -48,7 +49,8 @@ def unit_calendar(app, unit_name: str, *, as_of: datetime) -> bytes:
         event.add("dtstart", occ.due)
         event.add("dtend", occ.due + timedelta(days=1))
         event.add("summary", f"【山海协作】{title}（{occ.scope}）期限")
-        about = f"条款 {clause}；期次 {occ.period}；范围 {occ.scope}"
+        role = "责任单位" if unit.name in req.accountable else f"配合（责任单位：{'、'.join(req.accountable)}）"
+        about = f"条款 {clause}；期次 {occ.period}；范围 {occ.scope}；本单位：{role}"
         if app.calendar.is_provisional(occ.due.year):
             about += f"。{PROVISIONAL_MARK}：{provisional_footnote([occ.due.year])}"
         event.add("description", about)

@@ -16,7 +16,7 @@ before_1wd    ``add_working_days(due, -1)``              lead units
 due           ``due``                                    lead units, co-responsible copied
 overdue_1wd   ``add_working_days(due, 1)``               lead units + coordinator, co-responsible copied
 overdue_5wd   ``add_working_days(due, 5)``               supervisors
-repeat_k      last overdue stage's day + 7k calendar     lead units + coordinator + supervisors
+repeat_k      last overdue stage's day + 7k calendar     lead units + coordinator
 ============  =========================================  ================================
 
 Rules decided here:
@@ -36,6 +36,8 @@ Rules decided here:
   before-stages ``0..99``, ``due`` 100, the i-th overdue stage ``200 + i``, ``repeat_k``
   ``300 + k``.
 * Overdue stages beyond the second go to the supervisor, like the second.
+* The supervisors get an item once, when it escalates to them; from then on it is in their monthly
+  digest, never in the weekly repeats.
 * ``repeat_every_days = 0`` disables repeats; without overdue stages repeats are anchored
   on the due date.
 """
@@ -61,7 +63,9 @@ __all__ = [
     "Stage",
     "StagePhase",
     "WorkingDays",
+    "copy_label",
     "may_send",
+    "rank_phase",
     "stage_label",
 ]
 
@@ -84,7 +88,7 @@ _TO_LEAD = frozenset({Audience.LEAD})
 _TO_DUE = frozenset({Audience.LEAD, Audience.COPIED})
 _TO_FIRST_OVERDUE = frozenset({Audience.LEAD, Audience.COPIED, Audience.COORDINATOR})
 _TO_SUPERVISOR = frozenset({Audience.SUPERVISOR})
-_TO_REPEAT = frozenset({Audience.LEAD, Audience.COORDINATOR, Audience.SUPERVISOR})
+_TO_REPEAT = frozenset({Audience.LEAD, Audience.COORDINATOR})
 
 _RANK_DUE = 100
 _RANK_OVERDUE = 200
@@ -203,11 +207,38 @@ class Stage:
 
     @property
     def phase(self) -> StagePhase:
-        if self.rank >= _RANK_REPEAT:
-            return StagePhase.REPEAT
-        if self.rank > _RANK_OVERDUE:
-            return StagePhase.OVERDUE
-        return StagePhase.DUE if self.rank == _RANK_DUE else StagePhase.BEFORE
+        return rank_phase(self.rank)
+
+
+def rank_phase(rank: int) -> StagePhase:
+    if rank >= _RANK_REPEAT:
+        return StagePhase.REPEAT
+    if rank > _RANK_OVERDUE:
+        return StagePhase.OVERDUE
+    return StagePhase.DUE if rank == _RANK_DUE else StagePhase.BEFORE
+
+
+_LATE_LABELS = {
+    StagePhase.BEFORE: "到期前提醒",
+    StagePhase.DUE: "到期提醒",
+    StagePhase.OVERDUE: "逾期提醒",
+    StagePhase.REPEAT: "逾期提醒",
+}
+
+
+def copy_label(stage: Stage, ladder: ReminderLadder, *, on: date, overdue_before: int) -> str:
+    """The label of one recipient's copy of ``stage`` sent on ``on``, true to what it was really sent:
+    a repeat is numbered by the overdue messages this recipient was really sent before about the item
+    (``overdue_before``: a fresh install or a catch-up starts at none, so never "第25次" out of
+    nowhere; with none the repeat is the first overdue notice, ``逾期提醒``); a stage sent after its
+    own day (a copy, a catch-up) is named by its phase, never by a lead time or age it no longer has."""
+    if stage.phase is StagePhase.REPEAT:
+        if overdue_before < 1:
+            return _LATE_LABELS[StagePhase.REPEAT]
+        return stage_label(f"repeat_{overdue_before}", ladder)
+    if on > stage.on:
+        return _LATE_LABELS[stage.phase]
+    return stage.label
 
 
 def stage_label(name: str, ladder: ReminderLadder = DEFAULT_LADDER) -> str:

@@ -12,6 +12,7 @@ from shanhai.models.catalogue_specs import (
     DEFAULT_CLOSES,
     FEN_PER_WAN,
     FEN_PER_YUAN,
+    PAIRING_TOKEN,
     SIDE_TOKENS,
     ObligationSpec,
     month_day,
@@ -83,10 +84,15 @@ def _sides(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> dict[st
     }
 
 
-def responsible_units(cat: Catalogue, ob: ObligationSpec, scope: str, year: int) -> Responsible:
+def responsible_units(
+    cat: Catalogue, ob: ObligationSpec, scope: str, year: int, *, on: date | None = None
+) -> Responsible:
     """A side token (结对双方, 结对县, 结对强区) expands to the scope's own units on that side. A city-wide
-    duty's paired units are co-responsible but not copied: it reaches a county only when a county leads."""
+    duty's paired units are co-responsible but not copied: it reaches a county only when a county leads.
+    Each unit is the one that carries its duties ``on`` the due date (a renamed or merged body's
+    successor, once), so history keeps the name of its day."""
     sides = _sides(cat, ob, scope, year)
+    day = on or date(year, 12, 31)
 
     def expand(names: list[str]) -> list[str]:
         out: list[str] = []
@@ -94,8 +100,8 @@ def responsible_units(cat: Catalogue, ob: ObligationSpec, scope: str, year: int)
             if name in SIDE_TOKENS:
                 out += [u for side in SIDE_TOKENS[name] for u in sides[side]]
             else:
-                out.append(cat.aliases.get(name, name))
-        return list(dict.fromkeys(out))
+                out.append(name)
+        return list(dict.fromkeys(cat.unit_on(u, day) for u in out))
 
     lead = expand(ob.responsible.lead)
     co = [u for u in expand(ob.responsible.co) if u not in lead]
@@ -128,7 +134,8 @@ def _requirement(
         rows = [r for r in cat.plans if r.park == scope and r.year == year]
         plan = {r.kind: r.planned_completion * FEN_PER_WAN for r in rows}
         min_count = None
-    who = responsible_units(cat, ob, scope, year)
+    who = responsible_units(cat, ob, scope, year, on=due)
+    document = cat.documents.get(cat.obligation_document.get(ob.id, ""))
     return Requirement(
         kind=ob.kind,
         min_count=min_count,
@@ -146,6 +153,8 @@ def _requirement(
         unverified=ob.unverified,
         pace=tuple(pace),
         plan=plan,
+        document_from=document.in_force_from if document else None,
+        joint=ob.scope != "city" and PAIRING_TOKEN in ob.responsible.lead,
     )
 
 
@@ -155,22 +164,17 @@ def _month_end(year: int, month: int) -> date:
 
 
 def expected_occurrences(cat: Catalogue, cal: WorkingCalendar, *, through_year: int) -> list[OccurrenceSpec]:
-    """Every occurrence from each obligation's first year up to through_year (inclusive)."""
+    """Every occurrence from each obligation's first year up to through_year (inclusive), each year's
+    duty as the document and the coordinator's overrides (overrides.yaml) have it in force."""
     out: list[OccurrenceSpec] = []
-    for ob in cat.obligations.values():
-        if ob.dated_once:
-            due = ob.due_date()
-            year = due.year
-            if year > through_year + 1:
-                continue
-            start = date(ob.valid_from, 1, 1)
-            effective = cal.roll(due, ob.roll)
-            for scope in scopes_for(cat, ob, year):
-                req = _requirement(cat, ob, scope, year, nominal=due, due=effective)
-                out.append(OccurrenceSpec(ob.id, scope, due.isoformat(), start, effective, req))
+    for base in cat.obligations.values():
+        if base.dated_once:
+            out += _dated_once(cat, cal, base, through_year)
             continue
-        last = through_year if ob.valid_until is None else min(ob.valid_until, through_year)
-        for year in range(ob.valid_from, last + 1):
+        for year in range(base.valid_from, through_year + 1):
+            if not cat.in_force(base.id, year):
+                continue
+            ob = cat.spec_in(base.id, year)
             nominal = ob.due_date(year)
             effective = cal.roll(nominal, ob.roll)
             for scope in scopes_for(cat, ob, year):
@@ -181,3 +185,21 @@ def expected_occurrences(cat: Catalogue, cal: WorkingCalendar, *, through_year: 
                 req = _requirement(cat, ob, scope, year, nominal=nominal, due=effective)
                 out.append(OccurrenceSpec(ob.id, scope, str(year), date(year, 1, 1), effective, req))
     return out
+
+
+def _dated_once(cat: Catalogue, cal: WorkingCalendar, base: ObligationSpec, through_year: int) -> list[OccurrenceSpec]:
+    """A one-off or cumulative duty's single occurrence (per scope): every replacement applies (a new due
+    date, say), and an ``end`` from its due year or earlier removes it."""
+    ob = cat.spec_in(base.id, 9999)
+    due = ob.due_date()
+    year = due.year
+    ended = any(o.action == "end" and o.from_ <= year for o in cat.overrides_of(base.id))
+    if year > through_year + 1 or ended:
+        return []
+    effective = cal.roll(due, ob.roll)
+    start = date(ob.valid_from, 1, 1)
+    return [
+        OccurrenceSpec(ob.id, scope, due.isoformat(), start, effective,
+                       _requirement(cat, ob, scope, year, nominal=due, due=effective))
+        for scope in scopes_for(cat, ob, year)
+    ]

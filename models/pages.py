@@ -3,6 +3,8 @@ records, history and messages, failed deliveries and the supervisors' overdue vi
 """
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -44,14 +46,14 @@ def board_cell(cat: Catalogue, occ, ev) -> dict[str, Any]:
         "provisional": ev.provisional,
         "escalation_level": ev.escalation_level,
         "period": occ.period,
+        "accountable": list(ev.accountable),
+        "history": str(ev.history) if ev.history else None,
     }
 
 
 def board_view(app, *, as_of: datetime, year: int) -> dict[str, Any]:
     """The portal's board for one year: column groups (pairings, counties, parks, 全市), one row per
     obligation with a cell per scope (the most urgent of its occurrences that year), and the counts."""
-    from collections import Counter
-
     from shanhai.models.store import OccurrenceFilter, load_evaluations
 
     cat = app.catalogue
@@ -108,7 +110,7 @@ def unit_view(app, *, unit_name: str, as_of: datetime) -> list[dict[str, Any]]:
             label=ev.label,
             progress_text=progress_text(ev.progress),
             nominal_due=nominal.isoformat() if nominal else None,
-            lead=unit_name in occ.requirement.leads,  # else co-responsible (配合)
+            lead=unit_name in ev.accountable,  # else co-responsible (配合)
         )
         out.append(item)
     out.sort(key=lambda i: (Status(i["status"]).is_final, Status(i["status"]).urgency, i["due"]))
@@ -134,11 +136,13 @@ def occurrence_records(
     from sqlalchemy import select
     from sqlmodel import col
 
+    from shanhai.models.import_batches import visible_records
     from shanhai.models.tables import CompletionRecord, Occurrence
 
     q = (
         select(CompletionRecord, Occurrence)
         .join(Occurrence, col(Occurrence.id) == col(CompletionRecord.occurrence_id))
+        .where(visible_records())
         .order_by(col(CompletionRecord.created_at).desc(), col(CompletionRecord.id).desc())
         .limit(limit)
     )
@@ -153,9 +157,11 @@ def count_records(session, *, state: str) -> int:
     from sqlalchemy import func, select
     from sqlmodel import col
 
+    from shanhai.models.import_batches import visible_records
     from shanhai.models.tables import CompletionRecord
 
-    return int(session.execute(select(func.count()).where(col(CompletionRecord.state) == state)).scalar_one())
+    counted = select(func.count()).where(col(CompletionRecord.state) == state, visible_records())
+    return int(session.execute(counted).scalar_one())
 
 
 def occurrence_history(session, *, occurrence_id: int, record_ids: list[int]) -> list:
@@ -207,7 +213,8 @@ def messages_about(
 
 
 def failed_deliveries(session, *, limit: int = 50):
-    """Deliveries that failed or wait for a retry, newest first: list of (Delivery, OutboxMessage)."""
+    """Deliveries that failed, may have arrived (outcome unknown) or wait for a retry, newest first: list of
+    (Delivery, OutboxMessage)."""
     from sqlalchemy import select
     from sqlmodel import col
 
@@ -217,25 +224,38 @@ def failed_deliveries(session, *, limit: int = 50):
         session.execute(
             select(Delivery, OutboxMessage)
             .join(OutboxMessage, col(OutboxMessage.id) == col(Delivery.message_id))
-            .where(col(Delivery.status).in_(["failed", "retry"]))
+            .where(col(Delivery.status).in_(["failed", "unknown", "retry"]))
             .order_by(col(Delivery.id).desc())
             .limit(limit)
         ).all()
     )
 
 
-def county_of(cat: Catalogue, scope: str) -> str:
-    """The county an occurrence's scope belongs to (a pairing's or park's county); 全市 stays 全市."""
-    if scope in cat.pairings:
-        return cat.pairings[scope].county
-    if scope in cat.parks:
-        return cat.pairings[cat.parks[scope].pairing].county
-    return scope
+def period_year(period: str) -> int:
+    """The year an occurrence belongs to: its period (a year, or a dated-once duty's nominal due date),
+    never its rolled due date (2018-12-31 rolled to 2019-01-02 is still 2018's)."""
+    return int(period[:4])
+
+
+def accountable_order(cat: Catalogue, named: Iterable[str]) -> list[str]:
+    """Every county and partner district in pairing order (with or without items), then the other
+    accountable units (city departments) in the catalogue's order."""
+    sides = [u for p in cat.pairings.values() for u in (p.county, p.partner)]
+    units = list(dict.fromkeys(sides))
+    rest = set(named) - set(units)
+    return units + [u for u in cat.units if u in rest] + sorted(rest - set(cat.units))
+
+
+def _per_year(counts: dict[str, Counter], keys: list[str], years: list[int]) -> list[dict[str, Any]]:
+    return [
+        {"name": k, "per_year": [counts[k][y] for y in years], "total": sum(counts[k].values())} for k in keys
+    ]
 
 
 def overdue_summary(app, *, as_of: datetime) -> dict[str, Any]:
-    """Red occurrences (overdue, and missed once it exists) by county and by obligation, per year of
-    the due date, from the first year to as_of's; plus the open overdue list."""
+    """Red occurrences (overdue, and missed once closed) by accountable unit and by obligation, per
+    period year from the first year to as_of's; plus the open list. History (due before the document
+    took effect or before tracking) is grey, so never here."""
     from shanhai.models.localtime import local_date
     from shanhai.models.statuses import Light
 
@@ -243,35 +263,21 @@ def overdue_summary(app, *, as_of: datetime) -> dict[str, Any]:
     today = local_date(as_of)
     pairs = evaluations(app, as_of=as_of, everything=True)
     red = [(o, e) for o, e in pairs if e.light == Light.RED and o.due < today]
-    years = list(range(min([o.due.year for o, _ in pairs] or [today.year]), today.year + 1))
-    by_county: dict[str, dict[int, int]] = {}
-    by_obligation: dict[str, dict[int, int]] = {}
-    for occ, _ in red:
-        by_county.setdefault(county_of(cat, occ.scope), {}).setdefault(occ.due.year, 0)
-        by_county[county_of(cat, occ.scope)][occ.due.year] += 1
-        by_obligation.setdefault(occ.obligation_id, {}).setdefault(occ.due.year, 0)
-        by_obligation[occ.obligation_id][occ.due.year] += 1
-    counties = [c for c in dict.fromkeys(p.county for p in cat.pairings.values()) if c in by_county]
-    counties += sorted(c for c in by_county if c not in counties)
+    years = list(range(min([period_year(o.period) for o, _ in pairs] or [today.year]), today.year + 1))
+    by_unit: dict[str, Counter] = defaultdict(Counter)
+    by_obligation: dict[str, Counter] = defaultdict(Counter)
+    for occ, ev in red:
+        for unit in ev.accountable:
+            by_unit[unit][period_year(occ.period)] += 1
+        by_obligation[occ.obligation_id][period_year(occ.period)] += 1
+    obligations = [o for o in cat.obligations if o in by_obligation]
+    obligations += sorted(o for o in by_obligation if o not in cat.obligations)
     return {
         "years": years,
-        "by_county": [
-            {
-                "name": c,
-                "per_year": [by_county[c].get(y, 0) for y in years],
-                "total": sum(by_county[c].values()),
-            }
-            for c in counties
-        ],
+        "by_unit": _per_year(by_unit, accountable_order(cat, by_unit), years),
         "by_obligation": [
-            {
-                "obligation": ob,
-                "title": title_and_clause(cat, ob)[0],
-                "per_year": [by_obligation[ob].get(y, 0) for y in years],
-                "total": sum(by_obligation[ob].values()),
-            }
-            for ob in [o for o in cat.obligations if o in by_obligation]
-            + sorted(o for o in by_obligation if o not in cat.obligations)
+            {**row, "obligation": row["name"], "title": title_and_clause(cat, row["name"])[0]}
+            for row in _per_year(by_obligation, obligations, years)
         ],
         "open": sorted(
             (
@@ -279,7 +285,7 @@ def overdue_summary(app, *, as_of: datetime) -> dict[str, Any]:
                     **e.as_item(*title_and_clause(cat, e.obligation_id)),
                     "label": e.label,
                     "progress_text": e.progress_text,
-                    "county": county_of(cat, o.scope),
+                    "accountable_text": "、".join(e.accountable),
                 }
                 for o, e in red
             ),

@@ -20,19 +20,32 @@ class RecordTotal:
     state: str
     count: int
     amount_fen: int
+    largest: int | None = None  # the largest single record's count that day (None: as ``count``)
 
 
 @dataclass
 class Tally:
+    """Records summed. With ``events`` (a joint duty), the reports of one date describe the same events:
+    the date counts as its largest single report, so both sides reporting one meeting is one meeting
+    with two reporters, and one report of two meetings that day is still two."""
+
     count: int = 0
     amount_fen: int = 0
     by_category: dict[str | None, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    events: bool = False
+    days: dict[Any, int] = field(default_factory=dict)  # date -> the events already counted for it
 
     def add(self, t: RecordTotal) -> None:
-        self.count += t.count
+        count = t.count
+        if self.events:
+            held = t.largest if t.largest is not None else t.count
+            counted = self.days.get(t.on, 0)
+            count = max(held - counted, 0)
+            self.days[t.on] = counted + count
+        self.count += count
         self.amount_fen += t.amount_fen
         cell = self.by_category[t.category]
-        cell[0] += t.count
+        cell[0] += count
         cell[1] += t.amount_fen
 
     def measure(self, req: Requirement) -> float:
@@ -110,6 +123,32 @@ def progress_text(progress: dict[str, Any]) -> str:
         if kind in progress:
             cell = progress[kind]
             parts.append(f"{label} {_fmt(cell['actual'])}/{_fmt(cell['planned'])} 万元")
+    return "；".join(parts) or "—"
+
+
+def progress_phrase(progress: dict[str, Any], kind: str) -> str:
+    """The progress as a message's reader takes it, in the duty's own unit: ``已到位 500 万元 / 目标
+    1000 万元``, ``已完成 1 次 / 须 2 次``, ``尚未上报完成情况`` (a deadline); never a bare ``0/1``."""
+    parts = []
+    if "target" in progress:
+        unit = progress["unit"]
+        verb = "已到位" if unit in ("亿元", "万元") else "已完成"
+        parts.append(f"{verb} {_fmt(progress['amount'])} {unit} / 目标 {_fmt(progress['target'])} {unit}")
+    elif "required" in progress:
+        if kind == "annual_count":
+            parts.append(f"已完成 {progress['done']} 次 / 须 {progress['required']} 次")
+        elif kind in ("annual_deadline", "one_off") and progress["required"] == 1:
+            parts.append("已上报完成情况" if progress["done"] else "尚未上报完成情况")
+        else:
+            parts.append(f"已完成 {progress['done']} / 须 {progress['required']}")
+    for share in progress.get("shares", []):
+        parts.append(
+            f"{share['category']}占比 项目{share['count_share']:.0%}/资金{share['amount_share']:.0%}（须≥{share['min']:.0%}）"
+        )
+    for plan_kind, label in PLAN_KIND_LABELS.items():
+        if plan_kind in progress:
+            cell = progress[plan_kind]
+            parts.append(f"{label} 已完成 {_fmt(cell['actual'])} 万元 / 计划 {_fmt(cell['planned'])} 万元")
     return "；".join(parts) or "—"
 
 

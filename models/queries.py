@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ def obligation_items(cat: Catalogue) -> list[dict[str, Any]]:
                 "valid_until": ob.valid_until,
                 "responsible": list(dict.fromkeys(responsible)),
                 "document": cat.obligation_document[ob.id],
+                **cat.override_fields(ob.id),
             }
         )
     return items
@@ -90,6 +92,17 @@ def unit_sees(unit: str, scope: str, requirement: Requirement) -> bool:
     return scope == unit or unit in requirement.responsible
 
 
+def scored(pairs: Iterable[tuple[OccurrenceRow, Evaluation]]) -> list[tuple[OccurrenceRow, Evaluation]]:
+    """What an assessment or a count of failures may count: history (due before the document took
+    effect or before tracking started) is never failure, so it is left out here, once for every caller."""
+    return [(o, e) for o, e in pairs if not e.is_history]
+
+
+def charged_to(unit: str, pairs: Iterable[tuple[OccurrenceRow, Evaluation]]) -> list[tuple[OccurrenceRow, Evaluation]]:
+    """The occurrences ``unit`` owes (it is among their accountable units), history included."""
+    return [(o, e) for o, e in pairs if unit in e.accountable]
+
+
 def urgency_key(ev: Evaluation) -> tuple:
     """Most urgent first (Status is declared in that order), then the oldest effective due date."""
     return (Status(ev.status).urgency, ev.due, ev.obligation_id, ev.scope, ev.period)
@@ -133,8 +146,8 @@ def record_items(
     from sqlalchemy import case, select
     from sqlmodel import col
 
-    from shanhai.models.localtime import format_local
-    from shanhai.models.records import amount_text
+    from shanhai.models.import_batches import visible_records
+    from shanhai.models.joint_events import load_same_event_partners
     from shanhai.models.requirement import parse_requirement
     from shanhai.models.statuses import RecordState
     from shanhai.models.tables import CompletionRecord, Occurrence
@@ -146,6 +159,7 @@ def record_items(
     q = (
         select(CompletionRecord, Occurrence)
         .join(Occurrence, col(Occurrence.id) == col(CompletionRecord.occurrence_id))
+        .where(visible_records())
         .order_by(
             case((col(CompletionRecord.state) == submitted, 0), else_=1),
             col(CompletionRecord.created_at),
@@ -160,35 +174,48 @@ def record_items(
         q = q.where(col(Occurrence.scope) == ref.name)
     with app.read_session() as session:  # a listing: never waits for a writer
         rows = session.execute(q).all()
+        partners = load_same_event_partners(session=session, occurrence_ids=[o.id for _, o in rows])
     if ref is not None and ref.kind == "unit":
         rows = [(r, o) for r, o in rows if unit_sees(ref.name, o.scope, parse_requirement(o.requirement))]
+
+    return [_record_item(app.catalogue, r, o, [rid for rid, _ in partners.get(r.id, [])]) for r, o in rows]
+
+
+def _record_item(cat: Catalogue, r, o, same_event: list[int]) -> dict[str, Any]:
+    """One `records --json` item (field names are a documented contract)."""
+    from shanhai.models.localtime import format_local, local_date
+    from shanhai.models.records import amount_text
 
     def local(instant: datetime | None) -> str | None:
         return format_local(instant) if instant else None
 
-    return [
-        {
-            "id": r.id,
-            "occurrence": o.id,
-            "obligation": o.obligation_id,
-            "title": title_and_clause(app.catalogue, o.obligation_id)[0],
-            "scope": o.scope,
-            "period": o.period,
-            "date": r.date.isoformat(),
-            "amount": amount_text(app.catalogue, o.obligation_id, r.amount_fen),
-            "count": r.count,
-            "category": r.category,
-            "state": r.state,
-            "note": r.note,
-            "evidence": r.evidence_name,
-            "submitted_by": r.submitted_by,
-            "submitted_at": local(r.created_at),
-            "reviewed_by": r.reviewed_by,
-            "reviewed_at": local(r.reviewed_at),
-            "review_note": r.review_note,
-        }
-        for r, o in rows
-    ]
+    return {
+        "id": r.id,
+        "occurrence": o.id,
+        "obligation": o.obligation_id,
+        "title": title_and_clause(cat, o.obligation_id)[0],
+        "scope": o.scope,
+        "period": o.period,
+        "date": r.date.isoformat(),
+        "amount": amount_text(cat, o.obligation_id, r.amount_fen),
+        "count": r.count,
+        "category": r.category,
+        "state": r.state,
+        "note": r.note,
+        "evidence": r.evidence_name,
+        "submitted_by": r.submitted_by,
+        "submitted_at": local(r.created_at),
+        "reviewed_by": r.reviewed_by,
+        "reviewed_at": local(r.reviewed_at),
+        "review_note": r.review_note,
+        "same_event": same_event,
+        "reported_late": reported_late(r.date, local_date(r.created_at), o.due),
+    }
+
+
+def reported_late(on: date, entered: date, due: date) -> bool:
+    """Done in time, reported after the due date (补报): it counts as on time, and the record says so."""
+    return on <= due < entered
 
 
 def title_and_clause(cat: Catalogue, obligation_id: str) -> tuple[str, str | None]:
@@ -215,7 +242,41 @@ def board_grid(app, *, as_of: datetime) -> dict[str, Any]:
     }
 
 
-def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class OutboxFilter:
+    """Which stored messages a listing shows: a recipient (unit name), a kind, words in the title."""
+
+    recipient: str | None = None
+    kind: str | None = None
+    search: str | None = None
+
+    def where(self) -> list[Any]:
+        from sqlmodel import col
+
+        from shanhai.models.tables import OutboxMessage
+
+        out = []
+        if self.recipient:
+            out.append(col(OutboxMessage.recipient) == self.recipient)
+        if self.kind:
+            out.append(col(OutboxMessage.kind) == self.kind)
+        for word in (self.search or "").split():
+            out.append(col(OutboxMessage.title).contains(word, autoescape=True))
+        return out
+
+
+def count_outbox(app, flt: OutboxFilter) -> int:
+    from sqlalchemy import func, select
+
+    from shanhai.models.tables import OutboxMessage
+
+    with app.read_session() as session:
+        return int(session.execute(select(func.count()).select_from(OutboxMessage).where(*flt.where())).scalar_one())
+
+
+def outbox_items(
+    app, *, limit: int = 50, message_id: int | None = None, offset: int = 0, flt: OutboxFilter | None = None
+) -> list[dict[str, Any]]:
     import json
 
     from sqlalchemy import func, select
@@ -229,7 +290,8 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
             found = by_id(session, OutboxMessage, message_id)
             messages = [found] if found is not None else []
         else:
-            q = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+            q = (select(OutboxMessage).where(*(flt or OutboxFilter()).where())
+                 .order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit))
             messages = list(session.execute(q).scalars())
         ids = [m.id for m in messages]
         deliveries = session.execute(select(Delivery).where(col(Delivery.message_id).in_(ids))).scalars().all()
@@ -268,3 +330,15 @@ def outbox_items(app, *, limit: int = 50, message_id: int | None = None) -> list
         }
         for m in messages
     ]
+
+
+def awaiting_delivery(app) -> int:
+    """Deliveries still to be sent (pending, or a retry): what a delivery run now would work on."""
+    from sqlalchemy import func, select
+    from sqlmodel import col
+
+    from shanhai.models.tables import Delivery
+
+    with app.read_session() as session:
+        q = select(func.count()).select_from(Delivery).where(col(Delivery.status).in_(("pending", "retry")))
+        return int(session.execute(q).scalar_one())

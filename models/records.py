@@ -16,6 +16,7 @@ from shanhai.models.catalogue import Catalogue
 from shanhai.models.duplicates import RecordFacts, refuse_identical
 from shanhai.models.errors import InputError
 from shanhai.models.evidence import store_evidence
+from shanhai.models.import_batches import visible_record
 from shanhai.models.localtime import format_local, local_date
 from shanhai.models.occurrences import scopes_for
 from shanhai.models.requirement import parse_requirement
@@ -23,10 +24,11 @@ from shanhai.models.scopes import resolve_scope
 from shanhai.models.statuses import RecordState
 from shanhai.models.tables import CompletionRecord, Occurrence, Waiver, by_id, utcnow
 
+OccurrenceKey = tuple[str, str, str]  # (obligation id, scope, period): how an occurrence is stored
 
-def find_occurrence(
-    cat: Catalogue, *, session: Session, obligation_id: str, scope: str, on: date, period: str | None = None
-) -> Occurrence:
+
+def occurrence_key(cat: Catalogue, *, obligation_id: str, scope: str, on: date, period: str | None) -> OccurrenceKey:
+    """The stored occurrence a record of ``on`` counts for, by the catalogue alone (no database)."""
     ob = cat.obligations.get(obligation_id)
     if ob is None:
         raise InputError("obligation", f"未知的事项编号“{obligation_id}”（用 shanhai obligations 查看）")
@@ -36,30 +38,38 @@ def find_occurrence(
     year = int(period) if period else on.year
     scope_name = resolve_scope(cat, ob.scope, scope, year)
     if ob.dated_once:
-        wanted = ob.due_date().isoformat()
+        wanted = cat.spec_in(ob.id, 9999).due_date().isoformat()  # an override may have moved the date
     else:
         wanted = period or str(on.year)
-        if not (ob.valid_from <= int(wanted) <= (ob.valid_until or 9999)):
-            until = ob.valid_until or "长期"
+        if not cat.in_force(ob.id, int(wanted)):  # the document's years as overrides.yaml changed them
+            until = cat.override_fields(ob.id)["in_force_until"] or "长期"
             raise InputError("date", f"{on} 不在事项“{ob.title}”的有效期内（{ob.valid_from}—{until}）")
     if scope_name not in scopes_for(cat, ob, int(wanted[:4])):
         raise InputError("scope", f"“{scope_name}”在 {wanted[:4]} 年不承担事项“{ob.title}”")
-    occ = session.execute(
-        select(Occurrence).where(
-            col(Occurrence.obligation_id) == ob.id,
-            col(Occurrence.scope) == scope_name,
-            col(Occurrence.period) == wanted,
-        )
-    ).scalar_one_or_none()
+    return ob.id, scope_name, wanted
+
+
+def check_in_window(cat: Catalogue, occ: Occurrence | None, key: OccurrenceKey, *, on: date,
+                    period: str | None, window: tuple[date, date, bool] | None = None) -> Occurrence:
+    """The occurrence, if it exists and ``on`` falls in its counting window. ``window`` is
+    (start, closes, window_start?) when the caller has it already (an import reads each occurrence once)."""
+    ob_id, scope_name, wanted = key
+    title = cat.obligations[ob_id].title
     if occ is None:
-        raise InputError(
-            "date", f"{on} 没有对应的“{ob.title}”期次（{scope_name}，{wanted}）；请先运行 shanhai init"
-        )
-    req = parse_requirement(occ.requirement)
-    start, closes = req.counts_from(occ.period_start), req.closes_on(occ.due)
+        raise InputError("date", f"{on} 没有对应的“{title}”期次（{scope_name}，{wanted}）；请先运行 shanhai init")
+    start, closes, window_start = window or occurrence_window(occ)
     if on < start:
-        what = "计数窗口" if req.window_start else "期次"
+        what = "计数窗口" if window_start else "期次"
         raise InputError("date", f"{on} 早于该{what}的开始日期 {start}，不计入 {wanted} 期次")
+    req = parse_requirement(occ.requirement)  # cached per distinct requirement
+    counted_until = req.counts_until(occ.due, occ.period)
+    if req.counts_by_date and on > counted_until:
+        raise InputError(
+            "date",
+            f"{on} 不在 {wanted[:4]} 年度内：资金、人次、项目按发生日期计入所在年度，"
+            f"{wanted} 期次只计 {start} 至 {counted_until} 发生的数量（同一笔不能计入两个年度）；"
+            f"请按实际发生日期计入 {on.year} 年度（不写 --period）",
+        )
     if on > closes:
         hint = "；如属下一年度，请不写 --period" if period else "；补录上一年度须写 --period 年份"
         raise InputError(
@@ -67,6 +77,52 @@ def find_occurrence(
             f"{on} 晚于 {wanted} 期次的关闭日 {closes}（年度考核后该期次已定，不再计入）{hint}",
         )
     return occ
+
+
+def occurrence_window(occ: Occurrence) -> tuple[date, date, bool]:
+    """(first day a record counts, the day it closes, whether a window narrower than the period applies)."""
+    req = parse_requirement(occ.requirement)
+    return req.counts_from(occ.period_start), req.closes_on(occ.due), bool(req.window_start)
+
+
+def find_occurrence(
+    cat: Catalogue, *, session: Session, obligation_id: str, scope: str, on: date, period: str | None = None
+) -> Occurrence:
+    key = occurrence_key(cat, obligation_id=obligation_id, scope=scope, on=on, period=period)
+    occ = session.execute(
+        select(Occurrence).where(
+            col(Occurrence.obligation_id) == key[0],
+            col(Occurrence.scope) == key[1],
+            col(Occurrence.period) == key[2],
+        )
+    ).scalar_one_or_none()
+    return check_in_window(cat, occ, key, on=on, period=period)
+
+
+def check_figures(*, on: date, today: date, count: int, amount_fen: int | None) -> None:
+    """What a record's own figures must be, before its occurrence is looked up."""
+    if on > today:
+        raise InputError("date", f"完成日期 {on} 在未来（今天是 {today}）")
+    check_count(count)
+    if amount_fen is not None:
+        check_amount(amount_fen)
+
+
+def check_kind(cat: Catalogue, obligation_id: str, *, amount_fen: int | None, category: str | None) -> None:
+    """Whether the obligation takes an amount, and which categories it knows."""
+    ob = cat.obligations[obligation_id]
+    if amount_fen is not None and not takes_amount(ob):
+        unit = f"（{ob.target.unit}）" if ob.target else ""
+        raise InputError("amount", f"事项“{ob.title}”按次数/数量计{unit}，不填金额，只填数量")
+    allowed = set(ob.categories or []) | {s.category for s in ob.shares or []}
+    if ob.kind == "plan_vs_actual":
+        allowed = {"government", "attraction"}
+        if category not in allowed:
+            raise InputError("category", "计划对比事项须注明类别：government（政府性）或 attraction（招商）")
+        if amount_fen is None:
+            raise InputError("amount", "计划对比事项须填写实际完成金额")
+    if category is not None and allowed and category not in allowed:
+        raise InputError("category", f"未知类别“{category}”（可选：{'、'.join(sorted(allowed))}）")
 
 
 def record_completion(
@@ -92,27 +148,11 @@ def record_completion(
 ) -> CompletionRecord:
     """``now`` is the real clock: a record is never dated after it, whatever a preview's ``as_of`` says."""
     today = local_date(as_of if now is None else min(as_of, now))
-    if on > today:
-        raise InputError("date", f"完成日期 {on} 在未来（今天是 {today}）")
-    check_count(count)
-    if amount_fen is not None:
-        check_amount(amount_fen)
+    check_figures(on=on, today=today, count=count, amount_fen=amount_fen)
     occ = find_occurrence(
         cat, session=session, obligation_id=obligation_id, scope=scope, on=on, period=period
     )
-    ob = cat.obligations[obligation_id]
-    if amount_fen is not None and not takes_amount(ob):
-        unit = f"（{ob.target.unit}）" if ob.target else ""
-        raise InputError("amount", f"事项“{ob.title}”按次数/数量计{unit}，不填金额，只填数量")
-    allowed = set(ob.categories or []) | {s.category for s in ob.shares or []}
-    if ob.kind == "plan_vs_actual":
-        allowed = {"government", "attraction"}
-        if category not in allowed:
-            raise InputError("category", "计划对比事项须注明类别：government（政府性）或 attraction（招商）")
-        if amount_fen is None:
-            raise InputError("amount", "计划对比事项须填写实际完成金额")
-    if category is not None and allowed and category not in allowed:
-        raise InputError("category", f"未知类别“{category}”（可选：{'、'.join(sorted(allowed))}）")
+    check_kind(cat, obligation_id, amount_fen=amount_fen, category=category)
     stored = None
     if evidence is not None:
         if evidence_dir is None:
@@ -213,7 +253,7 @@ def _actor(actor: str) -> str:
 
 
 def _record(session: Session, record_id: int) -> CompletionRecord:
-    rec = by_id(session, CompletionRecord, record_id)
+    rec = visible_record(session=session, record_id=record_id)
     if rec is None:
         raise InputError("record", f"没有编号为 {record_id} 的记录（用 shanhai records --pending 查看待核验记录）")
     return rec

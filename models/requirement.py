@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from shanhai.models.catalogue_specs import DEFAULT_CLOSES, Kind, Share, Target, month_day
+from shanhai.models.catalogue_specs import DEFAULT_CLOSES, QUANTITY_KINDS, Kind, Share, Target, month_day
 from shanhai.models.ladder import ReminderLadder
 
 
@@ -49,6 +49,8 @@ class Requirement(BaseModel):
     unverified: bool = False  # the source's figures are garbled: flagged, never sent to the supervisors
     pace: tuple[PaceStep, ...] = ()
     plan: dict[str, int] | None = None  # 附件1: planned completion per kind (government, attraction), fen
+    document_from: date | None = None  # the document's effective date: due before it is history
+    joint: bool = False  # both sides of a pairing lead: one event reported by each is still one event
 
     @cached_property
     def reminder_ladder(self) -> ReminderLadder:
@@ -58,9 +60,38 @@ class Requirement(BaseModel):
     def leads(self) -> tuple[str, ...]:
         return self.responsible if self.lead is None else self.lead
 
+    @property
+    def accountable(self) -> tuple[str, ...]:
+        """The units that owe the occurrence (责任单位): the lead side(s) of a pairing, or the lead
+        department of a city duty. Every view, export and score charges these units and no others."""
+        return self.leads
+
     def closes_on(self, due: date) -> date:
-        """The last day a record may be dated and still count for this period."""
+        """The last day a record may be dated and still count for this period (see :meth:`counts_until`)."""
         return self.closes if self.closes is not None else closing_day(due)
+
+    def before_document(self, due: date) -> bool:
+        """Due (as the document states it) before the document took effect: history, never failure."""
+        return self.document_from is not None and (self.due_nominal or due) < self.document_from
+
+    @property
+    def counts_by_date(self) -> bool:
+        """Money, people and projects belong to the period that contains their date: a quantity
+        dated after its period never counts for it, however early it is reported."""
+        return self.kind in QUANTITY_KINDS
+
+    def counts_until(self, due: date, period: str) -> date:
+        """The last record date that counts: the closing day, or for a quantity the end of the
+        period's year (``period`` is the year, or a dated-once duty's nominal due date)."""
+        closes = self.closes_on(due)
+        if not self.counts_by_date:
+            return closes
+        return min(closes, date(int(period[:4]), 12, 31))
+
+    @property
+    def counts_events(self) -> bool:
+        """A joint count duty counts distinct dates: both sides reporting one meeting is one meeting."""
+        return self.joint and self.target is None and self.plan is None
 
     def counts_from(self, period_start: date) -> date:
         return self.window_start or period_start

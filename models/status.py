@@ -10,8 +10,14 @@ the day they first did (done_late after the due date); otherwise, once its perio
 assessment, by default the first 03-31 after the due date) it is missed, final; before that it is overdue
 after its due date, due soon within the ladder's first reminder (30 calendar days by default), behind
 pace once a pace milestone has passed unmet, and on track before that. An overdue occurrence carries the
-escalation level its ladder has reached, unless it was due before the installation's tracking start:
-then it is history, shown but never escalated.
+escalation level its ladder has reached.
+
+History is not failure: an occurrence due before its document took effect (``Requirement.document_from``)
+or before the installation's tracking start is history. It is never reminded or escalated, and where it
+would be overdue or missed it is ``history`` (grey) instead; records still make it done.
+
+Quantities (money, people, projects) count in the period that contains their date
+(``Requirement.counts_until``); a joint count duty counts distinct dates (``Requirement.counts_events``).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from shanhai.models.ladder import ReminderLadder, Schedule
 from shanhai.models.localtime import local_date
 from shanhai.models.progress import RecordTotal, Tally, is_satisfied, pace_met, progress_of, progress_text
 from shanhai.models.requirement import Requirement
-from shanhai.models.statuses import Light, RecordState, Status
+from shanhai.models.statuses import History, Light, RecordState, Status
 from shanhai.models.working_days import WorkingCalendar
 
 
@@ -55,10 +61,12 @@ class Evaluation:
     satisfied_on: date | None
     pending: bool  # satisfied only thanks to records a coordinator has not verified yet
     closes: date  # the period's closing day: after it the status is final
-    tracked: bool = True  # due on or after the tracking start: reminded and escalated
+    tracked: bool = True  # not history: reminded and escalated
     due_nominal: date | None = None  # the document's date, when the effective due date differs
     unverified: bool = False  # the source's figures are garbled (数字存疑)
     provisional: bool = False  # the due date's year is answered by the provisional calendar (no notice yet)
+    history: History | None = None  # due before the document took effect or before tracking started
+    accountable: tuple[str, ...] = ()  # the units that owe it (Requirement.accountable)
 
     @property
     def light(self) -> Light:
@@ -66,7 +74,15 @@ class Evaluation:
 
     @property
     def label(self) -> str:
+        """The status as people read it; history says which ("文件印发前" / "纳入跟踪前")."""
+        if self.status is Status.HISTORY and self.history is not None:
+            return self.history.label
         return self.status.label
+
+    @property
+    def is_history(self) -> bool:
+        """Not scored: the assessment and every count of failures leave it out."""
+        return self.history is not None
 
     @property
     def progress_text(self) -> str:
@@ -92,6 +108,8 @@ class Evaluation:
             "satisfied_on": self.satisfied_on.isoformat() if self.satisfied_on else None,
             "unverified": self.unverified,
             "provisional_calendar": self.provisional,
+            "history": str(self.history) if self.history else None,
+            "accountable": list(self.accountable),
         }
 
 
@@ -104,7 +122,7 @@ def evaluate(
     cal: WorkingCalendar,
     tracking_from: date | None = None,
 ) -> list[Evaluation]:
-    """``tracking_from``: occurrences due before it are history (never escalated); None tracks all."""
+    """``tracking_from``: occurrences due before it are history (see :func:`history_of`); None tracks all."""
     today = local_date(as_of)
     by_occurrence: dict[int, list[RecordTotal]] = defaultdict(list)
     for t in totals:
@@ -127,28 +145,29 @@ def evaluate(
             occ.id in waived,
             today,
             schedule,
-            tracked=tracking_from is None or occ.due >= tracking_from,
+            history=history_of(occ, tracking_from),
             provisional=is_provisional(occ.due.year),
         )
         for occ in occurrences
     ]
 
 
-def _evaluate_one(
-    occ: OccurrenceRow,
-    totals: list[RecordTotal],
-    waived: bool,
-    today: date,
-    schedule: Callable[[date, ReminderLadder], Schedule],
-    *,
-    tracked: bool,
-    provisional: bool,
-) -> Evaluation:
+def history_of(occ: OccurrenceRow, tracking_from: date | None) -> History | None:
+    """Why the occurrence is history, or None: the document's effective date first, then tracking."""
+    if occ.requirement.before_document(occ.due):
+        return History.BEFORE_DOCUMENT
+    if tracking_from is not None and occ.due < tracking_from:
+        return History.BEFORE_TRACKING
+    return None
+
+
+def _tally(occ: OccurrenceRow, totals: list[RecordTotal]) -> tuple[Tally, date | None, date | None]:
+    """The records that count for the occurrence, tallied day by day: the tally, the day they first
+    satisfied it, and the day its verified records alone first did."""
     req = occ.requirement
-    ladder = req.reminder_ladder
-    start, closes = req.counts_from(occ.period_start), req.closes_on(occ.due)
-    rows = sorted((t for t in totals if start <= t.on <= closes), key=lambda t: t.on)
-    everything, verified = Tally(), Tally()
+    start, until = req.counts_from(occ.period_start), req.counts_until(occ.due, occ.period)
+    rows = sorted((t for t in totals if start <= t.on <= until), key=lambda t: t.on)
+    everything, verified = Tally(events=req.counts_events), Tally(events=req.counts_events)
     satisfied_on = verified_on = None
     for i, t in enumerate(rows):
         everything.add(t)
@@ -160,16 +179,35 @@ def _evaluate_one(
                 satisfied_on = t.on
             if verified_on is None and is_satisfied(verified, req):
                 verified_on = t.on
+    return everything, satisfied_on, verified_on
+
+
+def _evaluate_one(
+    occ: OccurrenceRow,
+    totals: list[RecordTotal],
+    waived: bool,
+    today: date,
+    schedule: Callable[[date, ReminderLadder], Schedule],
+    *,
+    history: History | None,
+    provisional: bool,
+) -> Evaluation:
+    req = occ.requirement
+    ladder = req.reminder_ladder
+    closes = req.closes_on(occ.due)
+    everything, satisfied_on, verified_on = _tally(occ, totals)
     level = 0
     if waived:
         status = Status.WAIVED
     elif satisfied_on is not None:
         status = Status.DONE if satisfied_on <= occ.due else Status.DONE_LATE
+    elif history is not None and today > occ.due:
+        status = Status.HISTORY
     elif today > closes:
         status = Status.MISSED
     elif today > occ.due:
         status = Status.OVERDUE
-        if tracked:
+        if history is None:
             # rungs: 1 units + coordinator, 2 supervisors, 3 the weekly repeats that follow (not a counter)
             level = min(schedule(occ.due, ladder).escalation_level(today), len(ladder.overdue_working_days) + 1)
     elif (occ.due - today).days <= max(ladder.before_calendar_days, default=0):
@@ -190,8 +228,10 @@ def _evaluate_one(
         satisfied_on=satisfied_on,
         pending=satisfied_on is not None and verified_on is None,
         closes=closes,
-        tracked=tracked,
+        tracked=history is None,
         due_nominal=req.due_nominal,
         unverified=req.unverified,
         provisional=provisional,
+        history=history,
+        accountable=req.accountable,
     )

@@ -25,6 +25,7 @@ class Status(StrEnum):
     DUE_SOON = "due_soon"
     ON_TRACK = "on_track"
     WAIVED = "waived"
+    HISTORY = "history"  # unmet, but due before the document took effect or before tracking started
     DONE_LATE = "done_late"
     DONE = "done"
 
@@ -56,6 +57,7 @@ _LIGHTS = {
     Status.OVERDUE: Light.RED,
     Status.MISSED: Light.RED,
     Status.WAIVED: Light.GREY,
+    Status.HISTORY: Light.GREY,
 }
 _LABELS = {
     Status.DONE: "按期完成",
@@ -66,19 +68,34 @@ _LABELS = {
     Status.OVERDUE: "已逾期",
     Status.MISSED: "未完成（已关闭）",
     Status.WAIVED: "已豁免",
+    Status.HISTORY: "历史期次",
 }
 _ORDER = {s: i for i, s in enumerate(Status)}
-FINAL = frozenset({Status.DONE, Status.DONE_LATE, Status.WAIVED, Status.MISSED})
+FINAL = frozenset({Status.DONE, Status.DONE_LATE, Status.WAIVED, Status.MISSED, Status.HISTORY})
 LIGHT_LABELS = {
     Light.GREEN: "完成/正常",
     Light.YELLOW: "即将到期/进度滞后",
     Light.RED: "逾期/未完成",
-    Light.GREY: "豁免",
+    Light.GREY: "豁免/历史",
 }
 
 
-def label_of(status: str) -> str:
-    """The Chinese label of a status code (an unknown code is shown as it is)."""
+class History(StrEnum):
+    """Why an occurrence is history rather than failure (`status --json` field ``history``)."""
+
+    BEFORE_DOCUMENT = "before_document"
+    BEFORE_TRACKING = "before_tracking"
+
+    @property
+    def label(self) -> str:
+        return "文件印发前" if self is History.BEFORE_DOCUMENT else "纳入跟踪前"
+
+
+def label_of(status: str, history: str | None = None) -> str:
+    """The Chinese label of a status code (an unknown code is shown as it is); a history item says why
+    it is history (`status --json`'s ``history`` field)."""
+    if status == Status.HISTORY and history in set(History):
+        return History(history).label
     try:
         return Status(status).label
     except ValueError:
@@ -130,6 +147,7 @@ _DELIVERY_LABELS = {
     "retry": "待重试",
     "sent": "已送达",
     "failed": "发送失败",
+    "unknown": "结果未知（可能已送达，未重发）",
     "local": "未外发（未配置发送渠道）",
 }
 

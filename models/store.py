@@ -16,9 +16,10 @@ from shanhai.db import insert_ignore
 from shanhai.models.acknowledgements import Acknowledgement
 from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
+from shanhai.models.import_batches import visible_records
 from shanhai.models.installation import ensure_installation, read_installation
 from shanhai.models.localtime import local_date
-from shanhai.models.occurrences import expected_occurrences
+from shanhai.models.occurrences import OccurrenceSpec, expected_occurrences
 from shanhai.models.progress import RecordTotal
 from shanhai.models.requirement import parse_requirement
 from shanhai.models.status import Evaluation, OccurrenceRow, evaluate
@@ -207,13 +208,15 @@ def sync_catalogue(
                     "updated_at": stamp,
                 }
             )
-        elif stored.due > today and (stored.due != spec.due or stored.requirement != requirement):
+        elif _follows_catalogue(stored, spec, today) and (
+            stored.due != spec.due or stored.requirement != requirement
+        ):
             # conditional, so that of racing syncs only the one that changes the row counts it
             occ_updated += session.connection().execute(
                 update(Occurrence)
                 .where(
                     col(Occurrence.id) == stored.id,
-                    col(Occurrence.due) > today,
+                    col(Occurrence.due) == stored.due,
                     or_(col(Occurrence.due) != spec.due, col(Occurrence.requirement) != requirement),
                 )
                 .values(due=spec.due, requirement=requirement, updated_at=stamp)
@@ -255,6 +258,12 @@ def sync_catalogue(
         )
     session.flush()
     return SyncReport(len(cat.units), added, changed, occ_added, occ_updated, occ_removed)
+
+
+def _follows_catalogue(stored: Occurrence, spec: OccurrenceSpec, today: date) -> bool:
+    """Future occurrences follow the catalogue; past ones are frozen history, except those due before
+    their document took effect: they are never scored, so they may learn that they are history."""
+    return stored.due > today or spec.requirement.before_document(spec.due)
 
 
 @dataclass(frozen=True)
@@ -334,11 +343,16 @@ def load_evaluations(
             *record_day,
             func.sum(col(CompletionRecord.count)),
             func.coalesce(func.sum(col(CompletionRecord.amount_fen)), 0),
+            func.max(col(CompletionRecord.count)),
         )
-        .where(col(CompletionRecord.occurrence_id).in_(ids), col(CompletionRecord.state) != RecordState.REJECTED)
+        .where(
+            col(CompletionRecord.occurrence_id).in_(ids),
+            col(CompletionRecord.state) != RecordState.REJECTED,
+            visible_records(),
+        )
         .group_by(*record_day)
     )
-    totals = [RecordTotal(o, d, c, s, int(n), int(a)) for o, d, c, s, n, a in session.execute(totals_q)]
+    totals = [RecordTotal(o, d, c, s, int(n), int(a), int(m)) for o, d, c, s, n, a, m in session.execute(totals_q)]
     waived = set(
         session.execute(select(col(Waiver.occurrence_id)).where(col(Waiver.occurrence_id).in_(ids))).scalars()
     )

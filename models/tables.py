@@ -101,7 +101,10 @@ class EvidenceFile(SQLModel, table=True):
 
 
 class ImportBatch(SQLModel, table=True):
-    """One imported file, by its content hash: the same file imported twice adds nothing."""
+    """One imported file, by its content hash: the same file imported twice adds nothing.
+
+    Its records are written in short transactions while ``completed_at`` is NULL and count nowhere until
+    the last commit sets it (see models/import_batches.py); ``owner`` is the writing process (host:pid)."""
 
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(unique=True, max_length=64)
@@ -109,6 +112,8 @@ class ImportBatch(SQLModel, table=True):
     rows: int
     imported_at: datetime = Field(default_factory=utcnow)
     actor: str = Field(max_length=128)
+    completed_at: datetime | None = None
+    owner: str | None = Field(default=None, max_length=255)
 
 
 class CompletionRecord(SQLModel, table=True):
@@ -193,7 +198,7 @@ class Delivery(SQLModel, table=True):
     channel_label: str = Field(max_length=255)  # masked URL, safe to show
     status: str = Field(
         default="pending", max_length=16, index=True
-    )  # pending|sending|retry|sent|failed|local
+    )  # pending|sending|retry|sent|failed|unknown (may have arrived, never resent)|local
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     next_attempt_at: datetime | None = None

@@ -7,7 +7,7 @@ call it. Checks only queue: the delivery run sends what all the day's checks que
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from shanhai.models.localtime import local_date
-from shanhai.models.progress import progress_text
+from shanhai.models.progress import progress_phrase
 from shanhai.models.queries import title_and_clause
 from shanhai.models.status import Evaluation, OccurrenceRow
 from shanhai.models.statuses import Status
@@ -45,6 +45,7 @@ class CheckResult:
     queued: int
     state_name: str
     summary: str
+    accountable: dict[int, tuple[str, ...]] = field(default_factory=dict)  # occurrence id -> who owes it
 
 
 def state_name(counts: Counter) -> str:
@@ -91,6 +92,20 @@ def _acknowledged(app, session: Session, occurrence_ids: list[int]) -> dict[tupl
     }
 
 
+def duty_summary(app, obligation_id: str) -> str:
+    """The duty in one line (the catalogue's ``summary``), shown after its title; empty when none."""
+    ob = app.catalogue.obligations.get(obligation_id)
+    return (ob.summary or "") if ob else ""
+
+
+def escalates(app, obligation_id: str) -> bool:
+    """False for a duty the catalogue marks as the leading group's own (``escalate: false``): it is never
+    escalated to the supervisors, in a reminder or in their digest. Read from the catalogue, not the
+    stored requirement, so that it holds for occurrences stored before the setting."""
+    ob = app.catalogue.obligations.get(obligation_id)
+    return ob.escalate if ob else True
+
+
 def plan_item(app, occ: OccurrenceRow, ev: Evaluation) -> PlanItem:
     title, clause = title_and_clause(app.catalogue, occ.obligation_id)
     return PlanItem(
@@ -103,12 +118,14 @@ def plan_item(app, occ: OccurrenceRow, ev: Evaluation) -> PlanItem:
         status=ev.status,
         lead=occ.requirement.leads,
         copied=occ.requirement.copied,
-        progress=progress_text(ev.progress),
+        progress=progress_phrase(ev.progress, occ.requirement.kind),
         ladder=occ.requirement.reminder_ladder,
         unverified=occ.requirement.unverified,
         tracked=ev.tracked,
         due_nominal=occ.requirement.due_nominal,
         provisional=ev.provisional,
+        duty=duty_summary(app, occ.obligation_id),
+        escalates=escalates(app, occ.obligation_id),
     )
 
 
@@ -119,16 +136,19 @@ def message_json(m: PlannedMessage) -> dict[str, Any]:
         "role": str(m.role),
         "role_label": m.role.label,
         "stage": m.stage.name,
-        "stage_label": m.stage.label,
+        "stage_label": m.stage_label,
         "items": [
             {
                 "obligation": i.obligation_id,
                 "title": i.title,
+                "duty": i.duty,
+                "accountable": list(i.accountable),
                 "scope": i.scope,
                 "due": i.due.isoformat(),
                 "provisional_calendar": i.provisional,
                 "status": str(i.status),
                 "stage": i.stage.name,
+                "stage_label": i.stage_label,
                 "role": str(i.role),
                 "urgency": str(i.urgency),
                 "progress": i.progress,
@@ -138,6 +158,20 @@ def message_json(m: PlannedMessage) -> dict[str, Any]:
             for i in m.items
         ],
     }
+
+
+def _plan_open(app, session: Session, open_pairs: list[tuple[OccurrenceRow, Evaluation]], as_of: datetime):
+    ids = [occ.id for occ, _ in open_pairs]
+    return plan(
+        (plan_item(app, occ, ev) for occ, ev in open_pairs),
+        as_of=as_of,
+        cal=app.calendar,
+        coordinator=app.catalogue.roles.coordinator,
+        supervisor=app.catalogue.roles.supervisor,
+        already_sent=_already_sent(session, ids),
+        acknowledged=_acknowledged(app, session, ids),
+        send_hour=app.settings.send_hour,
+    )
 
 
 def check_obligation(
@@ -160,16 +194,7 @@ def check_obligation(
             flt=OccurrenceFilter(obligation=obligation_id, everything=True),
         )
         open_pairs = [(occ, ev) for occ, ev in pairs if not ev.status.is_final]
-        planned = plan(
-            (plan_item(app, occ, ev) for occ, ev in open_pairs),
-            as_of=as_of,
-            cal=app.calendar,
-            coordinator=app.catalogue.roles.coordinator,
-            supervisor=app.catalogue.roles.supervisor,
-            already_sent=_already_sent(session, [occ.id for occ, _ in open_pairs]),
-            acknowledged=_acknowledged(app, session, [occ.id for occ, _ in open_pairs]),
-            send_hour=app.settings.send_hour,
-        )
+        planned = _plan_open(app, session, open_pairs, as_of)
         queued = 0 if dry_run else queue_reminders(app, session, planned, as_of)
         quiet = None if planned else why_quiet(as_of, app.calendar, app.settings.send_hour)
         year = local_date(as_of).year
@@ -180,6 +205,7 @@ def check_obligation(
         ]
         items = [status_item(app, e) for _, e in shown]
         history = Counter(e.status for _, e in pairs)
+        accountable = {occ.id: occ.requirement.leads for occ, _ in shown}
         if dry_run:
             session.rollback()
         else:
@@ -201,4 +227,5 @@ def check_obligation(
         summary=("" if counts else "本年度无期次；历史期次：")
         + summary(judged, len(planned) if dry_run else queued, dry_run)
         + (f"（{quiet}）" if quiet else ""),
+        accountable=accountable,
     )

@@ -2,8 +2,11 @@
 
 Each delivery is claimed with a conditional UPDATE and its row count checked (the Healthchecks way),
 so it is sent at most once however many workers run. A claim left behind by a killed process may or
-may not have reached the channel; after CLAIM_LEASE it is not re-sent blindly but marked failed
-("result unknown") and reported to the coordinator: nothing is lost silently, nothing goes out twice.
+may not have reached the channel; after CLAIM_LEASE it is not re-sent blindly but marked ``unknown``
+(结果未知（可能已送达）) and reported to the coordinator: nothing is lost silently, nothing goes out twice.
+The same holds for a request that went out and got no answer (a read timeout, a reset after sending):
+only a request that never left (refused, connect timeout) or was answered 5xx/408/429 is retried.
+Everything one run could not deliver reaches the coordinator as ONE report (robots take 20 a minute).
 
 Claims are stamped with the real clock, never with a previewed ``as_of``, so workers agree on leases.
 Robots that limit messages per minute (DingTalk and WeCom: 20 a minute) are held to it across
@@ -23,17 +26,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from shanhai.models.audit import audit
 from shanhai.models.ladder import may_send, send_time_text
 from shanhai.models.tables import Delivery, OutboxMessage
-from shanhai.notifications.failure_report import report_failure
+from shanhai.notifications.failure_report import report_failures
 from shanhai.notifications.outbox import channel_keys, configured_channels, render
 from shanhai.notifications.planner import ROLE_ORDER, Role
 
 CLAIM_LEASE = timedelta(minutes=10)
+#: Stored with a delivery that may have reached its channel: the lease case and a timeout after sending.
+UNKNOWN_OUTCOME = "结果未知（可能已送达），未自动重发"
+LEASE_EXPIRED = f"投递中断，{UNKNOWN_OUTCOME} interrupted, outcome unknown"
 MAX_ATTEMPTS = 6
 BACKOFF = (
     timedelta(minutes=1),
@@ -54,11 +61,15 @@ class DeliveryReport:
     held: int = 0  # due, but outside the send window (a day off, or before the send hour)
     held_until: str = ""  # when they leave: "今天北京时间 09:00", "下一个工作日 … 北京时间 09:00"
     deferred: int = 0  # a robot's per-minute budget was spent: the next run sends them
+    unknown: int = 0  # of the failed: the request went out unanswered, or its worker died (maybe delivered)
     details: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
-        text = f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条，仅存本地 {self.kept_local} 条"
+        text = f"已发送 {self.sent} 条，待重试 {self.retrying} 条，失败 {self.failed} 条"
+        if self.unknown:
+            text += f"（其中结果未知 {self.unknown} 条：可能已送达，未自动重发，已报告协调单位）"
+        text += f"，仅存本地 {self.kept_local} 条"
         if self.deferred:
             text += f"；机器人每分钟限额已满，{self.deferred} 条下一轮发送"
         return text + (f"；未到发送时间，{self.held} 条将于{self.held_until} 起发送" if self.held else "")
@@ -131,52 +142,44 @@ def _claim_group(
             if wait > 0:
                 session.rollback()
                 return [], wait
-        claimed = []
-        for delivery_id in delivery_ids:
-            result = session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == delivery_id, _sendable(due_at))
-                .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(delivery_id)  # the others belong to another worker
+        # one conditional UPDATE: the rows it does not return belong to another worker
+        claimed = session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(delivery_ids), _sendable(due_at))
+            .values(status="sending", claimed_at=now, claim_token=token, attempts=Delivery.attempts + 1)
+            .returning(col(Delivery.id))
+            .execution_options(synchronize_session=False)
+        ).scalars().all()
         session.commit()
-        return claimed, 0.0
+        return sorted(claimed), 0.0
     except BaseException:
         session.rollback()
         raise
 
 
-def _still_claimed(delivery_id: int | None, token: str | None) -> ColumnElement[bool]:
-    return and_(
-        col(Delivery.id) == delivery_id, col(Delivery.status) == "sending", col(Delivery.claim_token) == token
-    )
-
-
-def _expire_abandoned_claims(app, session: Session, now: datetime) -> int:
-    """Claims older than the lease belong to a worker that died mid-send: report, don't resend."""
-    stale = session.execute(
-        select(col(Delivery.id), col(Delivery.claim_token)).where(
-            col(Delivery.status) == "sending", col(Delivery.claimed_at) < now - CLAIM_LEASE
-        )
-    ).all()
-    expired = 0
-    for delivery_id, token in stale:
-        won = session.execute(
+def _expire_abandoned_claims(session: Session, now: datetime) -> list[tuple[Delivery, OutboxMessage]]:
+    """Claims older than the lease belong to a worker that died mid-send: the message may have gone out.
+    They are marked unknown in one statement (a concurrent run's UPDATE finds them taken), never resent;
+    the caller reports them in the same transaction."""
+    expired = list(
+        session.execute(
             update(Delivery)
-            .where(_still_claimed(delivery_id, token))
-            .values(
-                status="failed",
-                last_error="投递中断，结果未知（可能已送达），未自动重发 interrupted, outcome unknown",
-            )
-        ).rowcount  # type: ignore[attr-defined]
-        if won == 1:
-            d = session.get(Delivery, delivery_id)
-            assert d is not None
-            report_failure(app, session, d, session.get(OutboxMessage, d.message_id))
-            expired += 1
-        session.commit()
-    return expired
+            .where(col(Delivery.status) == "sending", col(Delivery.claimed_at) < now - CLAIM_LEASE)
+            .values(status="unknown", last_error=LEASE_EXPIRED)
+            .returning(col(Delivery.id))
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    if not expired:
+        return []
+    rows = session.execute(
+        select(Delivery, OutboxMessage)
+        .join(OutboxMessage, col(OutboxMessage.id) == col(Delivery.message_id))
+        .where(col(Delivery.id).in_(expired))
+        .order_by(col(Delivery.id))
+        .execution_options(populate_existing=True)
+    ).all()
+    return [(d, m) for d, m in rows]
 
 
 def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
@@ -196,6 +199,31 @@ def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every send of one deliver run shares."""
+
+    app: Any
+    engine: Any
+    channels: dict[str, Any]  # channel key -> Channel
+    due_at: datetime
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class _Final:
+    """A delivery that will not be tried again (failed, or outcome unknown), still claimed by its send: its
+    outcome is written with the run's one failure report, so no failure is stored unreported (a crash
+    before then leaves the claim to the lease, which reports it as unknown)."""
+
+    delivery: Delivery
+    message: OutboxMessage
+    token: str
+    values: dict[str, Any]
+    sent_with: list[int | None]
+
+
 def deliver_outbox(
     app,
     *,
@@ -207,10 +235,10 @@ def deliver_outbox(
     Delivery follows the app's real clock (``app.clock``): a preview never sends or stamps anything.
 
     Reminders queued for one channel by several check runs (one per obligation) go out as ONE
-    message listing all their items; digests and failure reports go out on their own.
+    message listing all their items; digests and failure reports go out on their own. What cannot be
+    delivered in one run reaches the coordinator as ONE report listing it all.
     """
     from shanhai.db import get_engine
-    from shanhai.notifications.transport import DEFAULT_RATE_LIMITS
 
     clock = app.clock
     due_at = clock()
@@ -218,140 +246,215 @@ def deliver_outbox(
     app.migrate()
     engine = get_engine(app.database_url)
     with Session(engine) as session:
-        abandoned = _expire_abandoned_claims(app, session, clock())
         due = _due_deliveries(session, due_at, limit)
         local = session.execute(select(func.count()).where(col(Delivery.status) == "local")).scalar_one()
-    report = DeliveryReport(kept_local=local, failed=abandoned)
-    if not due:
-        return report
-    if not may_send(due_at, app.calendar, app.settings.send_hour):
+    report = DeliveryReport(kept_local=local)
+    channels = {key: c for cs in configured.values() for c in cs for key in channel_keys(app, c.url)}
+    run = _Run(app, engine, channels, due_at, clock, sleep)
+    sendable = bool(due) and may_send(due_at, app.calendar, app.settings.send_hour)
+    if due and not sendable:
         report.held = len(due)
         report.held_until = send_time_text(due_at, app.calendar, app.settings.send_hour)
-        return report
+    finals = _send_due(run, due, workers, report) if sendable else []
+    _count(report, _settle(run, finals))  # also in a run that sent nothing: claims a killed run left behind
+    return report
+
+
+def _send_due(
+    run: _Run, due: list[tuple[int, str, str, int, str]], workers: int, report: DeliveryReport
+) -> list[_Final]:
+    """Send the due deliveries, channels concurrently; what will not be tried again, for :func:`_settle`."""
     groups: dict[tuple, list[int]] = {}
     for delivery_id, key_of_channel, kind, message_id, recipient_code in due:
         # a unit's reminders on one channel go as one message; a chat shared by two units gets one each
         key = (recipient_code, key_of_channel) if kind == "reminder" else (key_of_channel, message_id)
         groups.setdefault(key, []).append(delivery_id)
-    channels = {key: c for cs in configured.values() for c in cs for key in channel_keys(app, c.url)}
-
-    def send_group(delivery_ids: list[int]) -> list[tuple[str, dict[str, Any]]]:
-        token = secrets.token_hex(8)
-        with Session(engine, expire_on_commit=False) as s:
-            key = s.execute(
-                select(col(Delivery.channel_key)).where(col(Delivery.id) == delivery_ids[0])
-            ).scalar_one()
-            s.rollback()
-            channel = channels.get(key)
-            windows = DEFAULT_RATE_LIMITS.get(channel.scheme) if channel else None
-            waited = 0.0
-            while True:
-                claimed, wait = _claim_group(
-                    s, delivery_ids, due_at=due_at, now=clock(), token=token,
-                    rate=(key, tuple(windows)) if windows else None,
-                )
-                if not wait:
-                    break
-                if waited + wait > MAX_RATE_WAIT:
-                    return [("deferred", {"deliveries": delivery_ids})]
-                sleep(wait)
-                waited += wait
-            if not claimed:
-                return []
-            deliveries = [s.get(Delivery, i) for i in claimed]
-            live = [d for d in deliveries if d is not None]
-            messages = [m for d in live if (m := s.get(OutboxMessage, d.message_id)) is not None]
-            s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
-            return _attempt(token, app, s, live, messages, channel, clock)
-
+    finals: list[_Final] = []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(groups)))) as pool:
-        for outcomes in pool.map(send_group, groups.values()):
-            for status, detail in outcomes:
-                if status == "deferred":
-                    report.deferred += len(detail["deliveries"])
-                    continue
-                report.details.append(detail)
-                if status == "sent":
-                    report.sent += 1
-                elif status == "retry":
-                    report.retrying += 1
-                else:
-                    report.failed += 1
-    return report
+        for outcomes, group_finals in pool.map(lambda ids: _send_group(run, ids), groups.values()):
+            _count(report, outcomes)
+            finals.extend(group_finals)
+    return finals
 
 
-def _attempt(
-    token: str,
-    app,
-    s: Session,
-    deliveries: list[Delivery],
-    messages: list[OutboxMessage],
-    channel,
-    clock: Callable[[], datetime],
-) -> list[tuple[str, dict]]:
-    from shanhai.notifications.transport import DeliveryError, PermanentDeliveryError, body_limit, deliver
-
-    error: DeliveryError | None = None
-    if channel is None:
-        error = PermanentDeliveryError("渠道已不在配置中 channel no longer configured")
-    else:
-        try:
-            title, body = render(merged_payload(messages), limit_bytes=body_limit(channel))
-        except Exception as exc:  # noqa: BLE001  (nothing reached the channel: a sure failure, not "maybe sent")
-            error = PermanentDeliveryError(f"消息无法生成，未发送 could not render: {type(exc).__name__}: {exc}")
-        else:
-            try:
-                deliver(channel, title=title, body=body)
-            except DeliveryError as exc:
-                error = exc
-    finished = clock()
-    outcomes = []
-    for d, msg in zip(deliveries, messages, strict=True):
-        values: dict[str, Any]
-        if error is None:
-            values = {"status": "sent", "sent_at": finished, "last_error": None}
-        elif error.permanent or d.attempts >= MAX_ATTEMPTS:
-            values = {"status": "failed", "last_error": str(error)[:2000]}
-        else:
-            values = {
-                "status": "retry",
-                "last_error": str(error)[:2000],
-                "next_attempt_at": finished + BACKOFF[min(d.attempts, len(BACKOFF)) - 1],
-            }
-        # write the outcome only while the claim is still ours (a lease expiry may have taken it)
-        held = s.execute(
-            update(Delivery)
-            .where(_still_claimed(d.id, token))
-            .values(**values)
-        ).rowcount  # type: ignore[attr-defined]
-        if held != 1:
+def _count(report: DeliveryReport, outcomes: list[tuple[str, dict[str, Any]]]) -> None:
+    for status, detail in outcomes:
+        if status == "deferred":
+            report.deferred += len(detail["deliveries"])
             continue
-        for k, v in values.items():
-            setattr(d, k, v)
-        if d.status == "failed":
-            report_failure(app, s, d, msg)
-        audit(
-            session=s,
-            actor="engine",
-            action=f"delivery.{d.status}",
-            entity="delivery",
-            entity_id=str(d.id),
-            attempts=d.attempts,
-            error=d.last_error,
-            sent_with=[x.id for x in deliveries],
-        )
-        outcomes.append(
-            (
-                d.status,
-                {
-                    "delivery": d.id,
-                    "message": msg.id,
-                    "recipient": msg.recipient,
-                    "channel": d.channel_label,
-                    "status": d.status,
-                    "error": d.last_error,
-                },
+        report.details.append(detail)
+        if status == "sent":
+            report.sent += 1
+        elif status == "retry":
+            report.retrying += 1
+        else:
+            report.failed += 1
+            report.unknown += status == "unknown"
+
+
+def _send_group(run: _Run, delivery_ids: list[int]) -> tuple[list[tuple[str, dict[str, Any]]], list[_Final]]:
+    """Claim one group (waiting for a robot's per-minute budget, up to MAX_RATE_WAIT) and send it."""
+    from shanhai.notifications.transport import DEFAULT_RATE_LIMITS
+
+    token = secrets.token_hex(8)
+    with Session(run.engine, expire_on_commit=False) as s:
+        key = s.execute(select(col(Delivery.channel_key)).where(col(Delivery.id) == delivery_ids[0])).scalar_one()
+        s.rollback()
+        channel = run.channels.get(key)
+        windows = DEFAULT_RATE_LIMITS.get(channel.scheme) if channel else None
+        waited = 0.0
+        while True:
+            claimed, wait = _claim_group(
+                s, delivery_ids, due_at=run.due_at, now=run.clock(), token=token,
+                rate=(key, tuple(windows)) if windows else None,
             )
-        )
+            if not wait:
+                break
+            if waited + wait > MAX_RATE_WAIT:
+                return [("deferred", {"deliveries": delivery_ids})], []
+            run.sleep(wait)
+            waited += wait
+        if not claimed:
+            return [], []
+        deliveries = [s.get(Delivery, i) for i in claimed]
+        live = [d for d in deliveries if d is not None]
+        messages = [m for d in live if (m := s.get(OutboxMessage, d.message_id)) is not None]
+        s.commit()  # hold no transaction (on SQLite: no write lock) while the channel answers
+        error = _send(run, live, messages, channel)
+        return _record(run, s, token, live, messages, error)
+
+
+def _send(run: _Run, deliveries: list[Delivery], messages: list[OutboxMessage], channel):
+    """Send one group's message; the DeliveryError it ended with, or None when the channel took it."""
+    from shanhai.notifications.transport import (
+        DeliveryError,
+        DeliveryTag,
+        PermanentDeliveryError,
+        body_limit,
+        deliver,
+    )
+
+    if channel is None:
+        return PermanentDeliveryError("渠道已不在配置中 channel no longer configured")
+    try:
+        title, body = render(merged_payload(messages), limit_bytes=body_limit(channel))
+    except Exception as exc:  # noqa: BLE001  (nothing reached the channel: a sure failure, not "maybe sent")
+        return PermanentDeliveryError(f"消息无法生成，未发送 could not render: {type(exc).__name__}: {exc}")
+    ids = tuple(sorted(d.id for d in deliveries if d.id is not None))
+    # the stored channel key makes the key differ between installations whose delivery ids coincide
+    tag = DeliveryTag(ids, f"shanhai-{'-'.join(map(str, ids))}-{deliveries[0].channel_key[:12]}")
+    try:
+        deliver(channel, title=title, body=body, timeout=run.app.settings.send_timeout_seconds, tag=tag)
+    except DeliveryError as exc:
+        return exc
+    return None
+
+
+def _outcome(d: Delivery, error, finished: datetime) -> dict[str, Any]:
+    """The values a delivery is left with after an attempt that ended with ``error`` (None: sent)."""
+    if error is None:
+        return {"status": "sent", "sent_at": finished, "last_error": None}
+    if error.maybe_delivered:  # it may have arrived: resending could deliver it twice
+        return {"status": "unknown", "last_error": f"{error}，未自动重发"[:2000]}
+    if error.permanent or d.attempts >= MAX_ATTEMPTS:
+        return {"status": "failed", "last_error": str(error)[:2000]}
+    return {
+        "status": "retry",
+        "last_error": str(error)[:2000],
+        "next_attempt_at": finished + BACKOFF[min(d.attempts, len(BACKOFF)) - 1],
+    }
+
+
+def _record(
+    run: _Run, s: Session, token: str, deliveries: list[Delivery], messages: list[OutboxMessage], error
+) -> tuple[list[tuple[str, dict[str, Any]]], list[_Final]]:
+    """Write what was sent or will be retried; hand the rest on to the run's failure report."""
+    finished = run.clock()
+    sent_with = [d.id for d in deliveries]
+    now: list[tuple[Delivery, OutboxMessage, dict[str, Any]]] = []
+    finals = []
+    for d, msg in zip(deliveries, messages, strict=True):
+        values = _outcome(d, error, finished)
+        if values["status"] in ("failed", "unknown"):
+            finals.append(_Final(d, msg, token, values, sent_with))
+        else:
+            now.append((d, msg, values))
+    outcomes = _write_outcomes(s, token, now, sent_with)
     s.commit()
+    return outcomes, finals
+
+
+def _settle(run: _Run, finals: list[_Final]) -> list[tuple[str, dict[str, Any]]]:
+    """In one transaction: the run's failed and unknown outcomes, the claims a killed run left behind
+    (unknown), and ONE report of them all to the coordinator (a robot takes 20 messages a minute: never
+    one report per delivery). (status, detail) of each."""
+    with Session(run.engine, expire_on_commit=False) as s:  # closing without a commit rolls it all back
+        outcomes = []
+        for token in dict.fromkeys(f.token for f in finals):
+            mine = [f for f in finals if f.token == token]
+            outcomes += _write_outcomes(s, token, [(f.delivery, f.message, f.values) for f in mine], mine[0].sent_with)
+        won = {detail["delivery"] for _, detail in outcomes}
+        failed = [(f.delivery, f.message) for f in finals if f.delivery.id in won]
+        # after this run's own outcomes: a run slower than the lease never expires its own claims
+        abandoned = _expire_abandoned_claims(s, run.clock())
+        outcomes += [("unknown", _detail(d, m)) for d, m in abandoned]
+        report_failures(run.app, s, failed + abandoned)
+        s.commit()
     return outcomes
+
+
+def _write_outcomes(
+    s: Session, token: str, outcomes: list[tuple[Delivery, OutboxMessage, dict[str, Any]]], sent_with: list
+) -> list[tuple[str, dict[str, Any]]]:
+    """One UPDATE per distinct outcome of a send, written only where the claim is still ours (a lease
+    expiry may have taken it); (status, detail) of each delivery written."""
+    by_values: dict[tuple, list[tuple[Delivery, OutboxMessage]]] = {}
+    for d, msg, values in outcomes:
+        by_values.setdefault(tuple(sorted(values.items())), []).append((d, msg))
+    written = []
+    for values_key, pairs in by_values.items():
+        won = set(
+            s.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.id).in_([d.id for d, _ in pairs]),
+                    col(Delivery.status) == "sending",
+                    col(Delivery.claim_token) == token,
+                )
+                .values(**dict(values_key))
+                .returning(col(Delivery.id))
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+        written += [_written(s, d, msg, dict(values_key), sent_with) for d, msg in pairs if d.id in won]
+    return written
+
+
+def _written(
+    s: Session, d: Delivery, msg: OutboxMessage, values: dict[str, Any], sent_with: list[int | None]
+) -> tuple[str, dict[str, Any]]:
+    """Audit one written outcome; (status, detail) for the run's report."""
+    for k, v in values.items():
+        set_committed_value(d, k, v)  # already written by the conditional UPDATE: no second write
+    audit(
+        session=s,
+        actor="engine",
+        action=f"delivery.{d.status}",
+        entity="delivery",
+        entity_id=str(d.id),
+        attempts=d.attempts,
+        error=d.last_error,
+        sent_with=sent_with,
+    )
+    return d.status, _detail(d, msg)
+
+
+def _detail(d: Delivery, msg: OutboxMessage) -> dict[str, Any]:
+    return {
+        "delivery": d.id,
+        "message": msg.id,
+        "recipient": msg.recipient,
+        "channel": d.channel_label,
+        "status": d.status,
+        "error": d.last_error,
+    }

@@ -9,14 +9,20 @@ check is ``now - issued_at <= max_age_days`` (so tests never depend on today).
 :class:`LinkError` carries ``reason``: ``"forged"`` (签名无效 — wrong secret, any
 tampering, or a malformed token) or ``"expired"`` (链接已过期).  A token issued
 more than :data:`CLOCK_SKEW` after ``now`` is treated as forged.
+
+A token must be exactly what is issued, checked before its signature: the base64 decoder skips padding
+and characters outside its alphabet and ignores a signature's spare low bits, so ``token==``,
+``token`` + U+200B or a signature with its last character changed would otherwise verify as the token.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from shanhai.models.localtime import local_date
 
@@ -36,6 +42,8 @@ _SALT = "shanhai.report-link"
 _PAGE_SALT = "shanhai.unit-page"
 #: Tolerated difference between the signer's and the verifier's clocks.
 CLOCK_SKEW = timedelta(minutes=5)
+#: payload (a leading dot when compressed) and an HMAC-SHA1 signature (20 bytes: 27 base64url characters)
+_TOKEN_SHAPE = re.compile(r"\.?[A-Za-z0-9_-]{1,1024}\.[A-Za-z0-9_-]{27}")
 
 
 class LinkError(ValueError):
@@ -52,6 +60,15 @@ def _serializer(secret: str | list[str], salt: str = _SALT) -> URLSafeSerializer
         raise ValueError("a non-empty secret is required to sign or verify report links")
     # itsdangerous signs with the last key and verifies with any: ours are listed newest first
     return URLSafeSerializer(list(reversed(keys)), salt=salt)
+
+
+def _check_shape(token: str) -> None:
+    """Refuse anything but a token as issued: the alphabet, the lengths, a canonical signature."""
+    if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+        raise LinkError("forged", "签名无效：链接格式不正确（多了或少了字符，请完整复制提醒中的链接）")
+    signature = token.rsplit(".", 1)[1]
+    if base64_encode(base64_decode(signature)).decode() != signature:
+        raise LinkError("forged", "签名无效：链接已被修改或不是本系统签发的")
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -84,6 +101,7 @@ def verify_report_token(
 ) -> ReportLink:
     """The link's ``(occurrence_id, unit_code, issued_at)``, or raise :class:`LinkError`."""
     _aware(now, "now")
+    _check_shape(token)
     try:
         payload = _serializer(secret).loads(token)
     except BadSignature as exc:
@@ -126,10 +144,12 @@ def sign_unit_page_key(*, unit_code: str, secret: str, issued_at: datetime) -> s
 
 def verify_unit_page_key(
     key: str, *, unit_code: str, secret: str | list[str], now: datetime, max_age_days: int = 60
-) -> None:
-    """Accept a page key of ``unit_code`` no older than ``max_age_days``, or raise :class:`LinkError`
-    (a key of another unit is ``"forged"``)."""
+) -> datetime:
+    """Accept a page key of ``unit_code`` no older than ``max_age_days`` and return when it was issued
+    (the report link's issue time it inherits), or raise :class:`LinkError` (a key of another unit is
+    ``"forged"``)."""
     _aware(now, "now")
+    _check_shape(key)
     try:
         payload = _serializer(secret, _PAGE_SALT).loads(key)
     except BadSignature as exc:
@@ -143,6 +163,7 @@ def verify_unit_page_key(
     ):
         raise LinkError("forged", "签名无效：链接不属于该单位")
     _check_age(payload[1], now, max_age_days)
+    return datetime.fromtimestamp(payload[1], tz=UTC)
 
 
 def unit_key(*, unit_code: str, secret: str) -> str:

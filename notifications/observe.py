@@ -1,7 +1,7 @@
 """Watching one delivery on the wire: what HTTP status or SMTP reply each exchange of an Apprise plugin
 got, so a failure can be classified (Apprise itself only says True or False).
 
-``requests.Session.send`` and ``smtplib.SMTP.login``/``sendmail`` are wrapped once; outside an observed
+``requests.Session.send`` and ``smtplib.SMTP.login``/``sendmail``/``data`` are wrapped once; outside an observed
 delivery (no sink in the current context) the wrappers only call through.
 """
 
@@ -26,6 +26,7 @@ class Event:
     status: int | None  # HTTP status or SMTP reply code, when there was one
     error: BaseException | None = None
     body: bytes = b""
+    unanswered_data: bool = False  # SMTP DATA broke off without a reply: the mail may have been taken
 
 
 sink: ContextVar[list[Event] | None] = ContextVar("shanhai_delivery_events", default=None)
@@ -86,11 +87,19 @@ def _record_smtp(events: list[Event], result, exc, kwargs) -> None:
         events.append(Event("smtp", result[0], None))
 
 
+def _record_smtp_data(events: list[Event], result, exc, kwargs) -> None:
+    # DATA sends the mail, then waits for the server's verdict: a timeout or a dropped connection there
+    # (an error without a reply code) leaves it unknown whether the server took the mail
+    if exc is not None and smtp_code(exc) is None:
+        events.append(Event("smtp", None, exc, unanswered_data=True))
+
+
 def install_observers() -> None:
     with _observer_lock:
         _wrap(requests.Session, "send", _record_http)
         _wrap(smtplib.SMTP, "login", _record_smtp)
         _wrap(smtplib.SMTP, "sendmail", _record_smtp)
+        _wrap(smtplib.SMTP, "data", _record_smtp_data)
 
 
 def fix_dingtalk_signature(plugin: object) -> None:

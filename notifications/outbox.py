@@ -148,6 +148,8 @@ def _item_payloads(
     return [
         {
             "title": i.title,
+            "duty": i.duty,
+            "accountable": list(i.accountable),
             "clause": i.clause,
             "scope": i.scope,
             "due": i.due.isoformat(),
@@ -157,7 +159,7 @@ def _item_payloads(
             "progress": i.progress,
             "working_days_left": i.working_days_left,
             "days_overdue": i.days_overdue,
-            "stage_label": i.stage.label,
+            "stage_label": i.stage_label,
             "role": str(i.role),
             "urgency": str(i.urgency),
             # units act through a signed link (the form for the units that owe it, a view for the others);
@@ -189,7 +191,7 @@ def queue_reminders(app, session: Session, planned: list[PlannedMessage], as_of:
                 recipient_code=unit_code(app, m.recipient),
                 role=str(m.role),
                 stage=m.stage.name,
-                stage_label=m.stage.label,
+                stage_label=m.stage_label,
                 title="",
                 body="",
                 payload="{}",
@@ -219,7 +221,7 @@ def queue_reminders(app, session: Session, planned: list[PlannedMessage], as_of:
             payload = {
                 "recipient": m.recipient,
                 "role": str(m.role),
-                "stage_label": m.stage.label,
+                "stage_label": m.stage_label,
                 "stage_rank": m.stage.rank,
                 "board_link": f"{app.settings.portal_url}/units/{msg.recipient_code}",
                 "document": documents_of(app, [i.obligation_id for i in won]),

@@ -11,9 +11,14 @@ Rules:
 * Only open occurrences are chased: not done, waived or closed (missed), and not due before the
   installation's tracking start (history).
 * Who: the lead units (牵头) at every lead stage; co-responsible units (配合) are copied (抄送) at the
-  due date and the first escalation only; the coordinator from the first escalation; the supervisors from
-  the second (never for a duty whose figures are unverified); the weekly repeats go to the lead units,
-  the coordinator and the supervisors.
+  due date and the first escalation only; the coordinator from the first escalation; the supervisors once,
+  at the second (never for a duty whose figures are unverified, nor for one the catalogue marks as the
+  leading group's own, ``escalate: false``: 年中调研督查), then only in their monthly digest; the weekly
+  repeats go to the lead units and the coordinator.
+* Each item carries who owes it (``accountable``: the lead units, e.g. 鹿城区 for 泰顺-鹿城's 帮扶资金),
+  the duty in one line, and the label of this recipient's own copy (:func:`copy_label`): a repeat is
+  numbered by the overdue messages really stored for that occurrence and recipient, so a fresh install
+  or a catch-up never says "第25次".
 * Each recipient gets the most advanced stage that is due *for that recipient* (after downtime: never
   a burst of stale ones, never silence because a later stage was meant for someone else), and nothing
   it already got, or older than what it got.
@@ -38,7 +43,9 @@ from shanhai.models.ladder import (
     Stage,
     StagePhase,
     WorkingDays,
+    copy_label,
     may_send,
+    rank_phase,
     send_time_text,
 )
 from shanhai.models.localtime import local_date, to_local
@@ -123,6 +130,8 @@ class PlanItem:
     tracked: bool = True  # due before the tracking start: history, never reminded
     due_nominal: date | None = None  # the document's date when it fell on a day off and rolled
     provisional: bool = False  # the due date's year has no State Council notice yet (provisional calendar)
+    duty: str = ""  # the duty in one line (the catalogue's summary): 5月底前到位、不低于省外结对帮扶资金
+    escalates: bool = True  # False: the leading group's own duty (escalate: false), never sent to it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -144,6 +153,13 @@ class PlannedItem:
     days_overdue: int  # calendar days since the due date (0 when not overdue)
     due_nominal: date | None = None
     provisional: bool = False
+    accountable: tuple[str, ...] = ()  # the units that owe it (the lead side of a pairing)
+    duty: str = ""
+    label: str = ""  # this recipient's copy, as really sent (copy_label); the stage's own label if empty
+
+    @property
+    def stage_label(self) -> str:
+        return self.label or self.stage.label
 
     @property
     def urgency(self) -> Urgency:
@@ -163,6 +179,11 @@ class PlannedMessage:
     role: Role
     stage: Stage  # the most advanced stage among its items
     items: tuple[PlannedItem, ...] = field(default=())  # newly overdue, due soon, still overdue; oldest first
+
+    @property
+    def stage_label(self) -> str:
+        """The label of the message: its most advanced item's copy."""
+        return next((i.stage_label for i in self.items if i.stage == self.stage), self.stage.label)
 
     def keys(self) -> list[tuple[int, str, str]]:
         """The outbox's unique keys: (occurrence_id, stage name, recipient) per item."""
@@ -229,23 +250,14 @@ def plan(
             left = days_left.get(item.due)
             if left is None:
                 left = days_left[item.due] = cal.working_days_between(today, item.due)
-            mine[item.occurrence_id] = PlannedItem(
-                occurrence_id=item.occurrence_id,
-                obligation_id=item.obligation_id,
-                title=item.title,
-                clause=item.clause,
-                scope=item.scope,
-                due=item.due,
-                status=item.status,
-                progress=item.progress,
-                stage=stage,
-                role=role,
-                working_days_left=left,
-                days_overdue=max(0, (today - item.due).days),
-                due_nominal=item.due_nominal,
-                provisional=item.provisional,
-            )
+            label = copy_label(stage, sched.ladder, on=today, overdue_before=_overdue_sent(history, sched))
+            mine[item.occurrence_id] = _planned(item, stage, role, label, today=today, working_days_left=left)
 
+    return _messages(inbox, coordinator, supervisor)
+
+
+def _messages(inbox: dict[str, dict[int, PlannedItem]], coordinator: str, supervisor: str) -> list[PlannedMessage]:
+    """One message per recipient, in a deterministic order (role, recipient)."""
     messages = []
     for recipient, planned_items in inbox.items():
         ordered = tuple(sorted(planned_items.values(), key=PlannedItem.sort_key))
@@ -261,6 +273,36 @@ def plan(
     return messages
 
 
+def _planned(
+    item: PlanItem, stage: Stage, role: Role, label: str, *, today: date, working_days_left: int
+) -> PlannedItem:
+    return PlannedItem(
+        occurrence_id=item.occurrence_id,
+        obligation_id=item.obligation_id,
+        title=item.title,
+        clause=item.clause,
+        scope=item.scope,
+        due=item.due,
+        status=item.status,
+        progress=item.progress,
+        stage=stage,
+        role=role,
+        working_days_left=working_days_left,
+        days_overdue=max(0, (today - item.due).days),
+        due_nominal=item.due_nominal,
+        provisional=item.provisional,
+        accountable=item.lead,
+        duty=item.duty,
+        label=label,
+    )
+
+
+def _overdue_sent(history: set[str] | None, sched: Schedule) -> int:
+    """How many overdue messages (escalations and repeats) the recipient was really sent for the item."""
+    ranks = (sched.rank_of(name) for name in history or ())
+    return sum(1 for r in ranks if r is not None and rank_phase(r) in (StagePhase.OVERDUE, StagePhase.REPEAT))
+
+
 def _recipients(
     item: PlanItem, sched: Schedule, today: date, coordinator: str, supervisor: str
 ) -> list[tuple[str, Role, Stage]]:
@@ -269,7 +311,7 @@ def _recipients(
         Audience.LEAD: list(item.lead),
         Audience.COPIED: list(item.copied),
         Audience.COORDINATOR: [coordinator],
-        Audience.SUPERVISOR: [] if item.unverified else [supervisor],
+        Audience.SUPERVISOR: [supervisor] if item.escalates and not item.unverified else [],
     }
     out = []
     for audience, names in by_audience.items():

@@ -1,11 +1,16 @@
 """Chinese messages a clerk reads once and acts on (Jinja2 templates in ``templates/``).
 
-One recipient gets one message listing all its items, grouped by urgency — newly overdue, due soon,
-still overdue — and titled by what is new (``【山海协作】2项新逾期、1项即将到期``). Each item shows the
-obligation and its clause, the scope, the due date with its weekday, the time left or the time overdue
-(in working days while recent, in weeks once older: never "已逾期1971个工作日"), the progress and a link:
-填报 for the units that owe it, 查看 for everyone else. Every body names the recipient and its role in
-Chinese (牵头单位, 配合单位, 协调单位, 领导小组), the document the duties come from, and the sender.
+One recipient gets one message listing all its items. A unit that both leads some items and is copied
+(抄送) on others reads them in separate sections, each under its own heading (贵单位牵头办理的事项 /
+抄送贵单位（配合办理）的事项): a unit is never told it leads what it only co-owns. Within a section the
+items are grouped by urgency — newly overdue, due soon, still overdue. The title names every group, the
+most severe first, with counts adding up to the items (``【山海协作】2项新逾期、1项仍逾期、1项即将到期``).
+Each item shows the duty in one line (``年度帮扶资金到位：5月底前到位、不低于省外结对帮扶资金``) and its
+clause, who owes it (责任单位: the lead side of a pairing, the lead department), the scope, the due date
+with its weekday, the time left or the time overdue (in working days while recent, in weeks once older:
+never "已逾期1971个工作日"), the progress in the duty's own unit (``已到位 500 万元 / 目标 1000 万元``) and a
+link: 填报 for the units that owe it, 查看 for everyone else. Every body names the recipient and its role
+in Chinese (牵头单位, 配合单位, 协调单位, 领导小组), the document the duties come from, and the sender.
 
 With ``limit_bytes`` (UTF-8 bytes of the body; see :func:`shanhai.notifications.transport.body_limit`)
 a body that does not fit becomes a summary: one count line per group, then as many *whole* items as
@@ -37,10 +42,21 @@ RECENT_DAYS = NEWS_DAYS  # overdue by fewer calendar days: counted in working da
 
 _INTROS: dict[Role, tuple[str, str]] = {
     Role.LEAD: ("以下事项由贵单位牵头办理", "办结后请点击该项的“填报”链接上报完成情况并上传佐证材料；已知悉可在链接页面“签收”。"),
-    Role.CO: ("以下事项贵单位为配合单位，特此抄送", "请配合牵头单位办理；点击“查看”可了解进度。"),
+    Role.CO: ("以下事项贵单位为配合单位，特此抄送", "请配合责任单位办理；点击“查看”可了解进度。"),
     Role.COORDINATOR: ("以下事项请跟踪督办", "点击“查看”可打开事项页面核验记录、豁免或催办。"),
-    Role.SUPERVISOR: ("以下事项已逾期，请督促相关单位办理", "点击“查看”可打开事项页面。"),
+    Role.SUPERVISOR: ("以下事项已逾期，请督促责任单位办理", "点击“查看”可打开事项页面。"),
 }
+# a message whose items the recipient holds in more than one role: one section per role
+_SECTION_HEADINGS: dict[Role, str] = {
+    Role.LEAD: "贵单位牵头办理的事项",
+    Role.CO: "抄送贵单位（配合办理）的事项",
+    Role.COORDINATOR: "请跟踪督办的事项",
+    Role.SUPERVISOR: "请督促办理的逾期事项",
+}
+_MIXED_INTRO = "以下事项与贵单位有关，按贵单位的职责分列"
+_NUMERALS = "一二三四五六七八九十"
+# the title names the groups most severe first (the body keeps the groups in message order)
+_SEVERITY = (Urgency.NEWLY_OVERDUE, Urgency.STILL_OVERDUE, Urgency.DUE_SOON)
 _STILL_OVERDUE_DEFAULT = Urgency.STILL_OVERDUE
 
 
@@ -60,10 +76,13 @@ class RenderItem:
     days_overdue: int = 0  # calendar days
     due_nominal: date | None = None  # the document's date, when it fell on a day off and rolled (顺延)
     provisional: bool = False  # the due date's year is answered by the provisional calendar
+    accountable: tuple[str, ...] = ()  # 责任单位: the units that owe it (empty in payloads stored before)
+    duty: str = ""  # the duty in one line, shown after the title
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
         object.__setattr__(self, "role", Role(self.role))
+        object.__setattr__(self, "accountable", tuple(self.accountable))
         if self.urgency is None:
             urgency = _STILL_OVERDUE_DEFAULT if self.status is Status.OVERDUE else Urgency.DUE_SOON
         else:
@@ -80,6 +99,16 @@ class RenderItem:
 class _Group:
     urgency: Urgency
     items: list[tuple[int, RenderItem]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Section:
+    role: Role | None  # None: every item in one role, no section heading
+    groups: list[_Group]
+
+    @property
+    def size(self) -> int:
+        return sum(len(g.items) for g in self.groups)
 
 
 def format_days_left(n: int) -> str:
@@ -99,16 +128,24 @@ def format_age(item: RenderItem) -> str:
 
 
 def message_title(items: Sequence[RenderItem], label: str | None = None) -> str:
-    """Titled by what is new: ``【山海协作】2项新逾期、1项即将到期``; only old news: how old."""
+    """Every group the message carries, the most severe first, counts adding up to the items:
+    ``【山海协作】2项新逾期、1项仍逾期（最早一项已逾期14周）、1项即将到期``."""
     if label:
         return f"【山海协作】{label}"
-    counts = {u: sum(1 for i in items if i.group is u) for u in Urgency}
-    new = [f"{counts[u]}项{u.label}" for u in (Urgency.NEWLY_OVERDUE, Urgency.DUE_SOON) if counts[u]]
-    if new:
-        return "【山海协作】" + "、".join(new)
+    parts = []
+    for urgency in _SEVERITY:
+        group = [i for i in items if i.group is urgency]
+        if group:
+            parts.append(f"{len(group)}项{urgency.label}{_oldest_note(urgency, group)}")
+    return "【山海协作】" + "、".join(parts)
+
+
+def _oldest_note(urgency: Urgency, items: Sequence[RenderItem]) -> str:
+    """``（最早一项已逾期14周）`` for a group of long-overdue items, else nothing."""
     oldest = max((i.days_overdue for i in items), default=0)
-    weeks = f"（最早一项已逾期{oldest // 7}周）" if oldest >= RECENT_DAYS else ""
-    return f"【山海协作】{counts[Urgency.STILL_OVERDUE]}项仍逾期{weeks}"
+    if urgency is not Urgency.STILL_OVERDUE or oldest < RECENT_DAYS:
+        return ""
+    return f"（最早一项已逾期{oldest // 7}周）"
 
 
 @cache
@@ -136,6 +173,7 @@ def _render_item(number: int, item: RenderItem, stage_label: str | None) -> str:
             status_label=item.status.label,
             age=format_age(item),
             copied=item.role is Role.CO,
+            accountable="、".join(item.accountable),
             stage_suffix=(
                 f"　阶段：{item.stage_label}" if item.stage_label and item.stage_label != stage_label else ""
             ),
@@ -149,20 +187,67 @@ def _size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def _groups(items: Sequence[RenderItem]) -> list[_Group]:
-    order = {u: n for n, u in enumerate(Urgency)}
-    ranked = sorted(
-        enumerate(items), key=lambda p: (order[p[1].group], -p[1].days_overdue, p[1].due, p[0])
-    )
+def _groups(ranked: Sequence[tuple[int, RenderItem]]) -> list[_Group]:
     groups: dict[Urgency, _Group] = {}
     for index, item in ranked:
         groups.setdefault(item.group, _Group(item.group)).items.append((index, item))
     return list(groups.values())
 
 
+def _sections(items: Sequence[RenderItem]) -> list[_Section]:
+    """One section per role the recipient holds (lead, copied, …), in role order; a single role: one
+    section without a heading."""
+    order = {u: n for n, u in enumerate(Urgency)}
+    ranked = sorted(
+        enumerate(items), key=lambda p: (order[p[1].group], -p[1].days_overdue, p[1].due, p[0])
+    )
+    roles = sorted({i.role for i in items}, key=list(Role).index)
+    if len(roles) < 2:
+        return [_Section(None, _groups(ranked))]
+    return [_Section(role, _groups([p for p in ranked if p[1].role is role])) for role in roles]
+
+
+def _group_heading(number: str, group: _Group) -> str:
+    oldest = _oldest_note(group.urgency, [i for _, i in group.items]).strip("（）")
+    return f"{number}{group.urgency.label}（{len(group.items)}项" + (f"，{oldest}" if oldest else "") + "）"
+
+
 def _provisional_notes(items: Sequence[RenderItem]) -> list[str]:
     years = {i.due.year for i in items if i.provisional}
     return [provisional_footnote(years)] if years else []
+
+
+def _frame(who: Role, items: Sequence[RenderItem], sections: list[_Section]) -> tuple[str, str, str]:
+    """(role label, intro, note) of the message: a recipient in several roles is told each in its section
+    (a unit that leads some items and is copied on others reads "牵头单位、配合单位")."""
+    if sections[0].role is not None:
+        label = "、".join(s.role.label for s in sections if s.role) if who in (Role.LEAD, Role.CO) else who.label
+        return label, _MIXED_INTRO, ""
+    intro, note = _INTROS[who]
+    return who.label, intro, note
+
+
+def _blocks(sections: list[_Section], stage_label: str | None, shown: set[int] | None) -> list[dict]:
+    """The sections as the template lays them out; ``shown``: the items a summary keeps (None: all)."""
+    number = 0
+    out = []
+    for n, section in enumerate(sections):
+        headed = section.role is not None
+        groups = []
+        for g, group in enumerate(section.groups):
+            rendered = []
+            for index, item in group.items:
+                if shown is None or index in shown:
+                    number += 1
+                    rendered.append(_render_item(number, item, stage_label))
+            label = f"（{_NUMERALS[g]}）" if headed else f"{_NUMERALS[g]}、"
+            groups.append({"heading": _group_heading(label, group), "items": rendered})
+        heading = note = ""
+        if section.role is not None:
+            heading = f"{_NUMERALS[n]}、{_SECTION_HEADINGS[section.role]}（{section.size}项）"
+            note = _INTROS[section.role][1]
+        out.append({"heading": heading, "note": note, "groups": groups})
+    return out
 
 
 def render_message(
@@ -182,15 +267,12 @@ def render_message(
 
     ``title_label`` replaces the "what is new" title (digests, reports); ``notes`` are lines shown
     before the items (e.g. a digest's count of records waiting for review)."""
-    who = Role(role)
-    intro, note = _INTROS[who]
-    if not who.reports and any(i.role.reports for i in items):  # e.g. the coordinator leads 年中调研督查
-        note += "其中本单位牵头的事项，请点击“填报”上报完成情况。"
-    groups = _groups(items)
+    sections = _sections(items)
+    role_label, intro, note = _frame(Role(role), items, sections)
     message = _env().get_template("message.txt.j2")
     common = {
         "recipient": recipient,
-        "role_label": who.label,
+        "role_label": role_label,
         "intro": intro,
         "note": note,
         "notes": [*notes, *_provisional_notes(items)],
@@ -201,40 +283,25 @@ def render_message(
     }
 
     def body(shown: set[int] | None) -> str:
-        blocks = []
-        number = 0
-        for n, group in enumerate(groups, 1):
-            rendered = []
-            for index, item in group.items:
-                if shown is None or index in shown:
-                    number += 1
-                    rendered.append(_render_item(number, item, stage_label))
-            oldest = max(i.days_overdue for _, i in group.items)
-            blocks.append(
-                {
-                    "heading": f"{'一二三四'[n - 1]}、{group.urgency.label}（{len(group.items)}项"
-                    + (f"，最早一项已逾期{oldest // 7}周" if group.urgency is Urgency.STILL_OVERDUE
-                       and oldest >= RECENT_DAYS else "")
-                    + "）",
-                    "items": rendered,
-                }
-            )
         remaining = 0 if shown is None else len(items) - len(shown)
-        return message.render(**common, groups=blocks, summary=shown is not None, remaining=remaining).rstrip(
-            "\n"
-        )
+        return message.render(
+            **common, sections=_blocks(sections, stage_label, shown), summary=shown is not None, remaining=remaining
+        ).rstrip("\n")
 
     title = message_title(items, title_label)
     full = body(None)
     if limit_bytes is None or _size(full) <= limit_bytes:
         return title, full
-    # Summary: whole items only, the most urgent first.
-    order = [index for group in groups for index, _ in group.items]
+    return title, _summary(body, [index for s in sections for g in s.groups for index, _ in g.items], limit_bytes)
+
+
+def _summary(body, order: list[int], limit_bytes: int) -> str:
+    """Whole items only, the most urgent first, as many as fit."""
     shown: set[int] = set()
     best = body(shown)
     if _size(best) > limit_bytes:
         raise ValueError(
-            f"limit_bytes={limit_bytes} is too small even for a summary of {len(items)} items "
+            f"limit_bytes={limit_bytes} is too small even for a summary of {len(order)} items "
             f"({_size(best)} bytes)"
         )
     for index in order:
@@ -243,4 +310,4 @@ def render_message(
             break
         shown.add(index)
         best = candidate
-    return title, best
+    return best

@@ -8,8 +8,17 @@
   signature, keyword or IP not allowed), an SMTP server answered 5xx, or the
   message is longer than the channel accepts.  Disable/report the channel.
 * :class:`TransientDeliveryError` (``permanent=False``): 5xx, 408, 429, a robot's
-  "too fast"/"busy" code, a timeout, a refused or reset connection, an SMTP
-  4xx or connection error.  Retry with backoff.
+  "too fast"/"busy" code, a connect timeout, a refused connection (the request
+  never left), an SMTP 4xx or connection error.  Retry with backoff.
+* :class:`OutcomeUnknownError` (``maybe_delivered=True``): the request went out
+  and no answer came back — a read timeout, a connection reset or closed after
+  sending, an SMTP server silent or gone during DATA.  The endpoint may have
+  acted on it: never resend blindly; the outbox records "结果未知（可能已送达）"
+  and reports it to the coordinator.
+
+Idempotency: json://, form:// and xml:// webhooks (and their ``s`` variants) get the headers
+``Idempotency-Key`` and ``X-Shanhai-Delivery`` (the outbox delivery ids), and a JSON body also carries
+``idempotency_key``: a receiver can drop a repeat.  Robots and mail have no such field.
 
 How the failure is classified
 -----------------------------
@@ -20,10 +29,11 @@ logged at DEBUG only, and the ``apprise`` logger is normally at WARNING, so
 those records are never even created).  So :func:`deliver` instantiates the
 plugin itself (``apprise.Apprise.instantiate``), calls ``plugin.notify()`` in
 the calling thread, and observes the exchanges underneath it.  On first use
-this module wraps three library methods once: ``requests.Session.send``
-(every Apprise HTTP plugin goes through it), ``smtplib.SMTP.login`` and
-``smtplib.SMTP.sendmail``.  The wrappers only call through unless a delivery
-is being observed in the *current context* (a ``ContextVar``, so concurrent
+this module wraps four library methods once: ``requests.Session.send``
+(every Apprise HTTP plugin goes through it), ``smtplib.SMTP.login``,
+``smtplib.SMTP.sendmail`` and ``smtplib.SMTP.data`` (to tell a failure during
+DATA, when the mail may already be with the server).  The wrappers only call
+through unless a delivery is being observed in the *current context* (a ``ContextVar``, so concurrent
 deliveries in other threads/tasks never mix); then they record
 
 * HTTP: the final status code, or the ``requests`` exception (``Timeout``,
@@ -33,8 +43,10 @@ deliveries in other threads/tasks never mix); then they record
   or the connection error.
 
 Status decides exactly: HTTP 408/429/5xx and SMTP 4xx transient, other 4xx
-and SMTP 5xx permanent; exceptions without a code (refused, reset, timed
-out) transient, malformed requests permanent.  The body matters because the
+and SMTP 5xx permanent; an HTTP exception raised before the request left
+(refused, connect timeout, DNS, TLS handshake) transient, one raised after it
+(read timeout, reset, closed) outcome unknown, malformed requests permanent;
+an SMTP error without a code during DATA outcome unknown.  The body matters because the
 DingTalk, WeCom and Feishu robot APIs answer **HTTP 200 with an error code**
 (e.g. DingTalk ``{"errcode": 310000, "errmsg": "sign not match"}``) and
 Apprise then reports success: a non-zero ``errcode``/``code`` is a failure
@@ -50,9 +62,9 @@ back and re-logged scrubbed on ``shanhai.notifications.transport.libraries``.
 
 Timeouts: the plugin's ``socket_connect_timeout`` and ``socket_read_timeout``
 (Apprise's ``cto``/``rto``; for email the SMTP socket timeout) are set to
-``timeout``, so an endpoint that accepts the connection and never answers
-fails after ``timeout`` seconds as transient.  (It is a per-socket-operation
-bound; DNS resolution is not covered.)  Apprise's own retries are switched
+``timeout`` (``SHANHAI_SEND_TIMEOUT_SECONDS`` in the outbox), so an endpoint that
+accepts the request and never answers fails after ``timeout`` seconds with an
+unknown outcome.  (It is a per-socket-operation bound; DNS resolution is not covered.)  Apprise's own retries are switched
 off (``retry = 0``): the outbox retries with backoff.
 
 Limits: DingTalk and WeCom robot text stops at 2048 bytes, and Apprise sends
@@ -82,10 +94,12 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import apprise
 import requests
+import urllib3
 
 from .channels import Channel, new_asset
 from .observe import Event, fix_dingtalk_signature, install_observers, sink
@@ -95,6 +109,8 @@ __all__ = [
     "DeliveryError",
     "PermanentDeliveryError",
     "TransientDeliveryError",
+    "OutcomeUnknownError",
+    "DeliveryTag",
     "RateLimiter",
     "TEXT_LIMIT_BYTES",
     "TITLE_RESERVE_BYTES",
@@ -134,9 +150,11 @@ _PERMANENT_REQUEST_ERRORS = (
 
 
 class DeliveryError(Exception):
-    """Delivery failed; ``permanent`` says whether retrying can help."""
+    """Delivery failed; ``permanent`` says whether retrying can help, ``maybe_delivered`` whether the
+    endpoint may have got it all the same (then retrying could send it twice)."""
 
     permanent: bool = False
+    maybe_delivered: bool = False
 
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
@@ -153,6 +171,30 @@ class TransientDeliveryError(DeliveryError):
     """Retry later, with backoff."""
 
     permanent = False
+
+
+class OutcomeUnknownError(DeliveryError):
+    """The request went out and no answer came: it may have arrived. Report it, never resend blindly."""
+
+    permanent = False
+    maybe_delivered = True
+
+
+#: Schemes whose requests can carry our headers (Apprise's custom json/form/xml webhooks).
+IDEMPOTENT_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+
+
+@dataclass(frozen=True)
+class DeliveryTag:
+    """What identifies one message on the wire across attempts: the outbox delivery ids it carries and
+    a key unique to them, for a receiver to drop a repeat."""
+
+    delivery_ids: tuple[int, ...]
+    key: str
+
+    @property
+    def ids_text(self) -> str:
+        return ",".join(str(i) for i in self.delivery_ids)
 
 
 # --------------------------------------------------------------------------- limits
@@ -224,8 +266,12 @@ class RateLimiter:
 # --------------------------------------------------------------------------- delivery
 
 
-def deliver(channel: Channel, *, title: str, body: str, timeout: float = 10.0) -> None:
+def deliver(
+    channel: Channel, *, title: str, body: str, timeout: float = 10.0, tag: DeliveryTag | None = None
+) -> None:
     """Send one message through ``channel``; raise a :class:`DeliveryError` subclass on failure.
+
+    ``tag`` names the outbox deliveries the message carries; a webhook gets it as an idempotency key.
 
     Every error text passes through :meth:`Channel.scrub` (and is raised without its chained
     cause, whose text may quote the URL): no substituted secret leaves in a message, a database
@@ -238,7 +284,7 @@ def deliver(channel: Channel, *, title: str, body: str, timeout: float = 10.0) -
     records: list[logging.LogRecord] = []
     try:
         with log_scope(quiet=True) as records:
-            _deliver(channel, title=title, body=body, timeout=timeout)
+            _deliver(channel, title=title, body=body, timeout=timeout, tag=tag)
     except DeliveryError as exc:
         error = type(exc)(channel.scrub(str(exc)), status=exc.status)
         _relog(channel, records)
@@ -259,7 +305,7 @@ def _relog(channel: Channel, records: list[logging.LogRecord]) -> None:
             _library_log.log(record.levelno, "%s: %s", record.name, channel.scrub(record.getMessage()))
 
 
-def _deliver(channel: Channel, *, title: str, body: str, timeout: float) -> None:
+def _deliver(channel: Channel, *, title: str, body: str, timeout: float, tag: DeliveryTag | None) -> None:
     where = channel.masked_url
 
     limit = TEXT_LIMIT_BYTES.get(channel.scheme)
@@ -282,6 +328,8 @@ def _deliver(channel: Channel, *, title: str, body: str, timeout: float) -> None
     plugin.retry = 0  # the outbox retries, with backoff
     if channel.scheme == "dingtalk":
         fix_dingtalk_signature(plugin)
+    if tag is not None and channel.scheme in IDEMPOTENT_SCHEMES:
+        _attach_tag(plugin, channel.scheme, tag)
 
     install_observers()
     events: list[Event] = []
@@ -303,6 +351,40 @@ def _deliver(channel: Channel, *, title: str, body: str, timeout: float) -> None
         raise error
 
 
+def _attach_tag(plugin: Any, scheme: str, tag: DeliveryTag) -> None:
+    """Headers (and, for JSON, a body field) a receiver can drop a repeat by; the channel's own
+    ``+Header=`` settings are kept."""
+    plugin.headers = {**plugin.headers, "Idempotency-Key": tag.key, "X-Shanhai-Delivery": tag.ids_text}
+    if scheme.startswith("json"):
+        plugin.payload_extras = {**plugin.payload_extras, "idempotency_key": tag.key}
+
+
+def _never_sent(error: BaseException) -> bool:
+    """The request never left: refused, connect timeout, name not resolved, TLS or proxy handshake.
+    Anything else (read timeout, reset or closed after sending) may have reached the endpoint."""
+    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.ProxyError):
+        return True
+    if not isinstance(error, requests.ConnectionError):
+        return False
+    cause = error.args[0] if error.args else None
+    # urllib3 wraps a connect-phase failure in MaxRetryError (NewConnectionError and
+    # NameResolutionError are ConnectTimeoutError subclasses); a failure after sending is raised bare
+    return isinstance(cause, urllib3.exceptions.MaxRetryError) and isinstance(
+        cause.reason, urllib3.exceptions.ConnectTimeoutError
+    )
+
+
+def _http_exception_error(where: str, error: BaseException) -> DeliveryError:
+    detail = type(error).__name__
+    if isinstance(error, _PERMANENT_REQUEST_ERRORS):
+        return PermanentDeliveryError(f"{where}：请求无效（{detail}）")
+    if _never_sent(error):
+        what = "连接超时" if isinstance(error, requests.Timeout) else "连接失败"
+        return TransientDeliveryError(f"{where}：{what}，请求未发出（{detail}）")
+    what = "超时未响应" if isinstance(error, requests.Timeout) else "连接在发出请求后中断"
+    return OutcomeUnknownError(f"{where}：请求已发出，{what}（{detail}），结果未知（可能已送达）")
+
+
 def _classify(
     scheme: str,
     where: str,
@@ -319,6 +401,11 @@ def _classify(
     smtp_failures = [
         e for e in events if e.kind == "smtp" and (e.error is not None or (e.status or 0) >= 400)
     ]
+    if any(e.unanswered_data for e in smtp_failures):
+        error = next(e.error for e in smtp_failures if e.unanswered_data)
+        return OutcomeUnknownError(
+            f"{where}：邮件内容已发出，SMTP 服务器未应答（{type(error).__name__}），结果未知（可能已送达）"
+        )
     if smtp_failures:
         event = smtp_failures[-1]
         code = event.status
@@ -334,12 +421,7 @@ def _classify(
     if last is not None:
         event = last
         if event.error is not None:
-            detail = type(event.error).__name__
-            if isinstance(event.error, _PERMANENT_REQUEST_ERRORS):
-                return PermanentDeliveryError(f"{where}：请求无效（{detail}）")
-            if isinstance(event.error, requests.Timeout):
-                return TransientDeliveryError(f"{where}：超时未响应（{detail}）")
-            return TransientDeliveryError(f"{where}：连接失败（{detail}）")
+            return _http_exception_error(where, event.error)
         status = event.status or 0
         if status in (408, 429) or status >= 500:
             return TransientDeliveryError(f"{where}：服务端返回 HTTP {status}", status=status)

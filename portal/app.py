@@ -15,11 +15,27 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from shanhai.app import App
-from shanhai.portal import auth, board, occurrences, overdue, queue, report, units
+from shanhai.db import is_busy
+from shanhai.portal import (
+    auth,
+    board,
+    help_pages,
+    occurrences,
+    outbox_page,
+    overdue,
+    queue,
+    records,
+    report,
+    units,
+)
+from shanhai.portal.form_bodies import FIELD_LABELS, Utf8Forms
+from shanhai.portal.protocol import HeadAsGet, RelativeRedirects
 from shanhai.portal.uploads import human_size
 from shanhai.portal.web import HERE, PageError, Portal, error_page, real_now
 
@@ -39,13 +55,26 @@ SERVER_ERROR = (
 )
 
 
-#: The parameters a URL or form may get wrong, as people read them (never the code's English names).
-PARAM_LABELS = {"occurrence_id": "期次编号", "record_id": "记录编号", "evidence": "证明材料"}
+#: What a framework error (its English detail never shown) means to the person who sent the request.
+_FRAMEWORK_MESSAGES = {
+    400: "请求无法读取（表单数据不完整或格式不正确）。请刷新页面后重新提交。未保存任何内容。",
+    405: "此地址不支持这种请求方式。请从页面上的链接或按钮进入。",
+}
+
+BUSY_RETRY_SECONDS = 5
+BUSY_PAGE = (
+    '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>系统繁忙</title></head>'
+    "<body><h1>系统繁忙</h1><p>数据库正忙（例如正在导入大批记录），本次请求未保存任何内容。"
+    f"请 {BUSY_RETRY_SECONDS} 秒后刷新页面或重新提交。</p>"
+    '<p><a href="/">返回首页</a></p></body></html>'
+)
+
 
 
 def bad_params_message(errors) -> str:
     """Which parameters could not be read, in Chinese: a number where one is expected, else a generic word."""
-    names = dict.fromkeys(PARAM_LABELS.get(str((e.get("loc") or ["?"])[-1]), "请求参数") for e in errors)
+    names = dict.fromkeys(FIELD_LABELS.get(str((e.get("loc") or ["?"])[-1]), "请求参数") for e in errors)
     return f"{'、'.join(names)}无法识别：编号应为数字，请检查地址或从总览重新进入。未做任何更改。"
 
 
@@ -133,10 +162,10 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     )
     web.state.portal = portal
     web.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, board, units, occurrences, report, queue, overdue):
+    for module in (auth, board, units, occurrences, report, queue, overdue, records, outbox_page, help_pages):
         web.include_router(module.router)
 
-    @web.get("/healthz", include_in_schema=False)
+    @web.get("/healthz")  # in the (never served) schema too: the tests enumerate the GET routes from it
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -148,8 +177,10 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     async def _http_error(request: Request, exc: HTTPException):
         if isinstance(exc, PageError):
             return error_page(request, exc.status_code, exc.title, exc.message, exc.headers)
+        # raised by Starlette or FastAPI themselves (e.g. "Invalid multipart data."): their English detail
+        # is no message for a clerk, so the page says what the status means
         title = _TITLES.get(exc.status_code, "出错了")
-        message = "" if exc.detail in (None, title) or not isinstance(exc.detail, str) else exc.detail
+        message = _FRAMEWORK_MESSAGES.get(exc.status_code, "")
         if exc.status_code == 404:
             message = "没有这个页面。请检查地址，或从总览进入。"
         return error_page(request, exc.status_code, title, message, exc.headers)
@@ -157,6 +188,15 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
     @web.exception_handler(RequestValidationError)
     async def _bad_params(request: Request, exc: RequestValidationError):
         return error_page(request, 422, "输入有误", bad_params_message(exc.errors()))
+
+    @web.exception_handler(OperationalError)
+    @web.exception_handler(PoolTimeout)
+    async def _database_error(request: Request, exc: Exception):
+        # a busy database (an import's chunk, a long review) is "try again shortly", never a 500
+        if is_busy(exc):
+            headers = {**SecurityHeaders.for_pages(), "Retry-After": str(BUSY_RETRY_SECONDS)}
+            return HTMLResponse(BUSY_PAGE, status_code=503, headers=headers)
+        return HTMLResponse(SERVER_ERROR, status_code=500, headers=SecurityHeaders.for_pages())
 
     @web.exception_handler(Exception)
     async def _server_error(request: Request, exc: Exception):
@@ -172,6 +212,9 @@ def create_app(app: App | None = None, *, clock: Callable[[], datetime] | None =
         same_site="lax",
         https_only=shanhai_app.settings.portal_url.startswith("https://"),
     )
+    web.add_middleware(Utf8Forms)  # inside BodyLimit: only a body within the limit is read and checked
     web.add_middleware(BodyLimit, limit=shanhai_app.settings.max_evidence_bytes + FORM_OVERHEAD)
+    web.add_middleware(RelativeRedirects)
+    web.add_middleware(HeadAsGet)
     web.add_middleware(SecurityHeaders)
     return web

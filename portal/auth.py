@@ -1,8 +1,9 @@
 """Accounts on the web: the signed session cookie, who is logged in, roles, login and logout.
 
 Coordinators and supervisors log in; county clerks never do (they act through signed links). The
-session cookie is signed with a key derived from the installation's secret; the user is re-read on
-every request, so a disabled account is out at once.
+session cookie is signed with a key derived from the installation's secret and carries only a session
+id; the session and its account are re-read on every request, so a logout, a disabled account or a
+changed password ends it at once, even for a copy of the cookie.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
-from shanhai.models.accounts import Role, active_user, login
+from shanhai.models.accounts import Role, login, session_user
+from shanhai.models.portal_sessions import end_session, open_session
 from shanhai.portal.web import PageError, check_csrf, portal_of, render
 
 router = APIRouter()
@@ -40,16 +42,17 @@ class LoginRequired(Exception):
 def load_user(request: Request) -> None:
     """App-wide dependency: request.state.user is the logged-in, still active account or None."""
     request.state.user = None
-    name = request.session.get("user") if "session" in request.scope else None
-    if not name:
+    session_id = request.session.get("sid") if "session" in request.scope else None
+    if not session_id or not isinstance(session_id, str):
         return
-    with portal_of(request).app.read_session() as session:
-        user = active_user(session=session, name=name)
-        role = Role(user.role) if user else None
-    if user is None or role is None:
-        request.session.pop("user", None)
+    portal = portal_of(request)
+    with portal.app.read_session() as session:
+        user = session_user(session=session, session_id=session_id, now=portal.now())
+        found = (user.name, Role(user.role)) if user else None
+    if found is None:
+        request.session.pop("sid", None)
         return
-    request.state.user = SessionUser(name=name, role=role)
+    request.state.user = SessionUser(name=found[0], role=found[1])
 
 
 def require(*roles: Role):
@@ -94,7 +97,7 @@ def login_submit(
     address = request.client.host if request.client else "unknown"
     with portal.app.session() as session:
         result = login(session=session, name=name, password=password, address=address, now=portal.now())
-        user = (result.user.name, Role(result.user.role)) if result.user else None
+        session_id = open_session(session=session, user_name=result.user.name, now=portal.now()) if result.user else None
     context = {"next": safe_next(next), "name": name}
     if result.retry_after is not None:
         seconds = result.retry_after.total_seconds()
@@ -106,11 +109,11 @@ def login_submit(
         )
         response.headers["Retry-After"] = str(math.ceil(seconds))
         return response
-    if user is None:
+    if session_id is None:
         return render(request, "login.html", {**context, "error": "账号或密码错误，或账号已停用。"}, 401)
     # a new session on login: nothing from before (e.g. a planted CSRF token) carries over
     request.session.clear()
-    request.session["user"] = user[0]
+    request.session["sid"] = session_id
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -118,11 +121,15 @@ def login_submit(
 def logout(request: Request, csrf: str = Form("")):
     check_csrf(request, csrf)
     user = request.state.user
+    session_id = request.session.get("sid")
     if user is not None:
         from shanhai.models.audit import audit
 
         portal = portal_of(request)
         with portal.app.session() as session:
+            # the row goes, not just the cookie: a copy of the cookie is logged out too
+            if isinstance(session_id, str):
+                end_session(session=session, session_id=session_id)
             audit(session=session, actor=user.name, action="logout", entity="user", entity_id=user.name)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from shanhai.app import AS_OF_YEARS, parse_as_of
+from shanhai.models.holiday_watch import missing_notice
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import board_view
 from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require
@@ -65,6 +66,8 @@ def board_page(
             "previewing": previewing,
             "years": year_choices(portal, when),
             "export_query": query,
+            # the next year's holiday notice is the coordinator's to import (the supervisors are not asked)
+            "missing_notice": missing_notice(portal.app.calendar, local_date(when)) if user.is_coordinator else None,
         },
     )
 

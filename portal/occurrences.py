@@ -17,6 +17,8 @@ import shanhai.portal.ids  # noqa: F401  (registers the {name:id} path convertor
 from shanhai.models.accounts import Role
 from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, stage_now
 from shanhai.models.errors import InputError
+from shanhai.models.import_batches import visible_record
+from shanhai.models.joint_events import load_same_event_partners, same_event_text
 from shanhai.models.ladder import ReminderLadder
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import (
@@ -89,6 +91,7 @@ def occurrence_page(
         occ = session.get(Occurrence, occurrence_id)
         assert occ is not None
         records = [rec for rec, _ in occurrence_records(session, occurrence_ids=[occurrence_id])]
+        partners = load_same_event_partners(session=session, occurrence_ids=[occurrence_id])
         history = history_rows(
             occurrence_history(session, occurrence_id=occurrence_id, record_ids=[r.id for r in records if r.id]),
             occ_row.requirement.reminder_ladder,
@@ -96,7 +99,8 @@ def occurrence_page(
         messages = messages_about(session, occurrence_id=occurrence_id)
         acks = acknowledgements_of(session=session, occurrence_ids=[occurrence_id])
         waiver = session.execute(select(Waiver).where(col(Waiver.occurrence_id) == occurrence_id)).scalar_one_or_none()
-    ob = cat.obligations.get(occ.obligation_id)
+    year = int(occ.period[:4])  # the period's year, or a one-off's due year
+    ob = cat.spec_in(occ.obligation_id, year) if occ.obligation_id in cat.obligations else None
     document = cat.documents.get(cat.obligation_document.get(occ.obligation_id, "")) if ob else None
     return render(
         request,
@@ -106,11 +110,14 @@ def occurrence_page(
             "ev": ev,
             "ob": ob,
             "document": document,
+            "citation": cat.citation(occ.obligation_id, year) if ob else "",
+            "overrides": [o for o in cat.overrides_of(occ.obligation_id) if o.from_ <= year] if ob else [],
             "title": ob.title if ob else occ.obligation_id,
             "nominal_due": ev.due_nominal,
             "stage": stage_now(occ, portal.app.calendar, local_date(when)),
             "responsible": [(name, unit_codes(portal).get(name)) for name in occ_row.requirement.responsible],
             "records": records,
+            "same_event": {rid: same_event_text(p) for rid, p in partners.items()},
             "history": history,
             "messages": messages,
             "acks": acks,
@@ -118,7 +125,7 @@ def occurrence_page(
             "unit_names": {u.code: u.name for u in cat.units.values()},
             "waiver": waiver,
             "unit": amount_unit(portal, occ.obligation_id),
-            "prefect": deployment_link(portal.app.settings.prefect_ui_url, occ.obligation_id),
+            "prefect": deployment_link(portal.app.settings.prefect_ui_url, ob.title if ob else occ.obligation_id),
             "as_of": when,
             "previewing": previewing,
         },
@@ -129,7 +136,7 @@ def occurrence_page(
 def record_evidence(request: Request, record_id: int, user: SessionUser = require(*ANY_ACCOUNT)):
     portal = portal_of(request)
     with portal.app.read_session() as session:
-        rec = by_id(session, CompletionRecord, record_id)
+        rec = visible_record(session=session, record_id=record_id)
     return evidence_response(portal, rec)
 
 
@@ -173,13 +180,20 @@ def _review(request: Request, record_id: int, verdict: str, note: str | None, us
     # submitted, so of two reviewers at once the loser gets its InputError and, here, a 409.
     portal = portal_of(request)
     with portal.app.session() as session:
-        if by_id(session, CompletionRecord, record_id) is None:
+        if visible_record(session=session, record_id=record_id) is None:
             raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
         try:
             review_record(session=session, record_id=record_id, verdict=verdict, actor=user.name, note=note)
         except InputError as exc:
             raise refusal(exc, "无法审核") from None
-    return RedirectResponse(safe_next(back), status_code=303)
+    return RedirectResponse(with_reviewed(safe_next(back), record_id), status_code=303)
+
+
+def with_reviewed(target: str, record_id: int) -> str:
+    """The page the reviewer came from, told which record was just reviewed (it shows a confirmation)."""
+    path, _, query = target.partition("?")
+    kept = "&".join(p for p in query.split("&") if p and not p.startswith("reviewed="))
+    return f"{path}?{kept + '&' if kept else ''}reviewed={record_id}"
 
 
 @router.post("/records/{record_id:id}/verify")

@@ -1,6 +1,10 @@
-"""The supervisors' view: overdue (and missed) occurrences by county and by obligation, year by year."""
+"""The supervisors' view: overdue (and missed) occurrences by accountable unit and by obligation, year by year."""
 
 from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 
@@ -12,14 +16,45 @@ from shanhai.portal.web import portal_of, render
 router = APIRouter()
 
 
+PAGE_SIZE = 50
+
+
+def open_matching(items: list[dict[str, Any]], *, unit: str, obligation: str, year: str) -> list[dict[str, Any]]:
+    """The overdue list narrowed to an accountable unit, a duty and a period year."""
+    return [
+        i for i in items
+        if (not unit or unit in i["accountable"])
+        and (not obligation or i["obligation"] == obligation)
+        and (not year or str(i["period"]).startswith(year))
+    ]
+
+
 @router.get("/overdue")
-def overdue_page(request: Request, as_of: str | None = None, user: SessionUser = require(*ANY_ACCOUNT)):
+def overdue_page(
+    request: Request,
+    as_of: str | None = None,
+    unit: str = "",
+    obligation: str = "",
+    year: str = "",
+    page: int = 1,
+    user: SessionUser = require(*ANY_ACCOUNT),
+):
     portal = portal_of(request)
     when, previewing = as_of_param(portal, as_of)
     summary = overdue_summary(portal.app, as_of=when)
-    peak = max([n for row in summary["by_county"] for n in row["per_year"]] or [0])
+    peak = max([n for row in summary["by_unit"] for n in row["per_year"]] or [0])
+    listed = open_matching(summary["open"], unit=unit, obligation=obligation, year=year)
+    pages = max(1, math.ceil(len(listed) / PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    form = {"unit": unit, "obligation": obligation, "year": year, "as_of": as_of or ""}
+    filters = {k: v for k, v in form.items() if v}
     return render(
         request,
         "overdue.html",
-        {"summary": summary, "as_of": when, "previewing": previewing, "peak": peak},
+        {
+            "summary": summary, "as_of": when, "previewing": previewing, "peak": peak,
+            "listed": listed[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "listed_total": len(listed),
+            "page": page, "pages": pages, "form": form, "filters": filters,
+            "query": lambda **extra: urlencode({**filters, **extra}),
+        },
     )

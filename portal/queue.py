@@ -8,11 +8,12 @@ from fastapi import APIRouter, Form, Request
 from shanhai.models.accounts import Role
 from shanhai.models.duplicates import near_duplicates
 from shanhai.models.grammar import normal_text, stored_id
+from shanhai.models.joint_events import load_same_event_partners, same_event_text
 from shanhai.models.pages import count_records, failed_deliveries, occurrence_records
 from shanhai.models.queries import outbox_items, title_and_clause
 from shanhai.models.statuses import RecordState
 from shanhai.portal.auth import SessionUser, require
-from shanhai.portal.occurrences import waive_now
+from shanhai.portal.occurrences import amount_unit, waive_now
 from shanhai.portal.web import PageError, check_csrf, portal_of, render
 
 router = APIRouter()
@@ -29,8 +30,16 @@ def queue_page(request: Request, user: SessionUser = require(Role.COORDINATOR)):
         pending_total = count_records(session, state=RecordState.SUBMITTED)
         failures = failed_deliveries(session)
         near = near_duplicates((rec.id for rec, _ in pending if rec.id is not None), session=session)
+        partners = load_same_event_partners(session=session, occurrence_ids=[occ.id for _, occ in pending])
     rows = [
-        {"rec": rec, "occ": occ, "title": title_and_clause(cat, occ.obligation_id)[0], "near": near.get(rec.id, [])}
+        {
+            "rec": rec,
+            "occ": occ,
+            "title": title_and_clause(cat, occ.obligation_id)[0],
+            "unit": amount_unit(portal, occ.obligation_id),
+            "same_event": same_event_text(partners[rec.id]) if rec.id in partners else None,
+            "near": near.get(rec.id, []),
+        }
         for rec, occ in pending
     ]
     return render(

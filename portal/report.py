@@ -23,6 +23,7 @@ from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, st
 from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, nonce_used, spend_nonce
+from shanhai.models.import_batches import visible_record
 from shanhai.models.localtime import local_date
 from shanhai.models.pages import occurrence_evaluation, occurrence_records
 from shanhai.models.records import record_completion
@@ -110,12 +111,13 @@ def _page(
     ob = cat.obligations.get(occ.obligation_id)
     stage = stage_now(occ, portal.app.calendar, today)
     can_report = owes(scope)
-    with portal.app.session() as session:
+    with portal.app.read_session() as session:  # showing the page writes nothing (nonces are signed)
         records = [rec for rec, _ in occurrence_records(session, occurrence_ids=[occ.id or 0])]
         acks = [a for a in acknowledgements_of(session=session, occurrence_ids=[occ.id or 0]) if a.unit_code == scope.unit.code]
-        ack_nonce = issue_nonce(session=session, purpose=f"ack:{scope.purpose}", now=now)
-        if record_nonce is None and can_report:
-            record_nonce = issue_nonce(session=session, purpose=f"record:{scope.purpose}", now=now)
+        keys = portal.app.signing_keys(session=session)
+    ack_nonce = issue_nonce(keys=keys, purpose=f"ack:{scope.purpose}", now=now)
+    if record_nonce is None and can_report:
+        record_nonce = issue_nonce(keys=keys, purpose=f"record:{scope.purpose}", now=now)
     spec: FormSpec | None = form_spec(ob, occ) if can_report and ob is not None else None
     return render(
         request,
@@ -167,8 +169,9 @@ def _refuse_if_spent(portal: Portal, nonce: str, purpose: str) -> None:
             raise _already_submitted()
 
 
-def _spend(session, nonce: str, purpose: str, now) -> None:
-    spent = spend_nonce(session=session, nonce=nonce, purpose=purpose, now=now)
+def _spend(portal: Portal, session, nonce: str, purpose: str, now) -> None:
+    keys = portal.app.signing_keys(session=session)
+    spent = spend_nonce(session=session, keys=keys, nonce=nonce, purpose=purpose, now=now)
     if spent is Spent.USED:
         raise _already_submitted()
     if spent is Spent.UNKNOWN:
@@ -196,7 +199,7 @@ def acknowledge_submit(
         raise PageError(409, "无需签收", f"该事项当前状态为“{found[1].label}”，无需签收。")
     stage = stage_now(scope.occurrence, portal.app.calendar, local_date(now))
     with portal.app.session() as session:
-        _spend(session, nonce, purpose, now)
+        _spend(portal, session, nonce, purpose, now)
         acknowledge(
             session=session,
             occurrence_id=scope.occurrence.id or 0,
@@ -260,7 +263,7 @@ def record_submit(
 def _store(portal: Portal, scope: LinkScope, parsed, evidence_path, nonce: str, purpose: str, now) -> int:
     occ = scope.occurrence
     with portal.app.session() as session:
-        _spend(session, nonce, purpose, now)
+        _spend(portal, session, nonce, purpose, now)
         rec = record_completion(
             portal.app.catalogue,
             session=session,
@@ -286,7 +289,7 @@ def _store(portal: Portal, scope: LinkScope, parsed, evidence_path, nonce: str, 
 
 def _scoped_record(portal: Portal, scope: LinkScope, record_id: int) -> CompletionRecord:
     with portal.app.read_session() as session:
-        rec = by_id(session, CompletionRecord, record_id)
+        rec = visible_record(session=session, record_id=record_id)
     if rec is None:
         raise PageError(404, "记录不存在", f"没有编号为 {record_id} 的记录。")
     if rec.occurrence_id != scope.occurrence.id:

@@ -44,26 +44,27 @@ def unit_by_code(portal: Portal, code: str) -> UnitSpec:
     return unit
 
 
-def _by_key(request: Request, portal: Portal, code: str, key: str | None, *, feed: bool = False) -> bool:
-    """False for an account (any role); True for a visitor holding this unit's key (the feed key for
-    the calendar, the expiring page key for the page); otherwise off to the login page (no key) or
-    refused (a wrong key 403, an expired page key 410)."""
+def _by_key(
+    request: Request, portal: Portal, code: str, key: str | None, *, feed: bool = False
+) -> datetime | None:
+    """None for an account (any role); for a visitor holding this unit's key, when the key was issued
+    (the feed key: now; the expiring page key: its report link's issue time); otherwise off to the login
+    page (no key) or refused (a wrong key 403, an expired page key 410)."""
     if request.state.user is not None:
-        return False
+        return None
     if not key:
         raise LoginRequired(request.url.path)
     keys = portal.app.signing_keys()
     if feed:
         if any(check_unit_key(key, unit_code=code, secret=k) for k in keys):
-            return True
+            return portal.now()
         raise PageError(403, "链接无效", "该单位日历的访问密钥不正确。请使用最新提醒中的链接，或登录后查看。")
     try:
-        verify_unit_page_key(key, unit_code=code, secret=keys, now=portal.now())
+        return verify_unit_page_key(key, unit_code=code, secret=keys, now=portal.now())
     except LinkError as exc:
         if exc.reason == "expired":
             raise PageError(410, "链接已过期", f"{exc}。") from None
         raise PageError(403, "链接无效", "该单位页面的访问密钥不正确。请使用最新提醒中的链接，或登录后查看。") from None
-    return True
 
 
 def unit_links(portal: Portal, code: str, *, issued_at: datetime) -> dict[str, str]:
@@ -76,11 +77,27 @@ def unit_links(portal: Portal, code: str, *, issued_at: datetime) -> dict[str, s
     return {"page": f"/units/{code}?key={page_key}", "ics": f"{base}/units/{code}/calendar.ics?key={feed_key}"}
 
 
+def report_links(portal: Portal, code: str, open_items: list[dict], *, issued_at: datetime) -> dict[int, str]:
+    """The unit's to-do list: for each open duty it leads, the signed report link (签收 and 填报) it got
+    in a reminder, issued when the key that opened this page was, so it expires with that key and its
+    forms take the same single-use nonces."""
+    from shanhai.notifications.links import sign_report_link
+
+    secret = portal.app.signing_keys()[0]
+    return {
+        i["id"]: sign_report_link(base_url="", occurrence_id=i["id"], unit_code=code, secret=secret,
+                                  issued_at=issued_at)
+        for i in open_items
+        if i["lead"]
+    }
+
+
 @router.get("/units/{code}")
 def unit_page(request: Request, code: str, key: str | None = None, as_of: str | None = None):
     portal = portal_of(request)
     unit = unit_by_code(portal, code)
-    by_key = _by_key(request, portal, code, key)
+    key_issued = _by_key(request, portal, code, key)
+    by_key = key_issued is not None
     when, previewing = as_of_param(portal, as_of if not by_key else None)
     items = unit_view(portal.app, unit_name=unit.name, as_of=when)
     today = local_date(when)
@@ -108,6 +125,7 @@ def unit_page(request: Request, code: str, key: str | None = None, as_of: str | 
             "messages": messages,
             "by_key": by_key,
             "links": unit_links(portal, code, issued_at=portal.now()),
+            "report_links": report_links(portal, code, open_items, issued_at=key_issued) if key_issued else {},
             "as_of": when,
             "previewing": previewing,
         },

@@ -18,8 +18,7 @@ from starlette.exceptions import HTTPException
 
 from shanhai.app import App
 from shanhai.models.acknowledgements import acknowledged_stage_label
-from shanhai.models.amounts import UNIT_YUAN
-from shanhai.models.catalogue_specs import FEN_PER_YUAN
+from shanhai.models.amounts import format_amount
 from shanhai.models.localtime import format_day, format_local, local_date, to_local
 from shanhai.models.statuses import delivery_label, label_of
 from shanhai.models.working_days import PROVISIONAL_MARK, WorkingCalendar, provisional_footnote
@@ -70,11 +69,7 @@ def portal_of(request: Request) -> Portal:
 
 
 def _amount(fen: int | None, unit: str = "万元") -> str:
-    if fen is None:
-        return "—"
-    per = UNIT_YUAN[unit] * FEN_PER_YUAN
-    text = f"{fen / per:,.6f}".rstrip("0").rstrip(".")
-    return f"{text} {unit}"
+    return "—" if fen is None else format_amount(fen, unit)
 
 
 def _local(instant: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -93,10 +88,17 @@ def _day(value: date | str | None) -> str:
 
 def calendar_mark(cal: WorkingCalendar, value: date | str) -> Markup:
     """After a date the provisional calendar answered: the mark, its reason on hover (empty otherwise)."""
-    year = value.year if isinstance(value, date) else int(str(value)[:4])
-    if not cal.is_provisional(year):
+    from shanhai.models.holiday_watch import LIKELY_BRIDGE_MARK, may_be_bridged
+
+    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    if not cal.is_provisional(day.year):
         return Markup("")
-    return Markup('<abbr class="provisional" title="{}">（{}）</abbr>').format(provisional_footnote([year]), PROVISIONAL_MARK)
+    mark = Markup('<abbr class="provisional" title="{}">（{}）</abbr>').format(
+        provisional_footnote([day.year]), PROVISIONAL_MARK)
+    if may_be_bridged(cal, day):
+        mark += Markup('<abbr class="likely-bridge" title="{}">（{}）</abbr>').format(
+            "近三年国务院办公厅通知均在该日放假（调休），通知导入后期限可能顺延", LIKELY_BRIDGE_MARK)
+    return mark
 
 
 def make_templates() -> Jinja2Templates:
@@ -120,9 +122,36 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "csrf": csrf_token(request),
         "now": portal.now(),
         "calendar_mark": lambda value: calendar_mark(portal.app.calendar, value),
+        "reviewed": reviewed_notice(request),
         **(context or {}),
     }
     return portal.templates.TemplateResponse(request, name, ctx, status_code=status_code)
+
+
+def reviewed_notice(request: Request) -> dict[str, Any] | None:
+    """After 核验通过/退回 the page says what was done to which record, with a link to it: read back from
+    the record (so the words are the record's state, not what the address claims)."""
+    from shanhai.models.queries import title_and_clause
+    from shanhai.models.tables import CompletionRecord, Occurrence, by_id
+
+    raw = request.query_params.get("reviewed", "")
+    user = getattr(request.state, "user", None)
+    if user is None or not raw.isdigit() or len(raw) > 18:
+        return None
+    portal = portal_of(request)
+    with portal.app.read_session() as session:
+        rec = by_id(session, CompletionRecord, int(raw))
+        occ = by_id(session, Occurrence, rec.occurrence_id) if rec is not None else None
+    if rec is None or occ is None or rec.reviewed_by is None:
+        return None
+    return {
+        "id": rec.id,
+        "state": rec.state,
+        "occurrence": occ.id,
+        "what": f"{title_and_clause(portal.app.catalogue, occ.obligation_id)[0]} · {occ.scope} · {occ.period}",
+        "note": rec.review_note,
+        "by": rec.reviewed_by,
+    }
 
 
 def error_page(request: Request, status_code: int, title: str, message: str = "", headers=None) -> HTMLResponse:

@@ -61,6 +61,41 @@ def get_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
+# PostgreSQL's "try again later": a lock wait given up, too many connections, a statement timeout
+_PG_BUSY_STATES = {"55P03", "53300", "57014"}
+_SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error means "busy, try again shortly" (another writer holds the lock, the
+    pool or server has no connection to spare), not a fault: the portal answers 503, the CLI one line."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if not isinstance(exc, sa_exc.OperationalError):
+        return False
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _PG_BUSY_STATES:
+        return True
+    first = (str(orig or exc).strip().splitlines() or [""])[0]
+    return any(reason in first for reason in _SQLITE_BUSY)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a database error is the disk (or quota) running out: SQLite's SQLITE_FULL, PostgreSQL's
+    class 53100 (disk_full) or an ENOSPC its server reports."""
+    from sqlalchemy import exc as sa_exc
+
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "53100":
+        return True
+    text = str(orig or exc)
+    return "database or disk is full" in text or "No space left on device" in text
+
+
 def _create_private(path: Path) -> None:
     """Create a new SQLite file private (0600; a new folder 0700): it holds signed links and names.
     SQLite gives its -wal and -shm files the database file's mode."""

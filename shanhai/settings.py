@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shanhai import REPO_ROOT
@@ -24,6 +24,8 @@ ENV_PREFIX = "SHANHAI_"
 # are written for these two).
 DATABASE_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
 MAX_EVIDENCE_LIMIT = 1 << 40  # 1 TiB: anything larger is a typo
+# A channel that has not answered in 5 minutes will not: a longer wait only holds a delivery worker.
+MAX_SEND_TIMEOUT = 300
 
 # What each variable is, for the one line that refuses a bad value.
 _MEANING = {
@@ -36,6 +38,8 @@ _MEANING = {
     "portal_url": "门户地址，如 https://shanhai.example.gov.cn",
     "prefect_ui_url": "Prefect 界面地址，如 http://127.0.0.1:4200",
     "max_evidence_bytes": f"证明材料大小上限（字节），1 到 {MAX_EVIDENCE_LIMIT} 的整数",
+    "import_chunk_rows": "导入时每次提交的记录条数，1 到 100000 的整数",
+    "send_timeout_seconds": f"发送时等待渠道应答的秒数，大于 0、不大于 {MAX_SEND_TIMEOUT}",
 }
 _SECRET_FIELDS = {"secret_key"}
 
@@ -60,6 +64,13 @@ class Settings(BaseSettings):
     portal_url: str = "http://127.0.0.1:8600"
     prefect_ui_url: str = "http://127.0.0.1:4200"
     max_evidence_bytes: int = Field(default=20 * 1024 * 1024, ge=1, le=MAX_EVIDENCE_LIMIT)
+    # an import writes this many records per short transaction: the write lock is free between them
+    import_chunk_rows: int = Field(default=2000, ge=1, le=100_000)
+    send_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=MAX_SEND_TIMEOUT,
+        description="how long a delivery waits for a channel to connect and to answer; no answer after the "
+        "request went out is an unknown outcome, never resent",
+    )
 
     @field_validator("home", "database_url", "catalogue_dir", "apprise_config", "portal_url", "prefect_ui_url",
                      mode="before")
@@ -110,6 +121,20 @@ class Settings(BaseSettings):
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s]*)?", value.strip()):
             raise ValueError("应为 http:// 或 https:// 开头的网址")
         return value.strip()
+
+    @model_validator(mode="after")
+    def _running_stack(self) -> Settings:
+        """Unset addresses follow the stack `shanhai up` runs on this home (its real ports)."""
+        unset = {"portal_url", "prefect_ui_url"} - self.model_fields_set
+        if not unset:
+            return self
+        from shanhai.running import read_running_stack
+
+        running = read_running_stack(self.home_dir) or {}
+        for name in unset:
+            if running.get(name):
+                setattr(self, name, running[name])
+        return self
 
     @property
     def home_dir(self) -> Path:
@@ -165,6 +190,10 @@ def _reason(err: Any) -> str:
     kind = err["type"]
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "不是整数"
+    if kind in ("float_parsing", "float_type", "finite_number"):
+        return "不是数字"
+    if kind == "greater_than":
+        return f"应大于 {ctx.get('gt')}"
     if kind == "less_than_equal":
         return f"应不大于 {ctx.get('le')}"
     if kind == "greater_than_equal":

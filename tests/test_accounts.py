@@ -32,7 +32,7 @@ def test_user_add_with_the_password_on_stdin_then_list_and_disable(tmp_path, dat
     added = user_cli(tmp_path, database_url, "add", "jinghe", "--role", "coordinator", "--password-stdin",
                      input=PASSWORD + "\n")
     assert added.exit_code == 0, added.output
-    assert "已创建账号 jinghe（coordinator）" in added.output
+    assert "已创建账号 jinghe（协调方（经合办））" in added.output
     assert user_cli(tmp_path, database_url, "add", "lingdao", "--role", "supervisor", "--password-stdin",
                     input=PASSWORD + "\n").exit_code == 0
     listed = user_cli(tmp_path, database_url, "list", "--json")
@@ -106,16 +106,20 @@ def test_a_wrong_password_for_an_unknown_name_costs_a_hash_too(tmp_path, databas
     assert unknown > known / 3
 
 
-def test_up_makes_a_first_coordinator_account_once(tmp_path, database_url):
-    from shanhai.cli.user_commands import ensure_first_account
+def test_up_makes_a_first_coordinator_and_supervisor_account_once(tmp_path, database_url):
+    from shanhai.cli.user_commands import ensure_first_accounts
 
     app = make_app(tmp_path, database_url)
-    name, password = ensure_first_account(app)
-    assert name == "admin" and len(password) >= 16
-    assert ensure_first_account(app) is None
+    first = ensure_first_accounts(app)
+    assert {role: name for role, (name, _) in first.items()} == {"coordinator": "admin", "supervisor": "leader"}
+    assert all(len(password or "") >= 16 for _, password in first.values())
+    again = ensure_first_accounts(app)
+    assert again == {"coordinator": ("admin", None), "supervisor": ("leader", None)}, "passwords shown once"
     with app.session() as session:
-        assert login(session=session, name="admin", password=password, address="x", now=at(2026, 10, 20)).user
-    assert count_rows(database_url, User) == 1
+        for name, password in first.values():
+            assert password is not None
+            assert login(session=session, name=name, password=password, address="x", now=at(2026, 10, 20)).user
+    assert count_rows(database_url, User) == 2
 
 
 def test_user_add_refuses_a_missing_database_before_asking_for_a_password(tmp_path):
@@ -126,3 +130,19 @@ def test_user_add_refuses_a_missing_database_before_asking_for_a_password(tmp_pa
     assert "密码" not in result.stdout, "no prompt was shown"
     assert "未找到数据库" in result.stderr and "shanhai init" in result.stderr
     assert not home.exists()
+
+
+def test_user_passwd_changes_the_password_and_refuses_bad_input_changing_nothing(tmp_path, database_url):
+    assert user_cli(tmp_path, database_url, "add", "jinghe", "--role", "coordinator", "--password-stdin",
+                    input=PASSWORD + "\n").exit_code == 0
+    unknown = user_cli(tmp_path, database_url, "passwd", "nobody", "--password-stdin", input="whatever long one\n")
+    assert unknown.exit_code != 0 and "没有账号“nobody”" in unknown.output
+    short = user_cli(tmp_path, database_url, "passwd", "jinghe", "--password-stdin", input="short\n")
+    assert short.exit_code != 0 and "密码至少 10 个字符" in short.output and "未修改" in short.output
+    prompted = user_cli(tmp_path, database_url, "passwd", "jinghe", input="new passphrase!\nnew passphrase!\n")
+    assert prompted.exit_code == 0, prompted.output
+    app = make_app(tmp_path, database_url)
+    with app.session() as session:
+        old = login(session=session, name="jinghe", password=PASSWORD, address="x", now=at(2026, 10, 20))
+        new = login(session=session, name="jinghe", password="new passphrase!", address="x", now=at(2026, 10, 20))
+    assert old.user is None and new.user is not None

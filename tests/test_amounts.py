@@ -126,10 +126,19 @@ def test_an_amount_in_yuan_round_trips_with_and_without_thousands_separators(fen
 
 
 @given(amounts, st.sampled_from(["元", "万元", "亿元"]))
-def test_an_amount_formatted_in_any_unit_reads_back_to_the_same_fen(fen, unit):
+def test_an_amount_formatted_in_any_unit_reads_back_exactly_or_says_it_rounded(fen, unit):
+    """Two decimals in the unit shown, thousands separated; a value they round says 约 (or 不足 0.01)."""
+    from shanhai.models.amounts import UNIT_YUAN
+
     text = format_amount(fen, unit)
     assert text.endswith(f" {unit}")
-    assert parse_amount(text) == fen
+    hundredth = UNIT_YUAN[unit] * 100 // 100  # fen in 0.01 of the unit
+    if text.startswith("不足 0.01 "):
+        assert 0 < fen * 2 < hundredth
+    elif text.startswith("约 "):
+        assert abs(parse_amount(text.removeprefix("约 ")) - fen) * 2 <= hundredth
+    else:
+        assert parse_amount(text) == fen
 
 
 @given(amounts, st.sampled_from(["元", "万", "亿元"]))
@@ -182,12 +191,14 @@ def test_an_amount_over_the_bound_is_refused(fen):
 
 @pytest.mark.parametrize(("fen", "unit", "text"), [
     (119 * YI // 100, "亿元", "1.19 亿元"),
-    (11900 * WAN, "万元", "11900 万元"),
+    (11900 * WAN, "万元", "11,900 万元"),
     (1250, "元", "12.5 元"),
     (0, "万元", "0 万元"),
-    (1, "亿元", "0.0000000001 亿元"),
+    (1, "亿元", "不足 0.01 亿元"),
+    (5927014250 * WAN // 100000, "亿元", "约 5.93 亿元"),
+    (YI // 200, "亿元", "约 0.01 亿元"),  # half up: 0.005 亿元
 ])
-def test_an_amount_is_shown_exactly_in_a_unit(fen, unit, text):
+def test_an_amount_is_shown_in_a_unit_with_two_decimals_at_most(fen, unit, text):
     assert format_amount(fen, unit) == text
 
 

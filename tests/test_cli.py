@@ -27,18 +27,19 @@ from tests.conftest import (
 )
 
 PAIR = "泰顺-鹿城"
-STATUS_NAMES = {"done", "done_late", "on_track", "due_soon", "behind_pace", "overdue", "missed", "waived"}
+STATUS_NAMES = {"done", "done_late", "on_track", "due_soon", "behind_pace", "overdue", "missed", "waived", "history"}
 
 # The --json contracts: what the issue requires, and the full set the README documents.
 ISSUE_OBLIGATION_FIELDS = {"id", "title", "clause", "kind", "scope", "due", "min_count", "target", "valid_from",
                            "valid_until", "responsible"}
 ISSUE_PLAN_FIELDS = {"park", "year", "kind", "projects", "planned_total", "planned_completion"}
-ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progress", "escalation_level"}
-README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document"}
+ISSUE_STATUS_FIELDS = {"obligation", "scope", "period", "due", "status", "progress", "escalation_level",
+                       "accountable"}  # issue 14: the unit names that owe the occurrence
+README_OBLIGATION_FIELDS = ISSUE_OBLIGATION_FIELDS | {"document", "in_force_until", "overrides", "source"}
 README_PLAN_FIELDS = ISSUE_PLAN_FIELDS
 README_STATUS_FIELDS = ISSUE_STATUS_FIELDS | {"id", "title", "clause", "light", "pending", "satisfied_on",
                                               "due_nominal", "closes", "unverified",
-                                              "provisional_calendar"}
+                                              "provisional_calendar", "history"}
 
 
 def ok(result):
@@ -83,6 +84,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
     science = record("social-coop-science", "2025-04-01")
     ok(cli("reject", science["id"], "--note", "协议未签署"))
     record("aid-funds", "2025-05-20")
+    record("matchmaking-meeting", "2025-06-20")  # "每年" (二(一), 附件2 1.2): still in force in 2025
 
     july = statuses("2025-07-01")
     assert july["joint-meeting"]["status"] == "behind_pace"  # 0 of 2 by 06-30
@@ -122,6 +124,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
         "social-coop-education": "waived",
         "social-coop-health": "done",
         "social-coop-culture": "done",
+        "matchmaking-meeting": "done",
     }
     overdue = [v for v in january.values() if v["status"] == "overdue"]
     assert {v["escalation_level"] for v in overdue} == {1}  # Sunday 01-04 was a make-up working day
@@ -150,7 +153,7 @@ def test_a_year_of_records_for_one_pairing_gives_the_statuses_spec_4_defines(cli
 
 def test_obligations_json_has_the_documented_fields(tmp_path):
     items = as_json(run_cli(["obligations", "--json"], home=tmp_path))
-    assert len(items) == 30
+    assert len(items) == 32
     for item in items:
         assert set(item) == README_OBLIGATION_FIELDS, item["id"]
         assert item["scope"] in {"pairing", "county", "park", "city"}
@@ -235,9 +238,10 @@ def test_export_writes_a_workbook_with_a_row_per_occurrence(cli, tmp_path):
     assert by_id[overdue["id"]]["状态"] == "已逾期"
     everything = tmp_path / "all.xlsx"
     ok(cli("export", everything, "--as-of", "2026-11-29", "--all"))
-    full = list(load_workbook(everything).active.iter_rows(values_only=True))[2:]
+    head, *full = list(load_workbook(everything).active.iter_rows(values_only=True))[1:]
     assert len(full) > len(rows) - 1, "the full history lists every past period too"
-    assert any(r[3] == "aid-funds" and r[6] == "2025" for r in full)
+    assert any(dict(zip(head, r, strict=True))["事项编号"] == "aid-funds"
+               and dict(zip(head, r, strict=True))["期次"] == "2025" for r in full)
 
 
 # --------------------------------------------------------------------------- init
@@ -412,8 +416,8 @@ def test_record_stores_evidence_once_by_content_hash(sh, tmp_path):
     [
         ("500万", 500_000_000, "0.05 亿元"),
         ("2.5亿", 25_000_000_000, "2.5 亿元"),
-        ("1,200,000元", 120_000_000, "0.012 亿元"),
-        ("8000.5元", 800_050, "0.000080005 亿元"),
+        ("1,200,000元", 120_000_000, "约 0.01 亿元"),
+        ("8000.5元", 800_050, "不足 0.01 亿元"),
         ("11900万", 11_900 * 10_000 * 100, "1.19 亿元"),
     ],
 )
@@ -427,9 +431,9 @@ def test_record_stores_amounts_in_fen_and_repeats_them_in_the_targets_unit(sh, a
 def test_record_confirms_a_park_plan_amount_in_the_attachments_wan_yuan(sh):
     args = ["record", "park-investment-plan", "--scope", "泰顺园", "--date", "2026-03-01", "--category", "government"]
     text = ok(sh(*args, "--amount", "1.19亿", *AS_OF)).stdout
-    assert "金额 11900 万元" in text
+    assert "金额 11,900 万元" in text
     made = as_json(sh(*args, "--amount", "3000万", "--json", *AS_OF))
-    assert made["amount"] == "3000 万元"
+    assert made["amount"] == "3,000 万元"
 
 
 def test_record_json_has_no_amount_for_a_count(sh):
@@ -460,7 +464,7 @@ def test_reject_and_verify_name_what_is_wrong(sh):
 def test_waive_needs_a_reason_a_known_occurrence_and_happens_once(sh):
     [item] = as_json(sh("status", "--obligation", "joint-meeting", "--scope", PAIR, "--year", "2025", "--json",
                         *AS_OF))
-    assert item["status"] == "overdue"
+    assert item["status"] == "history"  # due before tracking started (2026-01-01): grey, and still waivable
     blank = sh("waive", item["id"], "--reason", "  ")
     assert blank.exit_code == 1 and "--reason" in blank.stderr
     unknown = sh("waive", "99999", "--reason", "理由")

@@ -13,7 +13,8 @@ under a file), with and without --json. For every run:
 
 Commands covered: init, catalogue validate, obligations, plans, status, board, export, ics, demo,
 record, import, verify, reject, records, waive, remind, deliver, digest, outbox, channels,
-channels test, holidays YEAR, holidays parse, holidays import, user add, user list, user disable.
+channels test, holidays YEAR, holidays parse, holidays import, user add, user list, user disable,
+user passwd.
 Not covered: up and portal (they start servers and run until stopped).
 """
 
@@ -157,7 +158,7 @@ def check(world: World, args: list[str], *, env: dict[str, str] | None = None, i
             said = said.replace(arg, "") if arg else said
         assert not CLASS_NAME.search(said), "a message, not an exception's class name\n" + shown
         if result.exit_code == 2:
-            assert "Usage:" in err or "参数" in err, "exit 2 is for usage errors only\n" + shown
+            assert "用法：" in err or "参数" in err, "exit 2 is for usage errors only\n" + shown
         assert world.snapshot() == before, "nothing stored by a failed command\n" + shown
     return result
 
@@ -284,6 +285,8 @@ def commands(world: World) -> dict[str, st.SearchStrategy[list[str]]]:
         "holidays import": command(["holidays", "import"], in_paths(world).map(lambda p: [p])),
         "user list": command(["user", "list"], flag("--json")),
         "user disable": command(["user", "disable"], hostile("admin", "nobody").map(lambda n: [n])),
+        # stdin is empty: an empty password, refused after the name is checked
+        "user passwd": command(["user", "passwd"], hostile("admin", "nobody").map(lambda n: [n, "--password-stdin"])),
     }
 
 
@@ -291,6 +294,7 @@ COMMANDS = [
     "init", "catalogue validate", "obligations", "plans", "status", "board", "export", "ics", "demo", "record",
     "import", "verify", "reject", "records", "waive", "remind", "deliver", "digest", "outbox", "channels",
     "channels test", "holidays YEAR", "holidays parse", "holidays import", "user list", "user disable",
+    "user passwd",
 ]
 
 
@@ -322,6 +326,7 @@ def test_user_add_with_hostile_names_roles_and_passwords_never_gives_a_traceback
 SETTINGS_VALUES = {
     "SHANHAI_SEND_HOUR": ["25", "-1", "abc", "", "9.5", "99999999999999999999"],
     "SHANHAI_MAX_EVIDENCE_BYTES": ["-1", "0", "abc", "", "1e9", "99999999999999999999"],
+    "SHANHAI_SEND_TIMEOUT_SECONDS": ["0", "-1", "nan", "inf", "abc", "", "1e400", "301"],
     "SHANHAI_DATABASE_URL": ["notaurl", "foo://x/y", "postgresql+asyncpg://h/db", "postgresql://u:pw@h:abc/db", "",
                              "sqlite:////proc/self/status", "sqlite:////dev/null/x.db", "postgresql://127.0.0.1:1/db",
                              "mysql://h/db", "sqlite:///"],

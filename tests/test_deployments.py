@@ -33,17 +33,18 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
     doc = yaml.safe_load(render_prefect_yaml(cat))
     deps = {d["name"]: d for d in doc["deployments"]}
     assert len(deps) == len(doc["deployments"])  # unique names
-    assert set(deps) == set(cat.obligations) | {"deliver-outbox", "weekly-digest", "monthly-digest"}
-    jm = deps["joint-meeting"]
+    titles = {ob.title for ob in cat.obligations.values()}
+    assert set(deps) == titles | {"发件箱投递", "每周督办摘要", "每月逾期通报"}, "Chinese names in the Prefect UI"
+    jm = deps["联席会议"]
     assert jm["entrypoint"] == "shanhai.flows.check:check_obligation_flow"
     assert jm["parameters"] == {"obligation": "joint-meeting"}
     assert jm["work_pool"] == {"name": "shanhai"}
     assert jm["description"].startswith("联席会议") and "三(二)" in jm["description"]
     assert jm["schedules"] == [{"cron": "5 9 * * *", "timezone": "Asia/Shanghai"}]
-    assert deps["deliver-outbox"]["schedules"][0]["cron"] == "*/10 * * * *"
+    assert deps["发件箱投递"]["schedules"][0]["cron"] == "*/10 * * * *"
     # digests run daily and send once per week/month, on its first working day
-    assert deps["weekly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
-    assert deps["monthly-digest"]["schedules"][0]["cron"] == "30 9 * * *"
+    assert deps["每周督办摘要"]["schedules"][0]["cron"] == "30 9 * * *"
+    assert deps["每月逾期通报"]["schedules"][0]["cron"] == "30 9 * * *"
     assert all(d["schedules"][0]["timezone"] == "Asia/Shanghai" for d in deps.values())
     # no build, push or pull: the worker imports the installed package by module name
     assert doc["build"] is None and doc["push"] is None
@@ -53,8 +54,8 @@ def test_one_scheduled_deployment_per_obligation_plus_the_support_flows():
 def test_the_checks_follow_the_configured_send_hour():
     doc = yaml.safe_load(render_prefect_yaml(_catalogue(), send_hour=10))
     crons = {d["name"]: d["schedules"][0]["cron"] for d in doc["deployments"]}
-    assert crons["joint-meeting"] == "5 10 * * *", "a check before the send hour would never send anything"
-    assert crons["weekly-digest"] == "30 10 * * *"
+    assert crons["联席会议"] == "5 10 * * *", "a check before the send hour would never send anything"
+    assert crons["每周督办摘要"] == "30 10 * * *"
 
 
 def test_entrypoints_name_flows_of_the_package_by_module():
@@ -70,7 +71,7 @@ def test_entrypoints_name_flows_of_the_package_by_module():
     )
     assert done.returncode == 0, done.stderr
     names = done.stdout.split()
-    assert sorted(names[:-1]) == ["check-obligation", "deliver-outbox", "monthly-digest", "weekly-digest"]
+    assert sorted(names[:-1]) == sorted(["职责检查", "发件箱投递", "每月逾期通报", "每周督办摘要"])
     assert names[-1] == "[]", "no flow file is loaded as a stray top-level module"
 
 
@@ -270,14 +271,14 @@ def test_upcoming_runs_take_the_label_their_flow_names_runs_with():
     from shanhai.cli.prefect_runs import run_label
 
     specs = {spec["name"]: spec["description"] for spec in deployment_specs(_catalogue())}
-    assert run_label(specs["joint-meeting"], "x") == "联席会议"
+    assert run_label(specs["联席会议"], "x") == "联席会议"
     # the labels the flows name their runs with (flows.deliver.DELIVERY, flows.digest.WEEKLY/MONTHLY)
     from shanhai.flows.deliver import DELIVERY
     from shanhai.flows.digest import MONTHLY, WEEKLY
 
-    assert run_label(specs["deliver-outbox"], "x") == DELIVERY
-    assert run_label(specs["weekly-digest"], "x") == WEEKLY
-    assert run_label(specs["monthly-digest"], "x") == MONTHLY
+    assert run_label(specs["发件箱投递"], "x") == DELIVERY
+    assert run_label(specs["每周督办摘要"], "x") == WEEKLY
+    assert run_label(specs["每月逾期通报"], "x") == MONTHLY
     assert run_label(None, "deliver-outbox") == run_label("", "deliver-outbox") == "deliver-outbox"
 
 

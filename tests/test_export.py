@@ -108,9 +108,10 @@ def test_status_lists_overdue_first_oldest_first_in_json_and_in_the_table(sh):
     assert [_key(i) for i in items] == sorted(_key(i) for i in items)
     overdue = [i for i in items if i["status"] == "overdue"]
     assert [i["due"] for i in overdue] == sorted(i["due"] for i in overdue) and overdue
-    missed = [i for i in items if i["status"] == "missed"]
-    assert missed and {i["period"] for i in missed} == {"2025"}, "2025 closed at the 2026-03-31 assessment"
-    assert items.index(overdue[-1]) < items.index(missed[0]), "still open comes before closed"
+    history = [i for i in items if i["status"] == "history"]
+    assert history and {i["period"] for i in history} == {"2025"}, "due before tracking started (2026-01-01)"
+    assert all(i["history"] == "before_tracking" and i["light"] == "grey" for i in history)
+    assert items.index(overdue[-1]) < items.index(history[0]), "still open comes before history"
     table = sh("status", "--all", *AS_OF).stdout.strip().splitlines()[1:-1]
     assert [int(line.split()[0]) for line in table] == [i["id"] for i in items]
 
@@ -133,21 +134,23 @@ def test_the_export_lists_what_status_lists_in_the_same_order_with_the_responsib
     title = "山海协作工程督办状态 截至 2026-11-30 10:00（北京时间）"
     assert rows[0][0] == title and wb.properties.title == title
     head = rows[1]
-    assert head == ("期次#", "事项", "条款", "事项编号", "范围", "责任单位", "期次", "期限", "灯", "状态", "进度",
-                    "督办级别", "待核验", "日历")
+    assert head == ("期次#", "事项", "条款", "事项编号", "范围", "责任单位", "配合单位", "期次", "期限", "灯", "状态",
+                    "进度", "督办级别", "待核验", "日历")
     body = [dict(zip(head, r, strict=True)) for r in rows[2:]]
     assert [r["期次#"] for r in body] == [i["id"] for i in items]
     with session_scope(sh.database_url) as s:
-        responsible = {o.id: "、".join(parse_requirement(o.requirement).responsible) for o in s.exec(select(Occurrence))}
+        requirements = {o.id: parse_requirement(o.requirement) for o in s.exec(select(Occurrence))}
     for row, item in zip(body, items, strict=True):
-        assert row["责任单位"] == responsible[item["id"]]
+        req = requirements[item["id"]]
+        assert row["责任单位"] == "、".join(item["accountable"]) == "、".join(req.accountable)
+        assert (row["配合单位"] or "") == "、".join(u for u in req.responsible if u not in req.accountable)
         assert row["期限"] == datetime.fromisoformat(item["due"])  # a real date cell, filterable
         assert row["灯"] == {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "灰灯"}[item["light"]]
         assert row["日历"] == ("临时日历" if item["provisional_calendar"] else None)
     meeting = next(r for r in body if r["事项编号"] == "joint-meeting" and r["范围"] == PAIR)
     assert meeting["责任单位"] == "泰顺县、鹿城区"
     assert {r["状态"] for r in body} <= {"已逾期", "即将到期", "进度滞后", "进展正常", "按期完成", "逾期完成", "已豁免",
-                                         "未完成"}
+                                         "未完成", "纳入跟踪前", "文件印发前"}
     assert "已逾期" in {r["状态"] for r in body}
 
 
@@ -177,9 +180,9 @@ def test_the_sheet_has_a_frozen_filterable_header_and_columns_that_fit_chinese_t
         assert min(widest, 58) <= width <= 60, (ws.cell(2, col).value, widest, width)
     titles = [ws.cell(r, 2).value for r in range(3, ws.max_row + 1)]
     assert ws.column_dimensions["B"].width >= 2 * max(len(t) for t in titles)  # CJK counts double
-    fills = {ws.cell(r, 9).value: ws.cell(r, 9).fill.fgColor.rgb for r in range(3, ws.max_row + 1)}
+    fills = {ws.cell(r, 10).value: ws.cell(r, 10).fill.fgColor.rgb for r in range(3, ws.max_row + 1)}
     assert fills["红灯"].endswith("FFC7CE") and fills["绿灯"].endswith("C6EFCE")
-    assert all(ws.cell(r, 10).fill.fgColor.rgb == ws.cell(r, 9).fill.fgColor.rgb for r in range(3, ws.max_row + 1))
+    assert all(ws.cell(r, 11).fill.fgColor.rgb == ws.cell(r, 10).fill.fgColor.rgb for r in range(3, ws.max_row + 1))
 
 
 # --------------------------------------------------------------------------- written whole or not at all

@@ -29,6 +29,12 @@ from sqlalchemy import select
 
 from shanhai import REPO_ROOT
 from shanhai.models.localtime import TZ_NAME
+from shanhai.models.orchestration import (
+    CHECK_FLOW,
+    DELIVER_DEPLOYMENT,
+    WEEKLY_DIGEST_DEPLOYMENT,
+    check_deployment,
+)
 from tests.conftest import REAL_CATALOGUE, at, make_app, make_record, screenshot_dir
 
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(300)]
@@ -36,6 +42,13 @@ pytestmark = [pytest.mark.prefect, pytest.mark.timeout(300)]
 AS_OF = "2026-11-30T10:00:00+08:00"
 RUN_TIMEOUT = 150.0
 CLEAN, OVERDUE = "joint-meeting", "next-year-plan"
+
+
+def _check(obligation: str) -> str:
+    """The check deployment of an obligation of the real catalogue (named by its title, in Chinese)."""
+    from shanhai.models.catalogue import load_catalogue
+
+    return check_deployment(load_catalogue(REAL_CATALOGUE).obligations[obligation].title)
 SCREENSHOTS = screenshot_dir()
 # The deployment page's default filter of the classic UI (served at /): Prefect's standard state names
 # but Scheduled. The default UI (/v2) filters the same page by state type (all but SCHEDULED).
@@ -146,7 +159,7 @@ def checked(stack) -> LocalStack:
         t0 = time.monotonic()
         created = {
             ob: client.create_flow_run_from_deployment(
-                client.read_deployment_by_name(f"check-obligation/{ob}").id, parameters={"as_of": AS_OF}
+                client.read_deployment_by_name(_check(ob)).id, parameters={"as_of": AS_OF}
             )
             for ob in (CLEAN, OVERDUE)
         }
@@ -178,7 +191,7 @@ def test_deployed_check_runs_on_a_process_worker(checked):
         names = {d.name for d in client.read_deployments()}
         expected = {spec["name"] for spec in deployment_specs(make_app(checked.home, "sqlite://").catalogue)}
         assert expected <= names
-        dep = client.read_deployment_by_name(f"check-obligation/{CLEAN}")
+        dep = client.read_deployment_by_name(_check(CLEAN))
         assert dep.work_pool_name == "shanhai"
         assert dep.parameters == {"obligation": CLEAN}
         [sched] = dep.schedules
@@ -243,10 +256,10 @@ def test_a_check_that_finds_overdue_duties_ends_red_tagged_and_filterable(checke
 def test_digest_with_overdue_items_fails_and_an_idle_delivery_completes(stack):
     with stack.client() as client:
         digest = client.create_flow_run_from_deployment(
-            client.read_deployment_by_name("weekly-digest/weekly-digest").id, parameters={"as_of": AS_OF}
+            client.read_deployment_by_name(WEEKLY_DIGEST_DEPLOYMENT).id, parameters={"as_of": AS_OF}
         )
         deliver = client.create_flow_run_from_deployment(
-            client.read_deployment_by_name("deliver-outbox/deliver-outbox").id
+            client.read_deployment_by_name(DELIVER_DEPLOYMENT).id
         )
         digest = stack.wait_final(client, digest.id)
         deliver = stack.wait_final(client, deliver.id)
@@ -293,7 +306,7 @@ def test_todays_scheduled_check_that_already_ran_is_not_run_again(stack):
 
     ob = "transfer-measures"
     with stack.client() as client:
-        dep = client.read_deployment_by_name(f"check-obligation/{ob}")
+        dep = client.read_deployment_by_name(_check(ob))
         # what the scheduler makes: the 09:05 run of a day (here 2026-11-29, so nothing depends on today)
         window = {"start_time": at(2026, 11, 29, 0).isoformat(), "end_time": at(2026, 11, 29, 23).isoformat()}
         # (the client retries the 503 a busy SQLite answers with)
@@ -324,8 +337,11 @@ def test_stopping_and_restarting_leave_no_run_running_pending_or_waiting(stack):
         trigger_checks,
     )
     from shanhai.cli.up import stop_stack
+    from shanhai.models.catalogue import load_catalogue
 
-    titles = {o: o for o in ("park-plan", "park-management", "income-projects", "work-conference", "village-projects")}
+    obligations = load_catalogue(REAL_CATALOGUE).obligations
+    titles = {o: obligations[o].title for o in ("park-plan", "park-management", "income-projects",
+                                                 "work-conference", "village-projects")}
     triggered = trigger_checks(stack.api, titles, AS_OF)
     assert len(triggered.created) == 5  # more than the worker's limit: some wait, some run
     with stack.client() as client:
@@ -344,7 +360,7 @@ def test_stopping_and_restarting_leave_no_run_running_pending_or_waiting(stack):
         assert any(s.type == StateType.CANCELLED and s.message == STOPPED_MESSAGE for s in states)
 
         # a stack killed with -9 leaves its run Running; the scheduled runs of the days it was down wait
-        dep = client.read_deployment_by_name("check-obligation/park-plan").id
+        dep = client.read_deployment_by_name(_check("park-plan")).id
         later = now + timedelta(days=2)
         orphan = client.create_flow_run_from_deployment(dep, state=Scheduled(scheduled_time=later))
         client.set_flow_run_state(orphan.id, Running(), force=True)
@@ -451,7 +467,7 @@ def test_the_prefect_ui_lists_the_checks_and_marks_the_overdue_one(checked, page
     start, end = ((datetime.now(UTC) + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in (-1, 1))
     page.goto(f"{ui}/v2/dashboard?rangeType=range&start={start}&end={end}")
     page.get_by_text("Flow Runs", exact=True).first.wait_for(timeout=30_000)
-    page.get_by_text("check-obligation", exact=True).first.wait_for(timeout=30_000)  # the failed runs' flow
+    page.get_by_text(CHECK_FLOW, exact=True).first.wait_for(timeout=30_000)  # the failed runs' flow
     assert "0 failed or crashed" not in page.inner_text("body")
     _settle(page)
     page.screenshot(path=str(SCREENSHOTS / "prefect-dashboard.png"))

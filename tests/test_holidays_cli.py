@@ -81,14 +81,15 @@ def test_2026_is_official_and_lists_its_weekdays_off_and_working_weekends(holida
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     off, on = official(2026)
-    assert data == {"year": 2026, "source": "official", "off": off, "on": on}
+    assert data == {"year": 2026, "source": "official", "off": off, "on": on, "likely_bridges": []}
     assert "2026-02-14" in data["on"] and "2026-10-07" in data["off"]
 
 
 def test_2027_is_provisional_with_the_laws_holidays_and_their_makeup_days(holidays):
     result = holidays("2027", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"year": 2027, "source": "provisional", "off": PROVISIONAL_2027_OFF, "on": []}
+    assert json.loads(result.stdout) == {"year": 2027, "source": "provisional", "off": PROVISIONAL_2027_OFF, "on": [],
+                                     "likely_bridges": ["2027-05-05", "2027-10-06", "2027-10-07"]}
 
 
 def test_2027_in_words_says_loudly_that_it_is_provisional_and_how_to_fix_it(holidays):
@@ -116,6 +117,7 @@ def test_a_year_in_the_holiday_file_says_file(holidays, catalogue):
     result = holidays("2027", "--json", catalogue_dir=catalogue)
     assert json.loads(result.stdout) == {
         "year": 2027, "source": "file", "off": ["2027-01-01", "2027-02-08", "2027-02-09"], "on": ["2027-02-20"],
+        "likely_bridges": [],
     }
     words = holidays("2027", catalogue_dir=catalogue)
     assert "来源 source: file" in words.stdout and "测试用虚构安排" in words.stdout
@@ -141,7 +143,7 @@ def test_parse_shows_the_notice_as_the_year_would_be_and_writes_nothing(holidays
     result = holidays("parse", NOTICES / "2026.txt", "--json", catalogue_dir=catalogue)
     assert result.exit_code == 0, result.output
     off, on = official(2026)
-    assert json.loads(result.stdout) == {"year": 2026, "source": "file", "off": off, "on": on}
+    assert json.loads(result.stdout) == {"year": 2026, "source": "file", "off": off, "on": on, "likely_bridges": []}
     words = holidays("parse", NOTICES / "2023.txt", catalogue_dir=catalogue)
     assert "国办发明电〔2022〕16号" in words.stdout and "第9行 元旦：放假 2022年12月31日、1月1日、1月2日" in words.stdout
     assert (catalogue / "holidays.yaml").read_bytes() == before

@@ -41,7 +41,7 @@ def test_ics_is_a_calendar_of_the_units_deadlines_with_a_reminder_each(cli, tmp_
     assert not any("永嘉-瓯海" in s for s, _ in by_summary)  # not 泰顺's duty
     meeting = next(e for e in found if str(e["SUMMARY"]) == "【山海协作】联席会议（泰顺-鹿城）期限"
                    and e.decoded("DTSTART") == date(2026, 12, 31))
-    assert str(meeting["DESCRIPTION"]) == "条款 三(二)；期次 2026；范围 泰顺-鹿城"
+    assert str(meeting["DESCRIPTION"]) == "条款 三(二)；期次 2026；范围 泰顺-鹿城；本单位：责任单位"
 
 
 def test_ics_says_which_deadlines_come_from_the_provisional_calendar(cli):

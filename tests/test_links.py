@@ -52,6 +52,25 @@ def test_garbage_is_forged():
             verify_report_token(token, secret=SECRET, now=ISSUED)
 
 
+@pytest.mark.parametrize("appended", ["==", "=", "\u200b", " ", "\t", "\n", ".", "A"])
+def test_a_token_with_anything_appended_is_refused(appended):
+    with pytest.raises(LinkError, match="签名无效") as err:
+        verify_report_token(sign() + appended, secret=SECRET, now=ISSUED)
+    assert err.value.reason == "forged"
+
+
+def test_a_signature_with_its_spare_low_bits_changed_is_refused():
+    token = sign()
+    last = token[-1]
+    # the signature's last character carries 4 bits the decoder drops: a sibling decodes to the same bytes
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    sibling = alphabet[alphabet.index(last) ^ 1]
+    assert base64.urlsafe_b64decode(token.rsplit(".", 1)[1][:-1] + sibling + "=") == base64.urlsafe_b64decode(
+        token.rsplit(".", 1)[1] + "=")
+    with pytest.raises(LinkError, match="签名无效"):
+        verify_report_token(token[:-1] + sibling, secret=SECRET, now=ISSUED)
+
+
 def test_a_tampered_occurrence_id_is_forged():
     token = sign(occurrence_id=123)
     payload, signature = token.rsplit(".", 1)

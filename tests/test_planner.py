@@ -136,7 +136,7 @@ def test_labels_and_audiences(cal):
     assert by_name["before_7d"].audience == {"lead"}
     assert by_name["overdue_1wd"].audience == {"lead", "copied", "coordinator"}
     assert by_name["overdue_5wd"].audience == {"supervisor"}
-    assert by_name["repeat_1"].audience == {"lead", "coordinator", "supervisor"}
+    assert by_name["repeat_1"].audience == {"lead", "coordinator"}
 
 
 def test_due_stage_on_an_ordinary_working_day(cal):
@@ -322,21 +322,43 @@ def test_supervisor_is_alerted_at_five_working_days_overdue():
     assert msgs[0].items[0].working_days_left == -5
 
 
-def test_weekly_repeats_go_to_everyone():
+def test_weekly_repeats_go_to_the_lead_units_and_the_coordinator_numbered_by_what_was_sent():
     it = item(due=DUE_SAT, status="overdue")
+    sent = {(1, "overdue_1wd", u) for u in ("泰顺县", "鹿城区", COORD)} | {(1, "overdue_5wd", SUP)}
     # Fri 11-13 = 11-06 + 7
-    msgs = run([it], at(2026, 11, 13))
+    msgs = run([it], at(2026, 11, 13), sent)
     assert [(m.recipient, m.role, m.stage.name) for m in msgs] == [
         ("泰顺县", "lead", "repeat_1"),
         ("鹿城区", "lead", "repeat_1"),
         (COORD, "coordinator", "repeat_1"),
-        (SUP, "supervisor", "repeat_1"),
-    ]
-    assert msgs[0].stage.label == "每周复报（第1次）"
-    sent = all_keys(msgs)
+    ], "the supervisors had the item at its escalation: from then on only in their digest"
+    assert msgs[0].stage_label == msgs[0].items[0].stage_label == "每周复报（第1次）"
+    sent |= all_keys(msgs)
     assert run([it], at(2026, 11, 16), sent) == []  # Monday after: nothing new
     # Fri 11-20 = 11-13 + 7
-    assert {m.stage.name for m in run([it], at(2026, 11, 20), sent)} == {"repeat_2"}
+    again = run([it], at(2026, 11, 20), sent)
+    assert {(m.recipient, m.stage.name, m.stage_label) for m in again} == {
+        (u, "repeat_2", "每周复报（第2次）") for u in ("泰顺县", "鹿城区", COORD)
+    }
+
+
+def test_a_catch_up_tells_each_recipient_only_what_it_was_really_sent():
+    """A fresh install 14 weeks after the due date: one overdue notice each, no repeat number, the
+    supervisors' escalation once; the copied unit's copy is not labelled with an age it no longer has."""
+    it = item(due=DUE_SAT, status="overdue", copied=("市教育局",))
+    when = at(2027, 2, 12)  # 14+ weeks after 2026-10-31
+    msgs = by_recipient(run([it], when))
+    assert {r: (m.stage.name, m.stage_label) for r, m in msgs.items()} == {
+        "泰顺县": ("repeat_14", "逾期提醒"),
+        "鹿城区": ("repeat_14", "逾期提醒"),
+        COORD: ("repeat_14", "逾期提醒"),
+        "市教育局": ("overdue_1wd", "逾期提醒"),
+        SUP: ("overdue_5wd", "逾期提醒"),
+    }
+    sent = all_keys(msgs.values())
+    week_later = by_recipient(run([it], at(2027, 2, 19), sent))
+    assert sorted(week_later) == sorted(["泰顺县", "鹿城区", COORD])
+    assert {m.stage_label for m in week_later.values()} == {"每周复报（第1次）"}
 
 
 def test_it_sends_nothing_on_a_holiday():
@@ -645,15 +667,15 @@ def test_history_before_the_tracking_start_and_closed_periods_are_never_reminded
 
 def test_an_acknowledgement_pauses_the_weekly_repeats_to_that_unit_not_the_escalation():
     it = item(due=DUE_SAT, status="overdue")
-    # 泰顺县 acknowledged on repeat_1 (rank 301): no repeat_2 for it; 鹿城区, the coordinator and the
-    # supervisors still get theirs
+    # 泰顺县 acknowledged on repeat_1 (rank 301): no repeat_2 for it; 鹿城区 and the coordinator still
+    # get theirs (the supervisors got the item once, at overdue_5wd)
     acks = {(1, "泰顺县"): 301}
     got = by_recipient(run([it], at(2026, 11, 20), acknowledged=acks))
     assert "泰顺县" not in got
     assert {r: m.items[0].stage.name for r, m in got.items()} == {
         "鹿城区": "repeat_2",
         COORD: "repeat_2",
-        SUP: "repeat_2",
+        SUP: "overdue_5wd",
     }
     # an acknowledgement of an earlier stage does not stop what comes after it
     early = {(1, "泰顺县"): 2}  # before_3wd

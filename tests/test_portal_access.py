@@ -123,6 +123,69 @@ def test_logout_ends_the_session(portal):
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def stolen_cookie(portal, client):
+    """A second browser holding a copy of the client's session cookie."""
+    thief = portal.fresh_client()
+    thief.cookies.set("shanhai_session", client.cookies["shanhai_session"])
+    return thief
+
+
+def test_a_copied_session_cookie_is_refused_after_logout_and_stores_nothing(portal):
+    record = submitted_record(portal)
+    client = portal.coordinator()
+    csrf = csrf_of(client.get("/queue").text)
+    thief = stolen_cookie(portal, client)
+    assert thief.get("/queue").status_code == 200  # the copy works while the session is open
+    assert client.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    refused = thief.post(f"/records/{record}/reject", data={"csrf": csrf, "reason": "冒用会话"}, follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/login")
+    with portal.app.session() as session:
+        assert session.get(CompletionRecord, record).state == "submitted"
+    assert audit(portal, "record.rejected") == []
+    assert thief.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_logging_out_in_one_browser_leaves_the_accounts_other_sessions_open(portal):
+    client = portal.coordinator()
+    other = portal.fresh_client()
+    assert portal.login("jinghe", client=other).status_code == 303
+    client.post("/logout", data={"csrf": csrf_of(client.get("/").text)})
+    assert other.get("/queue").status_code == 200
+
+
+def test_disabling_an_account_ends_its_sessions_for_good(portal):
+    from shanhai.models.accounts import set_active
+
+    client = portal.coordinator()
+    thief = stolen_cookie(portal, client)
+    with portal.app.session() as session:
+        set_active(session=session, name="jinghe", active=False, actor="test")
+    with portal.app.session() as session:
+        set_active(session=session, name="jinghe", active=True, actor="test")
+    # enabled again, the account needs a new login: the sessions from before are gone
+    for browser in (client, thief):
+        assert browser.get("/queue", follow_redirects=False).status_code == 303
+    assert portal.login("jinghe").status_code == 303
+
+
+def test_a_password_change_ends_every_session_of_the_account(portal, tmp_path):
+    from tests.conftest import run_cli
+
+    client = portal.coordinator()
+    thief = stolen_cookie(portal, client)
+    changed = run_cli(["user", "passwd", "jinghe", "--password-stdin"], home=tmp_path / "home",
+                      database_url=portal.database_url, catalogue_dir=tmp_path / "cat",
+                      input="a brand new passphrase\n")
+    assert changed.exit_code == 0, changed.output
+    assert "原有登录会话已全部失效" in changed.output
+    for browser in (client, thief):
+        assert browser.get("/queue", follow_redirects=False).status_code == 303
+    assert portal.login("jinghe").status_code == 401
+    assert portal.login("jinghe", "a brand new passphrase").status_code == 303
+    [entry] = audit(portal, "user.password_changed")
+    assert json.loads(entry.detail)["sessions_ended"] == 1
+
+
 def test_the_login_page_never_redirects_off_site(portal):
     portal.add_user("jinghe", "coordinator")
     page = portal.client.get("/login")
@@ -294,16 +357,41 @@ def test_a_unit_reads_its_own_page_and_calendar_with_the_keys_from_its_link(port
 
 
 
-def test_a_unit_page_by_key_shows_no_message_body_and_so_no_signed_link(portal):
+def test_a_unit_page_by_key_shows_no_message_body_and_links_only_its_own_duties(portal):
     from shanhai.notifications.checking import check_obligation
+    from shanhai.notifications.links import verify_report_token
+    from tests.portal_support import SECRET
 
     check_obligation(portal.app, None, as_of=portal.clock.now)  # queue today's reminders, with their links
     unit_href = hrefs(portal.fresh_client().get(portal.link()).text, "/units/taishun?key=")[0]
     by_key = portal.fresh_client().get(unit_href)
     assert by_key.status_code == 200 and "收到的消息" in by_key.text and "【山海协作】" in by_key.text
-    assert "/report/" not in by_key.text and "<pre" not in by_key.text
+    assert "<pre" not in by_key.text, "no message body (they carry links of other units' items)"
+    for href in hrefs(by_key.text, "/report/"):  # the to-do list: this unit's own duties, as this unit
+        assert verify_report_token(href.removeprefix("/report/"), secret=SECRET, now=portal.clock.now).unit_code == "taishun"
     # an account still reads the bodies, links and all
     assert "/report/" in portal.coordinator().get("/units/taishun").text
+
+
+def test_the_unit_page_is_the_units_to_do_list_acknowledged_and_reported_from(portal):
+    """Opened from a reminder, the page lists the unit's open duties with 签收 · 填报 for each it leads:
+    the same signed links (and so the same nonces and expiry) as the reminders', issued with the key."""
+    from shanhai.models.tables import CompletionRecord
+    from tests.conftest import count_rows
+
+    unit_href = hrefs(portal.client.get(portal.link()).text, "/units/taishun?key=")[0]
+    page = portal.client.get(unit_href)
+    assert "签收 · 填报" in page.text
+    todo = hrefs(page.text, "/report/")
+    assert len(todo) >= 2, "every open duty taishun leads, not only the one whose link opened the page"
+    link = next(h for h in todo if "下一年度合作计划备案" in portal.client.get(h).text)
+    ack = portal.report_form(link, "ack")
+    assert portal.client.post(f"{link}/ack", data=ack, follow_redirects=False).status_code == 303
+    assert portal.submit_record(link).status_code == 303
+    assert count_rows(portal.database_url, CompletionRecord) == 1
+    assert "已签收" in portal.client.get(unit_href).text
+    portal.clock.advance(days=61)  # the page key has expired, and so have the links it listed
+    assert portal.client.get(link).status_code == 410
 
 
 def test_a_unit_page_key_expires_like_the_report_link_it_came_from(portal):

@@ -173,8 +173,11 @@ def test_a_clerk_acknowledges_and_reports_and_the_coordinator_rejects_with_a_rea
     shot(board, "queue.png", full_page=False)
     row.locator('input[name="reason"]').fill(REASON)
     row.locator("form.reject button").click()
-    board.wait_for_url(f"{server.url}/queue")
+    board.wait_for_url(f"{server.url}/queue?reviewed={record_no}")
     assert board.locator(f'tr[data-record="{record_no}"]').count() == 0
+    confirmation = board.get_by_role("status").inner_text()
+    assert f"已退回记录 #{record_no}" in confirmation and REASON in confirmation
+    shot(board, "queue-rejected.png", full_page=False)
 
     # the reason reaches the unit: its page, and the link page
     board.goto(f"{server.url}/units/taishun")
@@ -185,6 +188,35 @@ def test_a_clerk_acknowledges_and_reports_and_the_coordinator_rejects_with_a_rea
     assert cell(board, "泰顺-鹿城", "joint-meeting").get_attribute("data-status") == "due_soon"
     desk.close()
     phone.close()
+
+
+def test_a_session_cookie_copied_before_logout_is_refused_after_it(browser, server):
+    from sqlalchemy import select
+
+    from shanhai.models.tables import CompletionRecord
+
+    with server.app.session() as session:
+        record = session.execute(select(CompletionRecord.id).where(CompletionRecord.state == "submitted")).scalar()
+    assert record is not None, "the demo history has no record waiting for review"
+    desk, board = logged_in(browser, server)
+    board.goto(f"{server.url}/queue")
+    csrf = board.locator('input[name="csrf"]').first.get_attribute("value")
+    copied = desk.cookies()
+    board.click('form[action="/logout"] button')
+    board.wait_for_url(f"{server.url}/login")
+
+    thief = browser.new_context(locale="zh-CN")
+    thief.add_cookies(copied)
+    answer = thief.request.post(f"{server.url}/records/{record}/reject", form={"csrf": csrf, "reason": "冒用会话"},
+                                max_redirects=0)
+    assert answer.status == 303 and answer.headers["location"].startswith("/login"), answer.status
+    with server.app.session() as session:
+        assert session.get(CompletionRecord, record).state == "submitted"
+    page = thief.new_page()
+    page.goto(f"{server.url}/queue")
+    assert page.url.startswith(f"{server.url}/login")
+    thief.close()
+    desk.close()
 
 
 def test_a_forged_link_is_refused_in_the_browser(browser, server):
@@ -235,7 +267,7 @@ def test_the_board_reads_on_a_phone(browser, server):
 def test_the_supervisors_view_and_an_occurrence_page_render(browser, server):
     context, page = logged_in(browser, server, viewport={"width": 1366, "height": 900})
     page.goto(f"{server.url}/overdue")
-    assert "按县（市、区）" in page.inner_text("main") and "泰顺县" in page.inner_text("main")
+    assert "按责任单位" in page.inner_text("main") and "泰顺县" in page.inner_text("main")
     shot(page, "overdue.png", full_page=False)
     page.goto(f"{server.url}/occurrences/{occurrence_id(server.app, 'joint-meeting', '泰顺-鹿城', '2026')}")
     text = page.inner_text("main")

@@ -329,11 +329,17 @@ def test_script_in_a_note_is_shown_as_text(portal):
     assert "<script>alert" not in queue and "&lt;script&gt;" in queue
 
 
-def test_the_link_page_writes_only_its_form_nonces(portal):
-    before = {m: count_rows(portal.database_url, m) for m in (CompletionRecord, Acknowledgement, AuditEntry)}
-    portal.client.get(portal.link())
-    assert {m: count_rows(portal.database_url, m) for m in before} == before
-    assert count_rows(portal.database_url, FormNonce) == 2  # one for 签收, one for the record form
+def test_the_link_page_writes_nothing_and_its_form_nonces_are_spent_once(portal):
+    """Showing the page needs no write lock (its nonces are signed, not stored): it keeps answering
+    while an import writes. Submitting stores the spent nonce, once."""
+    tables = (CompletionRecord, Acknowledgement, AuditEntry, FormNonce)
+    before = {m: count_rows(portal.database_url, m) for m in tables}
+    link = portal.link()
+    portal.client.get(link)
+    assert {m: count_rows(portal.database_url, m) for m in tables} == before
+    assert before[FormNonce] == 0
+    portal.submit_record(link)
+    assert count_rows(portal.database_url, FormNonce) == 1
 
 
 def test_the_record_audit_entry_names_the_unit_and_the_occurrence(portal):
@@ -343,3 +349,19 @@ def test_the_record_audit_entry_names_the_unit_and_the_occurrence(portal):
         entry = session.execute(select(AuditEntry).where(AuditEntry.action == "record.submitted")).scalar_one()
     assert entry.actor == "泰顺县（报送链接）"
     assert json.loads(entry.detail)["occurrence"] == portal.occurrence()
+
+
+def test_form_nonces_do_not_pile_up_however_often_a_link_page_is_opened(portal):
+    link = portal.link()
+    for _ in range(60):
+        portal.clock.advance(seconds=30)
+        portal.report_form(link)
+    assert count_rows(portal.database_url, FormNonce) == 0, "showing a page stores no nonce: they are signed"
+    assert portal.submit_record(link).status_code == 303
+    assert count_rows(portal.database_url, FormNonce) == 1
+    # a spent nonce is kept only while it could be replayed: spending a later one drops it
+    portal.clock.advance(days=3)
+    other = portal.link(obligation="joint-meeting")
+    ack = portal.report_form(other, "ack")
+    assert portal.client.post(f"{other}/ack", data=ack, follow_redirects=False).status_code == 303
+    assert count_rows(portal.database_url, FormNonce) == 1

@@ -7,6 +7,7 @@ import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
@@ -65,7 +66,9 @@ def test_the_board_of_another_year_and_a_previewed_date_change_nothing_stored(po
     future = client.get("/?year=2027&as_of=2027-11-30")
     assert past.status_code == future.status_code == 200
     assert "督办总览 · 2025 年" in past.text and "预览" in past.text
-    assert 'data-status="overdue" data-scope="泰顺-鹿城" data-obligation="next-year-plan"' in past.text
+    # tracking started on 2026-01-01 (the first sync): 2025's overdue plan is history, grey, not red
+    assert 'data-status="history" data-scope="泰顺-鹿城" data-obligation="next-year-plan"' in past.text
+    assert "纳入跟踪前" in past.text and 'data-status="overdue"' not in past.text
     assert "督办总览 · 2027 年" in future.text
     # no notice for 2027 yet: its dates come from the provisional calendar and say so
     assert "2027年的国务院办公厅节假日安排尚未导入" in future.text and "临时日历" not in past.text
@@ -126,7 +129,8 @@ def test_a_unit_leads_what_it_leads_and_is_marked_co_responsible_for_the_rest(po
     assert plan["nominal_due"] == "2026-10-31" and plan["due"] == "2026-11-02"  # the stored nominal date
     page = portal.coordinator().get("/units/taishun").text
     assert "原定 2026-10-31（周六），顺延" in page
-    assert page.count("· 配合</small>") == sum(1 for i in items if not i["lead"]) >= 1
+    assert page.count("· 配合（责任单位：") == sum(1 for i in items if not i["lead"]) >= 1
+    assert "· 配合（责任单位：市招商局（经合办））</small>" in page  # who owes what it only co-owns
 
 
 def test_an_occurrence_not_started_yet_is_evaluated_with_its_waiver(portal):
@@ -181,7 +185,8 @@ def test_the_occurrence_page_shows_records_history_messages_and_the_clause(porta
 
 class _FakePrefect(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
-        if self.path == "/api/deployments/name/check-obligation/next-year-plan":
+        # the check deployment is named by the obligation's title, in Chinese (percent-encoded in the path)
+        if self.path == f"/api/deployments/name/{quote('职责检查')}/{quote('下一年度合作计划备案')}":
             body = json.dumps({"id": "0b1c2d3e-0000-4000-8000-000000000001", "name": "next-year-plan"}).encode()
             self.send_response(200)
         else:
@@ -216,12 +221,12 @@ def test_the_prefect_link_goes_to_the_obligations_deployment_page(tmp_path, data
     assert unreachable.url == f"{ui}/deployments" and not unreachable.exact
 
 
-def test_the_overdue_view_counts_red_occurrences_by_county_and_year(portal):
+def test_the_overdue_view_counts_red_occurrences_by_accountable_unit_and_year(portal):
     client = portal.supervisor()
     page = client.get("/overdue?as_of=2027-01-15")
     assert page.status_code == 200
     text = page.text
-    assert "按县（市、区）" in text and "泰顺县" in text and "永嘉县" in text
+    assert "按责任单位" in text and "泰顺县" in text and "永嘉县" in text and "鹿城区" in text
     assert "按事项" in text and "下一年度合作计划备案" in text
     assert "逾期清单" in text and text.count('class="light light-red"') >= 2
 

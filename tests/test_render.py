@@ -103,15 +103,17 @@ def test_roles_read_in_chinese_and_only_the_units_that_owe_it_get_a_report_link(
     assert "county" not in body
 
 
-def test_a_coordinator_that_leads_an_item_is_told_to_report_it():
+def test_a_coordinator_that_leads_an_item_reads_it_in_its_own_section_with_a_report_link():
     _, body = render([item(1, role="lead"), item(2, role="coordinator")], role="coordinator")
-    assert "点击“查看”" in body and "其中本单位牵头的事项，请点击“填报”上报完成情况。" in body
-    assert "填报：" in body and "查看：" in body
+    assert body.startswith("永嘉县（协调单位）：\n依据温政发〔2018〕26号，以下事项与贵单位有关，按贵单位的职责分列（共2项）。")
+    own, watched = body.index("一、贵单位牵头办理的事项（1项）"), body.index("二、请跟踪督办的事项（1项）")
+    assert own < body.index("填报：") < watched < body.index("查看：")
+    assert "办结后请点击该项的“填报”链接上报完成情况" in body[own:watched]
     _, watching = render([item(2, role="coordinator")], role="coordinator")
-    assert "填报" not in watching
+    assert "填报" not in watching and "一、即将到期（1项）" in watching
 
 
-def test_items_are_grouped_by_urgency_and_titled_by_what_is_new():
+def test_items_are_grouped_by_urgency_and_titled_by_every_group_most_severe_first():
     items = [
         item(1, status="overdue"),
         item(2, status="overdue", urgency="newly_overdue", working_days_left=-1, days_overdue=3),
@@ -119,7 +121,7 @@ def test_items_are_grouped_by_urgency_and_titled_by_what_is_new():
         item(4),
     ]
     title, body = render(items)
-    assert title == "【山海协作】2项新逾期、1项即将到期"
+    assert title == "【山海协作】2项新逾期、1项仍逾期（最早一项已逾期4周）、1项即将到期"
     first, second, third = (body.index(h) for h in ("一、新逾期（2项）", "二、即将到期（1项）", "三、仍逾期（1项"))
     assert first < second < third
     assert "最早一项已逾期4周" in body

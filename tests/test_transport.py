@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email
 import hashlib
 import hmac
 import json
+import socket
 import ssl
 import threading
 import time
@@ -22,6 +24,8 @@ from aiosmtpd.controller import Controller
 
 from shanhai.notifications.channels import Channel
 from shanhai.notifications.transport import (
+    DeliveryTag,
+    OutcomeUnknownError,
     PermanentDeliveryError,
     RateLimiter,
     TransientDeliveryError,
@@ -102,6 +106,35 @@ def test_it_reports_an_unreachable_smtp_server_as_transient():
     assert err.value.permanent is False
 
 
+class _SilentAfterData(_Inbox):
+    """Takes the mail, then answers only when the test ends: the sender's wait runs out during DATA."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
+        return "250 Message accepted"
+
+
+def test_an_smtp_server_silent_after_the_mail_went_out_is_an_unknown_outcome():
+    inbox = _SilentAfterData()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        channel = Channel(
+            "yongjia", f"mailto://127.0.0.1:{controller.port}?from=shanhai@example.cn&to=yj@example.cn&mode=insecure"
+        )
+        with pytest.raises(OutcomeUnknownError, match="邮件内容已发出，SMTP 服务器未应答.*结果未知（可能已送达）"):
+            deliver(channel, title=TITLE, body=BODY, timeout=0.5)
+        assert len(inbox.envelopes) == 1, "the server did get the mail"
+    finally:
+        inbox.release.set()
+        controller.stop()
+
+
 # --------------------------------------------------------------------------- HTTP webhook
 
 
@@ -138,17 +171,67 @@ def test_it_reports_a_4xx_as_permanent(webhook, status):
 
 
 @pytest.mark.timeout(10)
-def test_it_reports_a_slow_endpoint_as_transient_after_the_timeout(webhook):
+def test_a_slow_endpoint_is_an_unknown_outcome_after_the_timeout_never_a_transient_failure(webhook):
     started = time.monotonic()
-    with pytest.raises(TransientDeliveryError, match="超时"):
+    with pytest.raises(OutcomeUnknownError, match="请求已发出，超时未响应.*结果未知（可能已送达）") as err:
         deliver(hook(webhook, "/slow"), title=TITLE, body=BODY, timeout=0.5)
     assert time.monotonic() - started < 3
+    assert err.value.maybe_delivered and not isinstance(err.value, TransientDeliveryError)
+    assert len(webhook.headers_seen) == 1, "the request did reach the endpoint"
 
 
-def test_it_reports_a_refused_connection_as_transient():
+def test_a_connection_closed_after_the_request_went_out_is_an_unknown_outcome():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def read_then_hang_up() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)  # the request arrived; the endpoint dies before it answers
+
+        threading.Thread(target=read_then_hang_up, daemon=True).start()
+        channel = Channel("yongjia", f"json://127.0.0.1:{server.getsockname()[1]}/hook")
+        with pytest.raises(OutcomeUnknownError, match="连接在发出请求后中断"):
+            deliver(channel, title=TITLE, body=BODY, timeout=5)
+
+
+def test_it_reports_a_refused_connection_as_transient_the_request_never_left():
     channel = Channel("yongjia", f"json://127.0.0.1:{free_port()}/hook")
-    with pytest.raises(TransientDeliveryError, match="连接失败"):
+    with pytest.raises(TransientDeliveryError, match="连接失败，请求未发出") as err:
         deliver(channel, title=TITLE, body=BODY, timeout=2)
+    assert not err.value.maybe_delivered
+
+
+@pytest.mark.parametrize("scheme", ["json", "form", "xml"])
+def test_a_webhook_gets_an_idempotency_key_carrying_the_delivery_ids(scheme):
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            seen.append({**dict(self.headers.items()), "body": self.rfile.read(int(self.headers["Content-Length"]))})
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        channel = Channel("yongjia", f"{scheme}://127.0.0.1:{server.server_address[1]}/hook?+X-Team=shanhai")
+        deliver(channel, title=TITLE, body=BODY, timeout=5, tag=DeliveryTag((7, 9), "shanhai-7-9-abc"))
+        deliver(channel, title=TITLE, body=BODY, timeout=5)  # no tag (a channel test): no key
+    finally:
+        server.shutdown()
+        server.server_close()
+    tagged, untagged = seen
+    assert (tagged["Idempotency-Key"], tagged["X-Shanhai-Delivery"]) == ("shanhai-7-9-abc", "7,9")
+    assert tagged["X-Team"] == "shanhai", "the channel's own headers are kept"
+    assert "Idempotency-Key" not in untagged and "X-Shanhai-Delivery" not in untagged
+    if scheme == "json":
+        assert json.loads(tagged["body"])["idempotency_key"] == "shanhai-7-9-abc"
 
 
 def test_it_reports_an_unloadable_url_as_permanent():
