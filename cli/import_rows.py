@@ -157,9 +157,11 @@ def _without_duplicates(resolved, stored: _Seen, problems: list[tuple[int, str]]
         key = (rec["occurrence_id"], rec["date"], rec["amount_fen"], rec["count"], rec["category"])
         note, line = rec["note"], rec.pop("_line")
         earlier, stored_id = seen.earlier(key, note), stored.earlier(key, note)
+        if earlier is not None:
+            exc = InputError("record", f"与第{earlier}行重复（同一期次、日期、金额、数量、类别）")
+        elif stored_id is not None:
+            exc = InputError("record", same_record_message(stored_id))
         if earlier is not None or stored_id is not None:
-            exc = InputError("record", f"与第{earlier}行重复（同一期次、日期、金额、数量、类别）" if earlier is not None
-                             else same_record_message(stored_id))
             problems.append((row.line, where(row, exc)))
             continue
         seen.add(key, note, line)
