@@ -48,6 +48,20 @@ def as_of_option(text: str | None):
         fail(f"--as-of：{exc}")
 
 
+def refuse_future_as_of(a, when, *, preview: str) -> None:
+    """A command that stores something runs at a moment that has come: a future ``--as-of`` would spend
+    what is planned for a day still ahead (a reminder stage, a digest, a record's day), so it is refused
+    before anything is written. A past ``--as-of`` (catching up, 补录) stays allowed."""
+    from shanhai.models.localtime import format_local
+
+    now = a.clock()
+    if when > now:
+        fail(
+            f"--as-of：{format_local(when)} 在未来（此刻 {format_local(now)}），写入命令不能提前执行，"
+            f"未写入任何内容；预览请用 {preview}"
+        )
+
+
 def load_app(*, need_db: bool = True):
     """The app with its catalogue and calendar checked. Unless ``need_db`` is False (init, demo and the
     commands that read only files), a missing database ends the command before anything is created."""
@@ -76,8 +90,12 @@ def require_database(a) -> None:
         fail(problem)
 
 
-def ready_app(as_of, *, need_db: bool = True):
+def ready_app(as_of, *, need_db: bool = True, preview: str | None = None):
+    """The app synced at ``as_of``. ``preview`` marks a command that stores something: how to preview it
+    instead, named when a future ``as_of`` is refused (before the sync writes anything)."""
     a = load_app(need_db=need_db)
+    if preview is not None:
+        refuse_future_as_of(a, as_of, preview=preview)
     a.sync(as_of=as_of)
     return a
 

@@ -23,17 +23,17 @@ def init(
     ] = None,
 ) -> None:
     """初始化：迁移数据库并载入事项目录（可重复执行）。 Migrate and load the catalogue (idempotent)."""
-    from datetime import date
-
     from shanhai.app import AS_OF_YEARS
+    from shanhai.models.errors import InputError
+    from shanhai.models.grammar import parse_date
 
     when = as_of_option(as_of)
     start = None
     if tracking_from is not None:
         try:
-            start = date.fromisoformat(tracking_from.strip())
-        except ValueError:
-            fail(f"--tracking-from：无法识别的日期 '{tracking_from}'（应为 YYYY-MM-DD）")
+            start = parse_date(tracking_from, field="tracking-from", what="跟踪起点")
+        except InputError as exc:
+            fail(f"--tracking-from：{exc.message}")
         if not AS_OF_YEARS[0] <= start.year <= AS_OF_YEARS[1]:
             fail(f"--tracking-from：{start} 不在 {AS_OF_YEARS[0]}—{AS_OF_YEARS[1]} 年之间")
     a = load_app(need_db=False)

@@ -3,7 +3,8 @@
 The rules are the ones ``record`` applies (models/records.py owns them); only the lookups differ: the
 occurrences of the file's obligations and the stored records of its occurrences are read once each, then
 every row is checked in memory. Rows that repeat one another, or a stored record that is not rejected,
-are errors (same occurrence, date, amount, count and category; the same note or none).
+are errors by the one rule of models/duplicates.py (same occurrence, date, amount, count and category,
+and no note telling them apart; imported rows carry no evidence), here as an index of dict lookups.
 """
 
 from __future__ import annotations
@@ -140,11 +141,14 @@ class _Seen:
 
 
 def _note_key(note: str | None) -> str | None:
-    return note.strip() if note else None
+    from shanhai.models.duplicates import distinguishing
+
+    return distinguishing(note)
 
 
 def _without_duplicates(resolved, stored: _Seen, problems: list[tuple[int, str]]) -> list[dict[str, Any]]:
     from shanhai.cli.importer import where
+    from shanhai.models.duplicates import same_record_message
     from shanhai.models.errors import InputError
 
     seen = _Seen()
@@ -153,9 +157,11 @@ def _without_duplicates(resolved, stored: _Seen, problems: list[tuple[int, str]]
         key = (rec["occurrence_id"], rec["date"], rec["amount_fen"], rec["count"], rec["category"])
         note, line = rec["note"], rec.pop("_line")
         earlier, stored_id = seen.earlier(key, note), stored.earlier(key, note)
+        if earlier is not None:
+            exc = InputError("record", f"与第{earlier}行重复（同一期次、日期、金额、数量、类别）")
+        elif stored_id is not None:
+            exc = InputError("record", same_record_message(stored_id))
         if earlier is not None or stored_id is not None:
-            exc = InputError("record", f"与第{earlier}行重复（同一期次、日期、金额、数量、类别）" if earlier is not None
-                             else f"与已有记录 #{stored_id} 重复（同一期次、日期、金额、数量、类别）")
             problems.append((row.line, where(row, exc)))
             continue
         seen.add(key, note, line)

@@ -1,17 +1,16 @@
 """Import completion records from CSV or Excel: every row is checked, and nothing is stored unless all pass.
 
 A file is imported once: its SHA-256 is kept with the batch (ImportBatch), and the same file again adds
-nothing. Rows that repeat one another, or repeat a record already stored, are errors: the same
-occurrence, date, amount, count and category, with the same note or without one (two projects of the
-same amount on the same day stay distinct when their notes tell them apart).
+nothing. Rows that repeat one another, or repeat a record already stored, are errors, by the one rule
+of shanhai.models.duplicates (the same occurrence, date, amount, count and category, and no note or
+file telling them apart), as on the CLI and the portal.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from shanhai.cli.import_rows import validate_rows
@@ -19,7 +18,6 @@ from shanhai.cli.import_writer import remove_abandoned, write_batch
 from shanhai.cli.sheets import SheetError, read_table
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # a ledger of ~100,000 rows; more is not a file a clerk keeps
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
@@ -105,11 +103,12 @@ def _parse_cells(row, amount_unit: str | None) -> tuple[dict, list[str]]:
     """A row's date, count and amount; every unreadable cell is reported, not only the first."""
     from shanhai.models.amounts import parse_count
     from shanhai.models.errors import InputError
+    from shanhai.models.grammar import parse_date
 
     parsed: dict = {}
     problems: list[str] = []
     for name, parse in (
-        ("date", _parse_date),
+        ("date", parse_date),
         ("count", parse_count),
         ("amount", lambda t: _parse_amount(t, amount_unit)),
     ):
@@ -140,12 +139,3 @@ def _parse_amount(text: str, unit: str | None) -> int | None:
         raise
 
 
-def _parse_date(text: str) -> date:
-    from shanhai.models.errors import InputError
-
-    if not _ISO_DATE.match(text):
-        raise InputError("date", f"无法识别的日期“{text}”（应为 YYYY-MM-DD，或 Excel 的日期单元格）")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError("date", f"不存在的日期“{text}”") from None

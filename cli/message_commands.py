@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from shanhai.cli import output
-from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app
+from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app, refuse_future_as_of
 
 
 @app.command()
@@ -24,6 +24,8 @@ def remind(
 
     when = as_of_option(as_of)
     a = load_app()
+    if not dry_run:
+        refuse_future_as_of(a, when, preview="--dry-run")
     if obligation is not None:
         try:
             a.catalogue.require_obligation(obligation)
@@ -75,8 +77,11 @@ def digest(
     if audience not in ("coordinator", "supervisor"):
         fail(f"audience：应为 coordinator 或 supervisor，而不是 '{audience}'")
     when = as_of_option(as_of)
+    a = load_app()
+    if not dry_run:
+        refuse_future_as_of(a, when, preview="--dry-run")
     try:
-        result = send_digest(load_app(), audience=audience, as_of=when, dry_run=dry_run)  # type: ignore[arg-type]
+        result = send_digest(a, audience=audience, as_of=when, dry_run=dry_run)  # type: ignore[arg-type]
     except ChannelConfigError as exc:
         fail(str(exc))
     if as_json:

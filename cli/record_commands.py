@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,9 @@ import typer
 
 from shanhai.cli import output
 from shanhai.cli.app import AsOf, Json, app, as_of_option, emit_json, fail, load_app, ready_app
+
+# record and import store what happened; what a future day would look like is only ever previewed
+STATUS_PREVIEW = "shanhai status --as-of（只读预览）或门户的预览"
 
 
 @app.command()
@@ -22,8 +24,8 @@ def record(
         typer.Option("--amount", help="金额，须注明单位：元、万（万元）或 亿（亿元），如 11900元、500万、2.5亿"),
     ] = None,
     count: Annotated[
-        int, typer.Option("--count", help="数量（次、个、人次），默认 1；按次数计的事项不填金额")
-    ] = 1,
+        str | None, typer.Option("--count", help="数量（次、个、人次），默认 1；按次数计的事项不填金额")
+    ] = None,
     category: Annotated[
         str | None, typer.Option("--category", help="类别，如 八大产业、government、attraction")
     ] = None,
@@ -34,18 +36,13 @@ def record(
     as_json: Json = False,
 ) -> None:
     """登记一条完成记录（待协调方核验）。 Record a completion."""
-    from shanhai.models.amounts import parse_amount
     from shanhai.models.errors import InputError
     from shanhai.models.records import amount_text, record_completion
 
     when = as_of_option(as_of)
+    day, n, fen = _typed_fields(on, count, amount)
+    a = ready_app(when, preview=STATUS_PREVIEW)
     try:
-        day = date.fromisoformat(on)
-    except ValueError:
-        fail(f"--date：无法识别的日期 '{on}'（应为 YYYY-MM-DD）")
-    a = ready_app(when)
-    try:
-        fen = parse_amount(amount) if amount is not None else None
         with a.session() as session:
             rec = record_completion(
                 a.catalogue,
@@ -54,7 +51,7 @@ def record(
                 scope=scope,
                 on=day,
                 as_of=when,
-                count=count,
+                count=n,
                 amount_fen=fen,
                 category=category,
                 note=note,
@@ -81,6 +78,19 @@ def record(
     )
 
 
+def _typed_fields(on: str, count: str | None, amount: str | None):
+    """The date, count and amount as typed, read by the grammar the portal and imports read too (the same
+    text gets the same answer everywhere); a refusal names the option and stores nothing."""
+    from shanhai.models.amounts import parse_amount, parse_count
+    from shanhai.models.errors import InputError
+    from shanhai.models.grammar import parse_date
+
+    try:
+        return parse_date(on), parse_count(count), parse_amount(amount) if amount is not None else None
+    except InputError as exc:
+        fail(f"--{exc.field}：{exc.message}（未保存 nothing stored）")
+
+
 def _late_report_note(session, rec, *, entered) -> str:
     """"（补报：…）" when the record is dated by its due date but entered after it, else ""."""
     from shanhai.models.localtime import local_date
@@ -102,7 +112,7 @@ def import_records(
     from shanhai.cli.importer import ImportError_, import_file
 
     when = as_of_option(as_of)
-    a = ready_app(when)
+    a = ready_app(when, preview=STATUS_PREVIEW)
     try:
         result = import_file(a, path, as_of=when)
     except ImportError_ as exc:

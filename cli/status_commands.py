@@ -117,7 +117,7 @@ def demo(as_of: AsOf = None) -> None:
     from shanhai.cli.demo import load_demo_history
 
     when = as_of_option(as_of)
-    a = ready_app(when, need_db=False)
+    a = ready_app(when, need_db=False, preview="status --as-of（只读）")
     n = load_demo_history(a, as_of=when)
     typer.echo(f"演示历史：新增 {n} 条记录。" if n else "演示历史已载入，未重复载入。")
 

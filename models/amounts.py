@@ -15,11 +15,11 @@ no sum can overflow a BIGINT:
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import TYPE_CHECKING
 
 from shanhai.models.catalogue_specs import AMOUNT_UNITS, FEN_PER_YUAN
 from shanhai.models.errors import InputError
+from shanhai.models.grammar import normal_text, shown_text
 
 if TYPE_CHECKING:
     from shanhai.models.catalogue_specs import ObligationSpec
@@ -37,53 +37,51 @@ _AMOUNT = re.compile(rf"^{_NUMBER}\s*(?P<unit>亿元|亿|万元|万|元)?$")
 _COUNT = re.compile(r"^[+]?[0-9]+$")
 
 
-def _normal(text: object) -> str:
-    """Full-width digits, commas, dots and signs (１２，３４５．６) read as their ASCII forms."""
-    return unicodedata.normalize("NFKC", "" if text is None else str(text)).strip()
-
-
 def parse_amount(text: str, *, field: str = "amount", unit: str | None = None) -> int:
     """An amount with its unit ('11900元', '500万', '2.5亿元', '1,200,000 元') in fen.
 
     `unit` is the unit stated once for a whole column (an import header such as 金额（万元）): a bare
     number then means that unit, and a cell that names another unit is refused as contradictory.
     """
-    raw = _normal(text)
+    raw, shown = normal_text(text), shown_text(text)
     if not raw:
         raise InputError(field, "金额为空")
     m = _AMOUNT.match(raw)
     if not m:
         raise InputError(
-            field, f"无法识别的金额“{text}”（须为数字加单位，例：1200000元、500万、2.5亿；千分位用逗号）"
+            field, f"无法识别的金额“{shown}”（须为数字加单位，例：1200000元、500万、2.5亿；千分位用逗号）"
         )
     number = f"{m['sign'].lstrip('+')}{m['int']}" + (f".{m['frac']}" if m["frac"] else "")
     given = m["unit"]
     if m["sign"] == "-" and (m["int"].strip("0,") or (m["frac"] or "").strip("0")):
-        raise InputError(field, f"金额不能为负数：{text}")
+        raise InputError(field, f"金额不能为负数：{shown}")
     if given is None and unit is None:
         bare = number.lstrip("-")
         raise InputError(field, f"金额须注明单位：{bare} 元、{bare}万 还是 {bare}亿？")
     if given is not None and unit is not None and UNIT_YUAN[given] != UNIT_YUAN[unit]:
-        raise InputError(field, f"金额“{text}”的单位与表头所注单位“{unit}”不一致")
+        raise InputError(field, f"金额“{shown}”的单位与表头所注单位“{unit}”不一致")
     yuan_per_unit = UNIT_YUAN[given or unit]  # type: ignore[index]
     whole = m["int"].replace(",", "").lstrip("0")
     frac = (m["frac"] or "").rstrip("0")
     # longer than any amount under the bound: refuse before building huge integers from it
     if len(whole) > 16:
-        raise InputError(field, f"金额超过单条记录上限 {MAX_AMOUNT_TEXT}：{text}")
+        raise InputError(field, f"金额超过单条记录上限 {MAX_AMOUNT_TEXT}：{shown}")
     if len(frac) > 10:  # 亿 has ten decimal places down to the fen; nothing has more
-        raise InputError(field, f"金额精确到分：{text}")
+        raise InputError(field, f"金额精确到分：{shown}")
     numerator = int(whole + frac or "0") * yuan_per_unit * FEN_PER_YUAN
     fen, rest = divmod(numerator, 10 ** len(frac))
     if rest:
-        raise InputError(field, f"金额精确到分：{text}")
+        raise InputError(field, f"金额精确到分：{shown}")
     check_amount(fen, field=field)
     return fen
 
 
 def check_amount(fen: int, *, field: str = "amount") -> None:
+    """A stored amount is money that moved: a zero one is a mistake (no amount is stated by leaving it out)."""
     if fen < 0:
         raise InputError(field, "金额不能为负数")
+    if fen == 0:
+        raise InputError(field, "金额须大于 0（没有金额就不填）")
     if fen > MAX_AMOUNT_FEN:
         raise InputError(
             field, f"金额 {format_amount(fen, '亿元')} 超过单条记录上限 {MAX_AMOUNT_TEXT}（请核对单位）"
@@ -92,11 +90,11 @@ def check_amount(fen: int, *, field: str = "amount") -> None:
 
 def parse_count(text: object, *, field: str = "count") -> int:
     """A count of things (次, 个, 人次): a whole number from 1 to MAX_COUNT; empty means 1."""
-    raw = _normal(text)
+    raw, shown = normal_text(text), shown_text(text)
     if not raw:
         return 1
     if not _COUNT.match(raw):
-        raise InputError(field, f"数量须为正整数（阿拉伯数字，如 2），而不是“{text}”")
+        raise InputError(field, f"数量须为正整数（阿拉伯数字，如 2），而不是“{shown}”")
     if len(raw.lstrip("+0")) > 7:
         raise InputError(field, f"数量 {raw} 超过单条记录上限 {MAX_COUNT}")
     n = int(raw)

@@ -280,6 +280,8 @@ def _assemble(parsed: list[tuple[CatalogueFile, Source]]) -> Catalogue:
                 }[ob.scope]
                 if scope_name not in known:
                     bad(src, (*loc, "scopes", j), f"未知的 {ob.scope} '{scope_name}' (unknown {ob.scope})")
+            for j, message in ob.pace_overshoots():
+                bad(src, (*loc, "pace", j, "count"), message)
             if ob.plan == "attachment1" and not plans:
                 bad(src, (*loc, "plan"), "plan 为 attachment1，但没有声明 plans 行 (plan: attachment1 but no plans rows are declared)")
     seen_rows: set[tuple] = set()

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator, model_validator
 
 from shanhai.models.ladder import LadderOverride
 
@@ -53,6 +53,9 @@ AMOUNT_UNITS = {"亿元": 100_000_000, "万元": 10_000}  # in 元
 FEN_PER_YUAN = 100  # amounts are stored in fen (分), exactly
 FEN_PER_WAN = AMOUNT_UNITS["万元"] * FEN_PER_YUAN
 FEN_PER_YI = AMOUNT_UNITS["亿元"] * FEN_PER_YUAN
+# a count in the catalogue (min_count, a pace milestone): strict (`yes` and "2" are typos, not 1 and 2)
+# and bounded like a record's count: the largest count target is 6000人次 a year, city-wide
+MAX_CATALOGUE_COUNT = 100_000
 
 
 class _Strict(BaseModel):
@@ -71,7 +74,7 @@ class Share(_Strict):
 
 class PaceMilestone(_Strict):
     by: str
-    count: int | None = Field(default=None, ge=1)
+    count: StrictInt | None = Field(default=None, ge=1, le=MAX_CATALOGUE_COUNT)
     share: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("by")
@@ -108,7 +111,7 @@ class ObligationSpec(_Strict):
     window_from: str | None = None  # MM-DD: records before it in the year do not count (a window)
     unverified: bool = False  # figures the source garbles: tracked and flagged, never sent to supervisors
     escalate: bool = True  # False: the leading group's own duty (年中调研督查): never escalated to it
-    min_count: int | None = Field(default=None, ge=1)
+    min_count: StrictInt | None = Field(default=None, ge=1, le=MAX_CATALOGUE_COUNT)
     target: Target | None = None
     shares: list[Share] | None = None
     categories: list[str] | None = None
@@ -156,6 +159,21 @@ class ObligationSpec(_Strict):
         if self.pace == "monthly" and self.target is None:
             raise ValueError("pace: 按月进度须写 target (monthly pace needs a target)")
         return self
+
+    def pace_overshoots(self) -> list[tuple[int, str]]:
+        """(index, message) of each pace milestone asking for more than the whole year's target: a
+        milestone is a part of the way (进度), never past the end."""
+        whole = self.min_count
+        if whole is None and self.target is not None and self.target.unit not in AMOUNT_UNITS:
+            whole = int(self.target.value) if self.target.value.is_integer() else None
+        if whole is None or not isinstance(self.pace, list):
+            return []
+        return [
+            (j, f"进度节点 {m.by} 的 count {m.count} 超过全年目标 {whole} "
+                f"(milestone count {m.count} is above the target {whole})")
+            for j, m in enumerate(self.pace)
+            if m.count is not None and m.count > whole
+        ]
 
     @property
     def dated_once(self) -> bool:

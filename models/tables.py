@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel
 
-MAX_ID = 2**31 - 1  # the largest id an INTEGER key holds (PostgreSQL's int4): a bigger typed id names nothing
+from shanhai.models.grammar import MAX_ID
 
 
 def utcnow() -> datetime:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import select
 from sqlmodel import col
 
+import shanhai.portal.ids  # noqa: F401  (registers the {name:id} path convertor)
 from shanhai.models.accounts import Role
 from shanhai.models.acknowledgements import acknowledged_stage_label, acknowledgements_of, stage_now
 from shanhai.models.errors import InputError
@@ -75,7 +76,7 @@ def history_rows(entries, ladder: ReminderLadder) -> list[dict]:
     return rows
 
 
-@router.get("/occurrences/{occurrence_id}")
+@router.get("/occurrences/{occurrence_id:id}")
 def occurrence_page(
     request: Request, occurrence_id: int, as_of: str | None = None, user: SessionUser = require(*ANY_ACCOUNT)
 ):
@@ -145,7 +146,7 @@ def burn_up_chart(occ_row, title: str, records: list[CompletionRecord]) -> str |
     return data_uri(png) if png else None
 
 
-@router.get("/records/{record_id}/evidence")
+@router.get("/records/{record_id:id}/evidence")
 def record_evidence(request: Request, record_id: int, user: SessionUser = require(*ANY_ACCOUNT)):
     portal = portal_of(request)
     with portal.app.read_session() as session:
@@ -209,7 +210,7 @@ def with_reviewed(target: str, record_id: int) -> str:
     return f"{path}?{kept + '&' if kept else ''}reviewed={record_id}"
 
 
-@router.post("/records/{record_id}/verify")
+@router.post("/records/{record_id:id}/verify")
 def verify(
     request: Request,
     record_id: int,
@@ -221,7 +222,7 @@ def verify(
     return _review(request, record_id, RecordState.VERIFIED, None, user, next)
 
 
-@router.post("/records/{record_id}/reject")
+@router.post("/records/{record_id:id}/reject")
 def reject(
     request: Request,
     record_id: int,
@@ -234,7 +235,7 @@ def reject(
     return _review(request, record_id, RecordState.REJECTED, _reason(reason, "退回"), user, next)
 
 
-@router.post("/occurrences/{occurrence_id}/waive")
+@router.post("/occurrences/{occurrence_id:id}/waive")
 def waive(
     request: Request,
     occurrence_id: int,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 
 from shanhai.models.accounts import Role
+from shanhai.models.duplicates import near_duplicates
+from shanhai.models.grammar import normal_text, stored_id
 from shanhai.models.joint_events import load_same_event_partners, same_event_text
 from shanhai.models.pages import count_records, failed_deliveries, occurrence_records
 from shanhai.models.queries import outbox_items, title_and_clause
@@ -27,6 +29,7 @@ def queue_page(request: Request, user: SessionUser = require(Role.COORDINATOR)):
         pending = occurrence_records(session, state=RecordState.SUBMITTED, limit=PENDING_SHOWN)
         pending_total = count_records(session, state=RecordState.SUBMITTED)
         failures = failed_deliveries(session)
+        near = near_duplicates((rec.id for rec, _ in pending if rec.id is not None), session=session)
         partners = load_same_event_partners(session=session, occurrence_ids=[occ.id for _, occ in pending])
     rows = [
         {
@@ -35,6 +38,7 @@ def queue_page(request: Request, user: SessionUser = require(Role.COORDINATOR)):
             "title": title_and_clause(cat, occ.obligation_id)[0],
             "unit": amount_unit(portal, occ.obligation_id),
             "same_event": same_event_text(partners[rec.id]) if rec.id in partners else None,
+            "near": near.get(rec.id, []),
         }
         for rec, occ in pending
     ]
@@ -59,9 +63,13 @@ def queue_waive(
     user: SessionUser = require(Role.COORDINATOR),
 ):
     check_csrf(request, csrf)
-    if not occurrence_id.strip().isdigit():
+    typed = normal_text(occurrence_id)
+    if not (typed.isascii() and typed.isdigit()):
         raise PageError(422, "期次编号无效", f"期次编号应为数字（见总览或期次页面的 #编号），而不是“{occurrence_id}”。")
-    return waive_now(request, int(occurrence_id), reason, user, "/queue")
+    found = stored_id(typed)
+    if found is None:
+        raise PageError(404, "期次不存在", f"没有编号为 {typed} 的期次。未做任何更改。")
+    return waive_now(request, found, reason, user, "/queue")
 
 
 @router.get("/queue/preview")

@@ -1,28 +1,27 @@
 """The record form: which fields an obligation asks for, and reading them strictly.
 
 Money is a number plus a unit chosen from 元/万元/亿元, joined into the text ``parse_amount`` reads, so
-an amount always carries its unit; a bare number is refused. Counting duties take a count, not money.
-Every problem is an ``InputError`` naming the field, raised before anything is stored.
+an amount always carries its unit and the form reads it as `record --amount` and an import cell do
+(SPEC §9: the same text, the same answer). Counting duties take a count, not money. Every problem is an
+``InputError`` naming the field, raised before anything is stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from datetime import date
 
-from shanhai.models.amounts import parse_amount
+from shanhai.models.amounts import parse_amount, parse_count
 from shanhai.models.catalogue_specs import ObligationSpec
 from shanhai.models.errors import InputError
+from shanhai.models.grammar import parse_date
 from shanhai.models.progress import PLAN_KIND_LABELS
 from shanhai.models.requirement import parse_requirement
 from shanhai.models.tables import Occurrence
 
 AMOUNT_UNITS = ("元", "万元", "亿元")
 MAX_NOTE = 2000
-MAX_COUNT = 100_000
-_NUMBER = re.compile(r"^[0-9]{1,13}(\.[0-9]{1,10})?$")
 
 
 @dataclass(frozen=True)
@@ -85,25 +84,9 @@ def form_spec(ob: ObligationSpec, occ: Occurrence) -> FormSpec:
 
 
 def parse_record_form(values: RecordInput, spec: FormSpec) -> ParsedRecord:
-    on = _date(values.date)
-    amount_fen = None
-    number = values.amount_number.strip().replace(",", "").replace("，", "")
-    if spec.amount and number:
-        if not _NUMBER.match(number):
-            raise InputError("amount", f"金额“{values.amount_number}”应为不带单位的数字（如 23.5），单位在右侧选择。")
-        if values.amount_unit not in AMOUNT_UNITS:
-            raise InputError("amount", f"金额须注明单位：{number} 元、{number} 万元 还是 {number} 亿元？请选择单位。")
-        amount_fen = parse_amount(f"{number}{values.amount_unit}")
-    elif spec.amount_required:
-        raise InputError("amount", "请填写金额（数字）并选择单位。")
-    elif not spec.amount and number:
-        raise InputError("amount", "该事项按次数/数量计，不填金额。")
-    count = 1
-    if spec.count and values.count.strip():
-        text = values.count.strip()
-        if not text.isdigit() or not 1 <= int(text) <= MAX_COUNT:
-            raise InputError("count", f"数量应为 1 到 {MAX_COUNT} 之间的整数，而不是“{text}”。")
-        count = int(text)
+    on = parse_date(values.date)
+    amount_fen = _amount(values, spec)
+    count = parse_count(values.count) if spec.count else 1
     category = values.category.strip() or None
     allowed = {v for v, _ in spec.categories}
     if category is not None and category not in allowed:
@@ -116,13 +99,15 @@ def parse_record_form(values: RecordInput, spec: FormSpec) -> ParsedRecord:
     return ParsedRecord(on, amount_fen, count, category, note or None)
 
 
-def _date(text: str) -> date:
-    text = (text or "").strip()
-    if not text:
-        raise InputError("date", "请填写完成日期。")
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise InputError("date", f"完成日期“{text}”格式不对，应为 YYYY-MM-DD（如 2026-07-01）。")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError("date", f"完成日期“{text}”不是有效日期。") from None
+def _amount(values: RecordInput, spec: FormSpec) -> int | None:
+    number = values.amount_number.strip()
+    if not number:
+        if spec.amount_required:
+            raise InputError("amount", "请填写金额（数字）并选择单位。")
+        return None
+    if not spec.amount:
+        raise InputError("amount", "该事项按次数/数量计，不填金额。")
+    if values.amount_unit not in (*AMOUNT_UNITS, ""):
+        raise InputError("amount", "金额须注明单位：请在金额右侧选择 元、万元 或 亿元。")
+    # no unit chosen: the number must carry its own ("5万"), as `record --amount` reads it
+    return parse_amount(f"{values.amount_number}{values.amount_unit}")

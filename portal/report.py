@@ -18,6 +18,7 @@ from datetime import datetime
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
+import shanhai.portal.ids  # noqa: F401  (registers the {name:id} path convertor)
 from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, stage_now
 from shanhai.models.catalogue_specs import UnitSpec
 from shanhai.models.errors import InputError
@@ -296,7 +297,7 @@ def _scoped_record(portal: Portal, scope: LinkScope, record_id: int) -> Completi
     return rec
 
 
-@router.get("/{token}/records/{record_id}")
+@router.get("/{token}/records/{record_id:id}")
 def record_receipt(request: Request, token: str, record_id: int):
     portal = portal_of(request)
     scope = open_link(portal, token)
@@ -315,7 +316,7 @@ def record_receipt(request: Request, token: str, record_id: int):
     )
 
 
-@router.get("/{token}/records/{record_id}/evidence")
+@router.get("/{token}/records/{record_id:id}/evidence")
 def record_evidence(request: Request, token: str, record_id: int):
     portal = portal_of(request)
     scope = open_link(portal, token)

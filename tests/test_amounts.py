@@ -38,7 +38,6 @@ FULL_WIDTH = str.maketrans("0123456789,.+-", "０１２３４５６７８９，�
         ("1200000 元", 120_000_000),
         ("12.34元", 1234),
         (" 0.5 万 ", 50 * WAN // 100),
-        ("0元", 0),
         ("11900万", 11900 * WAN),
         ("１１９００万", 11900 * WAN),  # full-width digits, as a Chinese input method types them
         ("１，２００，０００．５０元", 120_000_050),
@@ -48,6 +47,22 @@ FULL_WIDTH = str.maketrans("0123456789,.+-", "０１２３４５６７８９，�
 )
 def test_it_reads_an_amount_with_its_unit_exactly_in_fen(text, fen):
     assert parse_amount(text) == fen
+
+
+@pytest.mark.parametrize("text", ["0元", "0万", "0.00亿元", "-0.0万元", "+0元", "０万"])
+def test_a_zero_amount_is_refused_as_no_money_at_all(text):
+    with pytest.raises(InputError) as caught:
+        parse_amount(text)
+    assert caught.value.message == "金额须大于 0（没有金额就不填）"
+    with pytest.raises(InputError):
+        parse_amount(text.rstrip("元万亿") or "0", unit="亿元")  # a header's unit: an xlsx -0.0 under 金额（亿元）
+
+
+@pytest.mark.parametrize("text", ["12,34万", "1,2,3元", ",5万", "1,0000元", "1,000,00元", "12，34万"])
+def test_thousands_separators_come_only_in_groups_of_three(text):
+    with pytest.raises(InputError) as caught:
+        parse_amount(text)
+    assert caught.value.message.startswith("无法识别的金额")
 
 
 @pytest.mark.parametrize("text", ["11900", "1,200,000", "12.34", "0", "１１９００", "+5"])
@@ -101,7 +116,7 @@ def test_a_column_unit_reads_bare_numbers_and_refuses_a_contradicting_cell():
     assert "不一致" in caught.value.message
 
 
-amounts = st.integers(min_value=0, max_value=MAX_AMOUNT_FEN)
+amounts = st.integers(min_value=1, max_value=MAX_AMOUNT_FEN)
 
 
 @given(amounts)
@@ -133,7 +148,7 @@ def test_full_width_digits_read_as_their_ascii_forms(fen, unit):
 
 
 @given(
-    st.decimals(min_value=0, max_value=1000, places=2, allow_nan=False, allow_infinity=False),
+    st.decimals(min_value="0.01", max_value=1000, places=2, allow_nan=False, allow_infinity=False),
     st.sampled_from(UNITS),
 )
 def test_an_amount_with_a_unit_is_that_many_units_exactly(value, unit):
@@ -163,7 +178,7 @@ def test_any_text_is_an_exact_bounded_amount_with_a_unit_or_a_clear_amount_error
     except InputError as exc:
         assert exc.field == "amount" and exc.message
     else:
-        assert isinstance(fen, int) and 0 <= fen <= MAX_AMOUNT_FEN
+        assert isinstance(fen, int) and 0 < fen <= MAX_AMOUNT_FEN
         assert re.search(r"[元万亿]", text), f"{text!r} was accepted without a unit"
 
 

@@ -391,3 +391,41 @@ def test_every_problem_is_worded_chinese_first(tmp_path, lines, field, chinese):
     problem = only_problem(directory)
     assert problem.field == field
     assert problem.message.startswith(chinese), problem.message
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("99999999999999999999999", "应不大于 100000"),
+        ("yes", "应为整数"),
+        ('"2"', "应为整数"),
+        ("2.0", "应为整数"),
+        ("0", "应不小于 1"),
+    ],
+)
+def test_min_count_is_a_strict_bounded_whole_number_located_at_its_line(tmp_path, value, said):
+    text = HEADER + "obligations:\n" + obligation_text(kind="annual_count", min_count=value)
+    directory, path = catalogue_with(tmp_path, text)
+    problem = only_problem(directory)
+    assert (problem.file, problem.line) == (str(path), line_of(text, f"min_count: {value}"))
+    assert problem.field == "obligations[0].min_count"
+    assert said in problem.message
+
+
+def test_a_pace_milestone_above_its_target_is_refused_at_its_line(tmp_path):
+    pace = '\n      - {by: "06-30", count: 1}\n      - {by: "09-30", count: 3}'
+    text = HEADER + "obligations:\n" + obligation_text(kind="annual_count", min_count="2", pace=pace)
+    directory, path = catalogue_with(tmp_path, text)
+    problem = only_problem(directory)
+    assert (problem.file, problem.line) == (str(path), line_of(text, "count: 3"))
+    assert problem.field == "obligations[0].pace[1].count"
+    assert "超过全年目标 2" in problem.message
+
+
+def test_a_pace_milestone_count_is_strict_too(tmp_path):
+    pace = '\n      - {by: "06-30", count: yes}'
+    text = HEADER + "obligations:\n" + obligation_text(kind="annual_count", min_count="2", pace=pace)
+    directory, path = catalogue_with(tmp_path, text)
+    problems = problems_of(directory)
+    assert any(p.line == line_of(text, "count: yes") and p.field == "obligations[0].pace[0].count"
+               and "应为整数" in p.message for p in problems), problems

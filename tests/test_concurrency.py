@@ -209,7 +209,9 @@ def test_the_same_new_evidence_recorded_by_four_processes_is_stored_once(tmp_pat
     evidence.write_bytes(b"%PDF-1.4 minutes of the joint meeting\n" * 100)
     record = ["record", "joint-meeting", "--scope", "泰顺-鹿城", "--date", "2026-05-20", "--evidence",
               str(evidence), "--as-of", AS_OF, "--json"]
-    done = run_together([record] * 4, home=home, url=empty_url, catalogue=catalogue, tmp_path=tmp_path)
+    # four meetings that day (their notes tell them apart: identical records would be one record)
+    done = run_together([[*record, "--note", f"第{i}场"] for i in range(4)], home=home, url=empty_url,
+                        catalogue=catalogue, tmp_path=tmp_path)
     assert [d.returncode for d in done] == [0] * 4, [d.stderr for d in done]
     ids = {json.loads(d.stdout)["id"] for d in done}
     assert len(ids) == 4 and _count(empty_url, CompletionRecord) == 4

@@ -119,7 +119,7 @@ def test_a_row_that_repeats_a_stored_record_names_it(sh, tmp_path):
                  "--category", "八大产业", "--json", *AS_OF))
     rid = int(re.search(r'"id": (\d+)', made.stdout)[1])
     err = failed(sh("import", write_csv(tmp_path / "records.csv", [MEETING, INVEST]), *AS_OF))
-    assert f"第3行 record：与已有记录 #{rid} 重复" in err
+    assert f"第3行 record：已提交过相同记录 #{rid}（" in err
     assert len(stored(sh)) == 1
 
 

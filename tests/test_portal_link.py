@@ -232,14 +232,14 @@ def test_a_co_responsible_unit_views_what_it_is_copied_on_but_the_lead_reports(p
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"date": "2026-02-30"}, "不是有效日期"),
-        ({"date": "30/02/2026"}, "格式不对"),
-        ({"date": ""}, "请填写完成日期"),
+        ({"date": "2026-02-30"}, "不存在的日期"),
+        ({"date": "30/02/2026"}, "无法识别的日期"),
+        ({"date": ""}, "日期为空"),
         ({"date": "2026-12-01"}, "在未来"),
         ({"date": "2026-10-19", "amount_number": "11900", "amount_unit": ""}, "金额须注明单位"),
         ({"date": "2026-10-19", "amount_number": "11900", "amount_unit": "美元"}, "金额须注明单位"),
-        ({"date": "2026-10-19", "amount_number": "-5", "amount_unit": "万元"}, "应为不带单位的数字"),
-        ({"date": "2026-10-19", "amount_number": "5万", "amount_unit": "万元"}, "应为不带单位的数字"),
+        ({"date": "2026-10-19", "amount_number": "-5", "amount_unit": "万元"}, "金额不能为负数"),
+        ({"date": "2026-10-19", "amount_number": "5万", "amount_unit": "万元"}, "无法识别的金额"),
         ({"date": "2026-10-19", "note": "长" * 2001}, "说明不超过 2000 字"),
     ],
 )
@@ -278,7 +278,7 @@ def test_a_count_duty_takes_a_count_not_money(portal):
     page = portal.client.get(link)
     assert 'name="count"' in page.text and 'name="amount_number"' not in page.text
     refused = portal.submit_record(link, count="0")
-    assert refused.status_code == 422 and "整数" in refused.text
+    assert refused.status_code == 422 and "数量必须至少为 1" in refused.text
     money = portal.submit_record(link, amount_number="3", amount_unit="万元")
     assert money.status_code == 422 and "不填金额" in money.text
     assert portal.submit_record(link, count="2").status_code == 303

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_cli  # noqa: F401  (the `cli` fixture wraps it)
+import pytest
+import time_machine
+
+from tests.conftest import at, run_cli  # noqa: F401  (the `cli` fixture wraps it)
+
+
+@pytest.fixture(autouse=True)
+def _real_clock_after_every_as_of():
+    """These runs write the outbox, so each --as-of must be in the real past (a future one is refused):
+    the real clock stands after the last of them, whatever today is."""
+    with time_machine.travel(at(2027, 6, 1, 10), tick=False):
+        yield
 
 
 def reminders(cli, when: str) -> list[dict]:
