@@ -195,6 +195,7 @@ def merged_payload(messages: list[OutboxMessage]) -> dict[str, Any]:
         **lead,
         "role": str(role),
         "document": "、".join(dict.fromkeys(documents)),
+        "notes": list(dict.fromkeys(n for p in payloads for n in p.get("notes", ()))),
         "items": [item for p in payloads for item in p["items"]],
     }
 

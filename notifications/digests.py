@@ -34,6 +34,7 @@ from shanhai.notifications.checking import (
 )
 from shanhai.notifications.outbox import (
     configured_channels,
+    coordinator_notes,
     documents_of,
     queue_once,
     render,
@@ -204,6 +205,8 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
     result = check_obligation(app, None, as_of=as_of, dry_run=True)
     working = may_send(as_of, app.calendar, app.settings.send_hour)
     items, notes = _digest_items(app, result, audience, as_of)
+    if audience == "coordinator":
+        notes = [*notes, *coordinator_notes(app, as_of)]
     label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{digest_period_label(audience, as_of)}）"
     payload: dict[str, Any] = {
         "recipient": getattr(app.catalogue.roles, audience),
@@ -211,7 +214,7 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
         "stage_label": label,
         "title_label": label,
         "notes": notes,
-        "document": documents_of(app, [i["obligation"] for i in items]),
+        "document": documents_of(app, [(i["obligation"], int(str(i["period"])[:4])) for i in items]),
         "sender": sender_line(app),
         "board_link": f"{app.settings.portal_url}/",
         "items": [

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -88,15 +89,21 @@ def sender_line(app) -> str:
     return f"山海协作工程督办系统（{app.catalogue.roles.coordinator}）"
 
 
-def documents_of(app, obligation_ids: list[str]) -> str:
-    """The numbers of the documents the duties come from: 温政发〔2018〕26号."""
-    cat = app.catalogue
-    numbers = [
-        cat.documents[cat.obligation_document[ob]].number
-        for ob in obligation_ids
-        if ob in cat.obligation_document and cat.obligation_document[ob] in cat.documents
-    ]
-    return "、".join(dict.fromkeys(numbers))
+def documents_of(app, cited: Iterable[tuple[str, int]]) -> str:
+    """What the duties rest on, for (obligation, year) pairs: the document's number and the source of each
+    override in force that year (温政发〔2018〕26号、市领导小组2027年工作要点)."""
+    parts = [part for ob, year in cited for part in app.catalogue.citation(ob, year).split("、") if part]
+    return "、".join(dict.fromkeys(parts))
+
+
+def coordinator_notes(app, as_of: datetime) -> list[str]:
+    """What the coordinator alone is told in every message: next year's holiday arrangement still to import
+    (from mid-November), with the one command that imports it."""
+    from shanhai.models.holiday_watch import missing_notice
+    from shanhai.models.localtime import local_date
+
+    notice = missing_notice(app.calendar, local_date(as_of))
+    return [notice] if notice else []
 
 
 def view_link(app, occurrence_id: int) -> str:
@@ -229,7 +236,8 @@ def queue_reminders(app, session: Session, planned: list[PlannedMessage], as_of:
                 "stage_label": m.stage_label,
                 "stage_rank": m.stage.rank,
                 "board_link": f"{app.settings.portal_url}/units/{msg.recipient_code}",
-                "document": documents_of(app, [i.obligation_id for i in won]),
+                "document": documents_of(app, [(i.obligation_id, (i.due_nominal or i.due).year) for i in won]),
+                "notes": coordinator_notes(app, as_of) if m.role == Role.COORDINATOR else [],
                 "sender": sender_line(app),
                 "items": _item_payloads(app, session, msg.recipient_code, won),
             }

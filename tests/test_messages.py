@@ -175,3 +175,42 @@ def test_on_the_document_s_catalogue_the_aid_funds_escalation_names_the_partner_
     assert all("年中调研督查" not in m.body for m in messages(app, SUP))
     [own] = [m for m in messages(app, COORD) if "年中调研督查" in m.body]
     assert "责任单位：市招商局（经合办）" in own.body and "填报：" in own.body
+
+
+# A plan due Friday 2026-11-20: the coordinator is told on the first working day after, Monday 11-23, when
+# 2027's State Council notice is not in the catalogue yet (the catalogue has no holidays file).
+FILED_PLAN = make_obligation("plan-filing", "annual_deadline", title="年度计划备案", due="11-20")
+
+
+def test_the_coordinator_is_told_next_years_holidays_are_not_imported_and_the_units_are_not(tmp_path, database_url):
+    app = app_with(tmp_path, database_url, [FILED_PLAN], synced=at(2026, 11, 2))
+    check_obligation(app, None, as_of=at(2026, 11, 23, 10))
+    [to_coordinator] = messages(app, COORD)
+    assert "2027 年放假安排未导入" in to_coordinator.body
+    assert "shanhai holidays import 通知.txt" in to_coordinator.body
+    to_units = [m for m in messages(app) if m.recipient != COORD]
+    assert to_units and not any("放假安排未导入" in m.body for m in to_units)
+    send_digest(app, audience="coordinator", as_of=at(2026, 11, 23, 10))
+    with app.session() as s:
+        [weekly] = s.execute(select(OutboxMessage).where(OutboxMessage.kind == "digest")).scalars()
+    assert "2027 年放假安排未导入" in weekly.body
+
+
+def test_before_mid_november_no_one_is_told_about_next_years_holidays(tmp_path, database_url):
+    plan = make_obligation("plan-filing", "annual_deadline", title="年度计划备案", due="11-06")
+    app = app_with(tmp_path, database_url, [plan], synced=at(2026, 10, 12))
+    check_obligation(app, None, as_of=at(2026, 11, 9, 10))  # the first working day after 11-06
+    [to_coordinator] = messages(app, COORD)
+    assert "放假安排未导入" not in to_coordinator.body
+
+
+def test_a_reminder_cites_the_override_in_force_beside_the_document(tmp_path, database_url):
+    source = "市领导小组2026年工作要点"
+    catalogue = make_catalogue(tmp_path / "calendar", [FILED_PLAN])
+    (catalogue / "overrides.yaml").write_text(
+        "overrides:\n  - obligation: plan-filing\n    action: replace\n    from: 2026\n"
+        f"    changes: {{due: \"11-20\"}}\n    source: {source}\n", encoding="utf-8")
+    app = make_app(tmp_path / "home", database_url, catalogue, sync_at=at(2026, 11, 2))
+    check_obligation(app, None, as_of=at(2026, 11, 23, 10))
+    sent = messages(app)
+    assert sent and all(f"测试〔2026〕1号、{source}" in m.body for m in sent), sent[0].body
