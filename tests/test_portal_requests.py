@@ -137,7 +137,7 @@ def test_head_answers_every_get_route_like_get_without_a_body(portal):
     client = portal.coordinator()
     web = client.app
     values = {"token": portal.link().rsplit("/", 1)[-1], "code": "taishun",
-              "occurrence_id": str(portal.occurrence()), "record_id": str(record)}
+              "occurrence_id": str(portal.occurrence()), "record_id": str(record), "year": "2025", "fmt": "xlsx"}
     paths = [p for p, operations in web.openapi()["paths"].items() if "get" in operations]
     assert {"/healthz", "/", "/report/{token}", "/queue"} <= set(paths)
     for template in [*paths, "/static/style.css"]:
