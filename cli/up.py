@@ -311,10 +311,12 @@ def _prepare_prefect(stack: Stack, running: Running, catalogue, send_hour: int) 
         _say(f"  上次遗留的运行：{crashed} 个标记为 Crashed（进程已不在），{missed} 个往日计划运行已取消。")
     running.worker = start_worker(stack, env=running.env, log_path=logs / "prefect-worker.log")
     prefect_file = _prepare_prefect_file(catalogue, running.home / "prefect", send_hour)
-    n_deployments = len(catalogue.obligations) + 3
+    from shanhai.cli.deployments import deployment_specs
+
+    n_deployments = len(deployment_specs(catalogue, send_hour))
     if deploy_if_changed(running.api_url, env=running.env, log_path=logs / "prefect-deploy.log",
                          prefect_file=prefect_file):
-        _say(f"  已部署 {n_deployments} 个部署（每项职责每天 {send_hour:02d}:05 检查；发件箱每 10 分钟投递；周报、月报）。")
+        _say(f"  已部署 {n_deployments} 个部署（每项职责每天 {send_hour:02d}:05 检查；发件箱每 10 分钟投递；周报、月报、年度考核）。")
     else:
         _say(f"  部署未变（{n_deployments} 个），跳过 prefect deploy。")
 
