@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import math
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Request
 
 from shanhai.models.accounts import Role
 from shanhai.models.queries import OutboxFilter, count_outbox, outbox_items
 from shanhai.portal.auth import SessionUser, require
-from shanhai.portal.web import PageError, portal_of, render
+from shanhai.portal.web import Listing, PageError, portal_of, render
 
 router = APIRouter()
 PAGE_SIZE = 30
@@ -31,22 +28,14 @@ def outbox_page(
     if kind and kind not in KINDS:
         raise PageError(422, "筛选条件有误", f"消息类别应为 {'、'.join(KINDS.values())} 之一。")
     flt = OutboxFilter(recipient=recipient.strip() or None, kind=kind or None, search=q.strip() or None)
-    total = count_outbox(portal.app, flt)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    form = {"recipient": recipient, "kind": kind, "q": q}
-    filters = {k: v for k, v in form.items() if v}
+    listing = Listing(form={"recipient": recipient, "kind": kind, "q": q}, total=count_outbox(portal.app, flt),
+                      page=page, size=PAGE_SIZE)
     return render(
         request,
         "outbox.html",
         {
-            "messages": outbox_items(portal.app, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, flt=flt),
-            "total": total,
-            "page": page,
-            "pages": pages,
-            "form": form,
-            "filters": filters,
-            "query": lambda **extra: urlencode({**filters, **extra}),
+            **listing.context(),
+            "messages": outbox_items(portal.app, limit=PAGE_SIZE, offset=listing.offset, flt=flt),
             "kinds": KINDS,
             "units": [u.name for u in portal.app.catalogue.units.values()],
         },

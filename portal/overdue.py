@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 
 from shanhai.models.pages import overdue_summary
 from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require
 from shanhai.portal.board import as_of_param
-from shanhai.portal.web import portal_of, render
+from shanhai.portal.web import Listing, portal_of, render
 
 router = APIRouter()
 
@@ -44,17 +42,13 @@ def overdue_page(
     summary = overdue_summary(portal.app, as_of=when)
     peak = max([n for row in summary["by_unit"] for n in row["per_year"]] or [0])
     listed = open_matching(summary["open"], unit=unit, obligation=obligation, year=year)
-    pages = max(1, math.ceil(len(listed) / PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    form = {"unit": unit, "obligation": obligation, "year": year, "as_of": as_of or ""}
-    filters = {k: v for k, v in form.items() if v}
+    listing = Listing(form={"unit": unit, "obligation": obligation, "year": year, "as_of": as_of or ""},
+                      total=len(listed), page=page, size=PAGE_SIZE)
     return render(
         request,
         "overdue.html",
         {
-            "summary": summary, "as_of": when, "previewing": previewing, "peak": peak,
-            "listed": listed[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "listed_total": len(listed),
-            "page": page, "pages": pages, "form": form, "filters": filters,
-            "query": lambda **extra: urlencode({**filters, **extra}),
+            **listing.context(), "summary": summary, "as_of": when, "previewing": previewing, "peak": peak,
+            "listed": listed[listing.offset: listing.offset + PAGE_SIZE], "listed_total": len(listed),
         },
     )

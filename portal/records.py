@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-import math
+from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from shanhai.models.queries import record_items
 from shanhai.models.statuses import RecordState
 from shanhai.portal.auth import ANY_ACCOUNT, SessionUser, require
-from shanhai.portal.web import PageError, portal_of, render
+from shanhai.portal.web import Listing, PageError, portal_of, render
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -46,7 +45,8 @@ def matching(items: list[dict[str, Any]], *, state: str = "", year: str = "", q:
     ]
 
 
-def _filtered(request: Request, scope: str, obligation: str, state: str, year: str, q: str) -> list[dict[str, Any]]:
+def _filtered(request: Request, flt: RecordFilter) -> list[dict[str, Any]]:
+    scope, obligation, state, year, q = flt.scope, flt.obligation, flt.state, flt.year, flt.q
     portal = portal_of(request)
     portal.ensure_synced()
     if state and state not in STATE_LABELS:
@@ -61,34 +61,30 @@ def _filtered(request: Request, scope: str, obligation: str, state: str, year: s
     return [{**i, "state_label": STATE_LABELS.get(i["state"], i["state"])} for i in items]
 
 
+@dataclass
+class RecordFilter:
+    """The records page's and its CSV's filters, as query parameters."""
+
+    scope: str = ""
+    obligation: str = ""
+    state: str = ""
+    year: str = ""
+    q: str = ""
+
+
 @router.get("/records")
 def records_page(
-    request: Request,
-    scope: str = "",
-    obligation: str = "",
-    state: str = "",
-    year: str = "",
-    q: str = "",
-    page: int = 1,
-    user: SessionUser = require(*ANY_ACCOUNT),
+    request: Request, flt: RecordFilter = Depends(), page: int = 1, user: SessionUser = require(*ANY_ACCOUNT)
 ):
-    items = _filtered(request, scope, obligation, state, year, q)
-    pages = max(1, math.ceil(len(items) / PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    form = {"scope": scope, "obligation": obligation, "state": state, "year": year, "q": q}
-    filters = {k: v for k, v in form.items() if v}
+    items = _filtered(request, flt)
+    listing = Listing(form=asdict(flt), total=len(items), page=page, size=PAGE_SIZE)
     cat = portal_of(request).app.catalogue
     return render(
         request,
         "records.html",
         {
-            "items": items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
-            "total": len(items),
-            "page": page,
-            "pages": pages,
-            "form": form,
-            "filters": filters,
-            "query": lambda **extra: urlencode({**filters, **extra}),
+            **listing.context(),
+            "items": items[listing.offset: listing.offset + PAGE_SIZE],
             "states": STATE_LABELS,
             "obligations": [(ob_id, ob.title) for ob_id, ob in cat.obligations.items()],
         },
@@ -96,16 +92,8 @@ def records_page(
 
 
 @router.get("/records.csv")
-def records_csv(
-    request: Request,
-    scope: str = "",
-    obligation: str = "",
-    state: str = "",
-    year: str = "",
-    q: str = "",
-    user: SessionUser = require(*ANY_ACCOUNT),
-):
-    items = _filtered(request, scope, obligation, state, year, q)
+def records_csv(request: Request, flt: RecordFilter = Depends(), user: SessionUser = require(*ANY_ACCOUNT)):
+    items = _filtered(request, flt)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([label for _, label in CSV_COLUMNS])

@@ -154,6 +154,42 @@ def reviewed_notice(request: Request) -> dict[str, Any] | None:
     }
 
 
+@dataclass(frozen=True)
+class Listing:
+    """One page of a filtered listing (records, outbox, overdue): the page asked for, kept in range, and
+    the filters as the form shows them and as the pager's links carry them."""
+
+    form: dict[str, str]
+    total: int
+    page: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def number(self) -> int:
+        return min(max(self.page, 1), self.pages)
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def filters(self) -> dict[str, str]:
+        return {k: v for k, v in self.form.items() if v}
+
+    def query(self, **extra: Any) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode({**self.filters, **extra})
+
+    def context(self) -> dict[str, Any]:
+        return {"form": self.form, "filters": self.filters, "query": self.query, "total": self.total,
+                "page": self.number, "pages": self.pages}
+
+
 def error_page(request: Request, status_code: int, title: str, message: str = "", headers=None) -> HTMLResponse:
     response = render(request, "error.html", {"title": title, "message": message, "status": status_code}, status_code)
     for k, v in (headers or {}).items():
