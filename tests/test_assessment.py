@@ -275,6 +275,8 @@ def test_the_shipped_method_fits_the_documents_catalogue_and_says_it_is_the_defa
         assert sum(d.weights.get(klass, 0) for c in method.categories for d in c.duties) == 100
     assert "aid-funds" in {d.obligation for c in method.categories for d in c.duties
                            if "经济强区" in d.weights and "加快发展县" not in d.weights}
+    # every duty of the document is scored for some class: none silently left out of the year
+    assert {d.obligation for c in method.categories for d in c.duties} == set(load_catalogue(REAL_CATALOGUE).obligations)
 
 
 def test_the_charts_draw_chinese_in_the_cjk_font_without_missing_glyphs(year_app, recwarn):
