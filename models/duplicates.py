@@ -1,8 +1,10 @@
 """When two completion records are one: the rule the CLI, imports and the portal all apply.
 
 Two records are the same record when they are for the same occurrence, on the same date, with the same
-amount, count and category, and neither their notes nor their evidence tell them apart (two projects of
-the same amount on the same day stay distinct when their notes or files differ). A rejected record no
+amount, count and category, and neither their notes, their evidence nor their reporters tell them apart
+(two projects of the same amount on the same day stay distinct when their notes or files differ; the two
+sides of a pairing reporting one joint meeting through their own links are two reports of one event, which
+progress counts once). A rejected record no
 longer counts, so a corrected one may repeat its figures. Pressing Back and submitting again, or
 importing a ledger that repeats a stored line, is refused with the id of the record already there.
 
@@ -36,6 +38,7 @@ class RecordFacts:
     category: str | None
     note: str | None
     evidence_sha256: str | None
+    reporter: str | None = None  # who submitted it: a unit's link, the CLI, an import
 
     @property
     def figures(self) -> tuple:
@@ -62,6 +65,7 @@ def identical(a: RecordFacts, b: RecordFacts) -> bool:
         a.figures == b.figures
         and not _tells_apart(a.note, b.note)
         and not _tells_apart(a.evidence_sha256, b.evidence_sha256)
+        and not _tells_apart(a.reporter, b.reporter)
     )
 
 
@@ -90,7 +94,7 @@ def refuse_identical(facts: RecordFacts, *, session: Session, exclude_batch: int
 def facts_of(rec: CompletionRecord) -> RecordFacts:
     assert rec.occurrence_id is not None
     return RecordFacts(rec.occurrence_id, rec.date, rec.amount_fen, rec.count, rec.category, rec.note,
-                       rec.evidence_sha256)
+                       rec.evidence_sha256, rec.submitted_by)
 
 
 def near_duplicates(record_ids: Iterable[int], *, session: Session) -> dict[int, list[int]]:

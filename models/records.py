@@ -161,7 +161,7 @@ def record_completion(
             evidence, session=session, evidence_dir=evidence_dir, max_bytes=max_evidence_bytes
         )
     assert occ.id is not None
-    facts = RecordFacts(occ.id, on, amount_fen, count, category, note, stored.sha256 if stored else None)
+    facts = RecordFacts(occ.id, on, amount_fen, count, category, note, stored.sha256 if stored else None, actor)
     refuse_identical(facts, session=session, exclude_batch=import_batch_id)
     rec = CompletionRecord(
         occurrence_id=occ.id,

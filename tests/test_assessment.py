@@ -170,6 +170,16 @@ def test_a_waived_duty_never_lowers_a_score(year_app):
     assert after["瓯海区"] == 100.0  # plan 50 + aid 50 after the rescale
 
 
+def test_a_joint_meeting_reported_by_both_sides_counts_once(year_app):
+    before = {u["unit"]: u["score"] for u in assess_json(year_app)}
+    # 瓯海区 reports, through its own link, the meeting of 2025-03-10 that was reported: one event, still 1 of 2
+    make_record(year_app, "joint-meeting", "永嘉-瓯海", "2025-03-10", actor="瓯海区（报送链接）")
+    units = {u["unit"]: u for u in assess_json(year_app)}
+    assert {u: x["score"] for u, x in units.items()} == before
+    yongjia = next(line for line in units["永嘉县"]["lines"] if line["obligation"] == "joint-meeting")
+    assert yongjia["outcome"] == "missed" and len(yongjia["records"]) == 2  # two reporters, one event
+
+
 def test_one_unit_and_an_unknown_unit(year_app):
     only = assess_json(year_app, "--unit", "鹿城区")
     assert [u["unit"] for u in only] == ["鹿城区"] and only[0]["rank"] == 1

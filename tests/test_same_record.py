@@ -70,3 +70,17 @@ def test_the_cli_refuses_the_same_record_but_not_one_a_note_tells_apart(sh):
     again = sh(*meeting)
     assert again.exit_code == 1 and f"已提交过相同记录 #{rid}" in again.stderr
     assert sh(*meeting[:-1], "第二次联席会议").exit_code == 0, "two meetings that day, told apart by their notes"
+
+
+def test_both_sides_reporting_one_joint_meeting_are_two_reports_of_one_event(portal):
+    """Not a duplicate: each side of the pairing reports the meeting through its own link; progress
+    counts the meeting once, and the same side pressing Back is still refused."""
+    from tests.conftest import status_of
+
+    for unit in ("taishun", "lucheng"):
+        link = portal.link("joint-meeting", unit=unit)
+        assert portal.submit_record(link, date="2026-03-10").status_code == 303
+    assert [r.submitted_by for r in stored(portal)] == ["泰顺县（报送链接）", "鹿城区（报送链接）"]
+    assert status_of(portal.app, "joint-meeting", "泰顺-鹿城", "2026", as_of=portal.clock.now).progress["done"] == 1
+    again = portal.submit_record(portal.link("joint-meeting", unit="lucheng"), date="2026-03-10")
+    assert again.status_code == 422 and "已提交过相同记录" in again.text
