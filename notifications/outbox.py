@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -27,12 +28,44 @@ from shanhai.notifications.planner import PlannedItem, PlannedMessage, Role
 LOCAL_CHANNEL = "local"
 
 
+_channels_cache: dict[tuple, dict] = {}
+_channels_lock = threading.Lock()
+
+
 def configured_channels(app):
-    """Unit code -> channels, validated (raises ChannelConfigError naming the unit)."""
+    """Unit code -> channels, validated (raises ChannelConfigError naming the unit). Parsed once per version
+    of the file (its content), of the environment its ${VAR}s read and of the units: a delivery run asks for
+    every message, and 14,000 URLs take seconds to parse, while hashing the file takes milliseconds."""
     from shanhai.notifications.channels import load_channels
 
+    path = app.settings.apprise_config
     known = {u.code: u.name for u in app.catalogue.units.values()}
-    return load_channels(app.settings.apprise_config, environ=os.environ, known_units=known)
+    key = _channels_version(path, known)
+    if key is not None and key in _channels_cache:
+        return _channels_cache[key]
+    found = load_channels(path, environ=os.environ, known_units=known)
+    if key is not None:
+        with _channels_lock:
+            if len(_channels_cache) >= 8:
+                _channels_cache.clear()
+            _channels_cache[key] = found
+    return found
+
+
+def _channels_version(path, known: dict[str, str]) -> tuple | None:
+    """What the parsed channels depend on; None when the file cannot be read as a regular file of sensible
+    size (load_channels then says why, every time)."""
+    if path is None:
+        return None
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > 64 * 1024 * 1024:
+            return None
+        with open(path, "rb") as handle:
+            content = hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+    environ = hashlib.sha256(repr(sorted(os.environ.items())).encode()).hexdigest()
+    return (str(path), content, environ, tuple(sorted(known.items())))
 
 
 def channel_key(app, url: str, key: str | None = None, *, session: Session | None = None) -> str:

@@ -401,3 +401,26 @@ def test_any_document_gives_channels_or_a_located_error_never_a_crash(tmp_path_f
         assert all(p.file == str(path) for p in exc.problems)
     else:
         assert all(isinstance(c, Channel) for cs in channels.values() for c in cs)
+
+
+def test_the_configured_channels_are_parsed_once_per_version_of_the_file_and_its_secrets(tmp_path, monkeypatch):
+    """A delivery run asks for the channels of every message: the same file and environment are parsed
+    once; a change of content (even at the same size) or of a ${VAR} it reads is seen at once."""
+    from shanhai.notifications.outbox import configured_channels
+    from tests.conftest import make_app
+
+    path = tmp_path / "channels.yaml"
+    body = 'urls:\n  - "json://127.0.0.1:9/${HOOK}":\n      - tag: taishun\n'
+    path.write_text(body, encoding="utf-8")
+    monkeypatch.setenv("HOOK", "a1")
+    app = make_app(tmp_path / "home", f"sqlite:///{tmp_path / 'x.db'}", apprise_config=path)
+    first = configured_channels(app)
+    assert configured_channels(app) is first, "parsed once"
+    monkeypatch.setenv("HOOK", "b2")
+    assert configured_channels(app)["taishun"][0].url.endswith("/b2")
+    path.write_text(body.replace("taishun", "yongjia"), encoding="utf-8")  # same size, other unit
+    assert set(configured_channels(app)) == {"yongjia"}
+    path.write_text("urls: [", encoding="utf-8")  # broken: an error every time, never an old answer
+    for _ in range(2):
+        with pytest.raises(ChannelConfigError):
+            configured_channels(app)
