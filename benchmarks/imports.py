@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TextIO
 
 import httpx
 
-from benchmarks.fixtures import REPO, free_port
+from benchmarks.fixtures import serving_portal
 
 SIZES = (20_000, 100_000)
 
@@ -57,28 +54,10 @@ def _bare_insert(app, records: list[dict]) -> float:
     return took
 
 
-def _serve_portal(root: Path, app) -> tuple[subprocess.Popen, str, TextIO]:
-    env = {**os.environ, "SHANHAI_HOME": str(app.settings.home_dir), "SHANHAI_SECRET_KEY": "bench",
-           "SHANHAI_DATABASE_URL": app.database_url, "SHANHAI_CATALOGUE_DIR": str(app.settings.catalogue_dir),
-           "SHANHAI_PREFECT_UI_URL": "http://127.0.0.1:9"}
-    port = free_port()
-    log = (root / "portal-import.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "shanhai.portal.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # readiness: the health check answers
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base, log
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the portal did not start: see {root / 'portal-import.log'}")
-        time.sleep(0.2)
+def _portal_env(app) -> dict[str, str]:
+    return {**os.environ, "SHANHAI_HOME": str(app.settings.home_dir), "SHANHAI_SECRET_KEY": "bench",
+            "SHANHAI_DATABASE_URL": app.database_url, "SHANHAI_CATALOGUE_DIR": str(app.settings.catalogue_dir),
+            "SHANHAI_PREFECT_UI_URL": "http://127.0.0.1:9"}
 
 
 def _link(app, now) -> str:
@@ -103,56 +82,57 @@ def _poll(base: str, path: str, stop: threading.Event, out: list) -> None:
 
 def run_imports(root: Path) -> dict:
     from benchmarks.run import AS_OF, province_app
-    from shanhai.cli.import_rows import validate_rows
-    from shanhai.cli.importer import _parse_cells, import_file
-    from shanhai.cli.sheets import read_table
     from shanhai.db import get_engine
 
     app, _ = province_app(root / "import", None)
     app.clock = lambda: AS_OF  # the ledgers' dates are all before it
     result: dict = {"backend": "sqlite", "runs": []}
-    proc, base, log = _serve_portal(root, app)
     try:
-        link = _link(app, AS_OF)
-        for rows in SIZES:
-            path = _ledger(app, root / f"ledger-{rows}.csv", rows, tag=f"r{rows}")
-            records, problems = validate_rows(app, read_table(path.read_bytes(), path.name), as_of=AS_OF,
-                                              source=path.name, parse_cells=_parse_cells)
-            assert not problems, problems[:3]
-            bare = _bare_insert(app, records)
-            stop = threading.Event()
-            seen: list[tuple[float, int]] = []
-            poller = threading.Thread(target=_poll, args=(base, link, stop, seen))
-            poller.start()
-            t, cpu = time.perf_counter(), time.thread_time()
-            done = import_file(app, path, as_of=AS_OF)
-            took, cpu = time.perf_counter() - t, time.thread_time() - cpu
-            stop.set()
-            poller.join()
-            assert done.rows == rows and not done.already_at
-            ms = sorted(s * 1000 for s, _ in seen)
-            result["runs"].append({
-                "rows": rows,
-                "import_s": round(took, 2),
-                "import_rows_per_s": round(rows / took),
-                "import_cpu_s": round(cpu, 2),  # this thread's CPU time: what the import costs on a quiet machine
-                "import_rows_per_cpu_s": round(rows / cpu),
-                "bare_insert_s": round(bare, 2),
-                "bare_rows_per_s": round(rows / bare),
-                "link_requests": len(ms),
-                "link_p50_ms": round(statistics.median(ms), 1) if ms else None,
-                "link_max_ms": round(max(ms), 1) if ms else None,
-                "link_statuses": sorted({s for _, s in seen}),
-            })
+        with serving_portal(_portal_env(app), root / "portal-import.log") as base:
+            link = _link(app, AS_OF)
+            for rows in SIZES:
+                result["runs"].append(_measure(app, root, base, link, rows))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         get_engine(app.database_url).dispose()
     return result
+
+
+def _measure(app, root: Path, base: str, link: str, rows: int) -> dict:
+    """One ledger: a bare INSERT of its rows, then the import while the link page is fetched all along."""
+    from benchmarks.run import AS_OF
+    from shanhai.cli.import_rows import validate_rows
+    from shanhai.cli.importer import _parse_cells, import_file
+    from shanhai.cli.sheets import read_table
+
+    path = _ledger(app, root / f"ledger-{rows}.csv", rows, tag=f"r{rows}")
+    records, problems = validate_rows(app, read_table(path.read_bytes(), path.name), as_of=AS_OF,
+                                      source=path.name, parse_cells=_parse_cells)
+    assert not problems, problems[:3]
+    bare = _bare_insert(app, records)
+    stop = threading.Event()
+    seen: list[tuple[float, int]] = []
+    poller = threading.Thread(target=_poll, args=(base, link, stop, seen))
+    poller.start()
+    t, cpu = time.perf_counter(), time.thread_time()
+    done = import_file(app, path, as_of=AS_OF)
+    took, cpu = time.perf_counter() - t, time.thread_time() - cpu
+    stop.set()
+    poller.join()
+    assert done.rows == rows and not done.already_at
+    ms = sorted(s * 1000 for s, _ in seen)
+    return {
+        "rows": rows,
+        "import_s": round(took, 2),
+        "import_rows_per_s": round(rows / took),
+        "import_cpu_s": round(cpu, 2),  # this thread's CPU time: what the import costs on a quiet machine
+        "import_rows_per_cpu_s": round(rows / cpu),
+        "bare_insert_s": round(bare, 2),
+        "bare_rows_per_s": round(rows / bare),
+        "link_requests": len(ms),
+        "link_p50_ms": round(statistics.median(ms), 1) if ms else None,
+        "link_max_ms": round(max(ms), 1) if ms else None,
+        "link_statuses": sorted({s for _, s in seen}),
+    }
 
 
 def report(result: dict) -> str:

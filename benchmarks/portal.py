@@ -13,8 +13,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,7 +21,8 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.fixtures import REPO, serving_portal
+
 PASSWORD = "benchmark password"
 REQUESTS = 60  # per client
 
@@ -92,7 +91,6 @@ def run_portal(root: Path) -> dict:
 
     from shanhai.app import App
     from shanhai.cli.demo import load_demo_history
-    from shanhai.cli.processes import free_port
     from shanhai.db import get_engine
     from shanhai.models.accounts import add_user
     from shanhai.models.queries import status_items
@@ -113,46 +111,24 @@ def run_portal(root: Path) -> dict:
         occurrences = session.execute(select(func.count()).select_from(Occurrence)).scalar_one()
         records = session.execute(select(func.count()).select_from(CompletionRecord)).scalar_one()
     first_open = next(i for i in status_items(app, as_of=now) if i["status"] not in ("done", "done_late", "waived"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = (root / "portal-bench.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "shanhai.portal.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the portal did not start: see {root / 'portal-bench.log'}")
-            time.sleep(0.2)
-        board_size = len(_client(base).get("/").content)
-        link = sign_report_link(base_url="", occurrence_id=first_open["id"], unit_code=app.catalogue.unit(app.catalogue.roles.coordinator).code,
-                                secret="bench", issued_at=now)
-        return {
-            "occurrences": occurrences,
-            "records": records,
-            "board_bytes": board_size,
-            "board": [_load(base, "/", 1, REQUESTS), _load(base, "/", 4, REQUESTS)],
-            "link_page": _load(base, link, 1, REQUESTS, login=False),
-            # a unit's page now carries its own line of the latest closed year's assessment
-            "unit_page": _load(base, "/units/lucheng", 1, REQUESTS),
-            # the assessment page draws its charts on every request: a few requests suffice
-            "assessment": _load(base, "/assessment", 1, 5),
-        }
+        with serving_portal(env, root / "portal-bench.log") as base:
+            board_size = len(_client(base).get("/").content)
+            coordinator = app.catalogue.unit(app.catalogue.roles.coordinator).code
+            link = sign_report_link(base_url="", occurrence_id=first_open["id"], unit_code=coordinator,
+                                    secret="bench", issued_at=now)
+            return {
+                "occurrences": occurrences,
+                "records": records,
+                "board_bytes": board_size,
+                "board": [_load(base, "/", 1, REQUESTS), _load(base, "/", 4, REQUESTS)],
+                "link_page": _load(base, link, 1, REQUESTS, login=False),
+                # a unit's page now carries its own line of the latest closed year's assessment
+                "unit_page": _load(base, "/units/lucheng", 1, REQUESTS),
+                # the assessment page draws its charts on every request: a few requests suffice
+                "assessment": _load(base, "/assessment", 1, 5),
+            }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         get_engine(app.database_url).dispose()
 
 

@@ -18,7 +18,7 @@ from shanhai.flows.states import final_state
 from shanhai.models.orchestration import ASSESSMENT_FLOW
 from shanhai.notifications.assessment_messages import Publication
 
-ANNUAL = "年度考核"
+ANNUAL = ASSESSMENT_FLOW  # runs are named like their flow
 
 
 @task(name="年度考核 assess", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)

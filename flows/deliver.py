@@ -18,7 +18,7 @@ from shanhai.flows.states import final_state
 from shanhai.models.orchestration import DELIVER_FLOW
 from shanhai.notifications.delivery import DeliveryReport
 
-DELIVERY = "发件箱投递"
+DELIVERY = DELIVER_FLOW  # runs are named like their flow
 
 
 @task(

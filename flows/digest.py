@@ -29,8 +29,7 @@ from shanhai.flows.states import final_state
 from shanhai.models.orchestration import MONTHLY_DIGEST_FLOW, WEEKLY_DIGEST_FLOW
 from shanhai.notifications.checking import CheckResult
 
-WEEKLY = "每周督办摘要"
-MONTHLY = "每月逾期通报"
+WEEKLY, MONTHLY = WEEKLY_DIGEST_FLOW, MONTHLY_DIGEST_FLOW  # runs are named like their flow
 
 
 @task(name="生成摘要 digest", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE, persist_result=False)

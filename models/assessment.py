@@ -56,14 +56,6 @@ def assessment_year(period: str) -> int:
     return int(period[:4])
 
 
-# --- the two rules the accountability work owns (one place each, to be rewired at merge) -----------
-
-
-def accountable_of(row: OccurrenceRow) -> tuple[str, ...]:
-    """The units that owe an occurrence (Requirement.accountable, the one rule every view uses)."""
-    return row.requirement.accountable
-
-
 def outcome_of(ev: Evaluation) -> str:
     """What an evaluated occurrence counts as in the assessment. History (due before the document took
     effect or before the tracking start; the evaluation's own marker) is never scored."""
@@ -110,10 +102,6 @@ class Line:
     @property
     def max_points(self) -> float:
         return self.max_cents / 100
-
-    @property
-    def counts(self) -> bool:
-        return self.max_cents > 0 or self.outcome in ("bonus", "penalty", "bound")
 
     def as_item(self) -> dict[str, Any]:
         return {
@@ -367,7 +355,7 @@ def assess(inputs: AssessmentInputs, method: AssessmentMethod, *, provisional: b
         if assessment_year(row.period) != inputs.year or row.obligation_id not in duties:
             continue
         weights = duties[row.obligation_id][1].weights
-        for unit in accountable_of(row):
+        for unit in row.requirement.accountable:
             klass = method.class_of_kind(inputs.unit_kinds.get(unit, ""))
             if klass is not None and klass in weights:
                 by_unit[unit].append((row, ev))

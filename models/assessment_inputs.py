@@ -61,7 +61,7 @@ def monthly_lights(
 ) -> dict[str, list[str | None]]:
     """Per unit, the worst light of its assessed occurrences at each month's end (None after ``as_of``):
     the year's rows and records are read once and evaluated at each month's end (evaluate() is pure)."""
-    from shanhai.models.assessment import HISTORY, accountable_of, outcome_of
+    from shanhai.models.assessment import HISTORY, outcome_of
     from shanhai.models.localtime import SHANGHAI, local_date
     from shanhai.models.status import evaluate
 
@@ -80,7 +80,7 @@ def monthly_lights(
         for row, ev in zip(started, evaluations, strict=True):
             if outcome_of(ev) == HISTORY:
                 continue
-            for unit in wanted.intersection(accountable_of(row)):
+            for unit in wanted.intersection(row.requirement.accountable):
                 light = str(ev.light)
                 current = out[unit][month]
                 if current is None or _SEVERITY[light] > _SEVERITY[current]:

@@ -55,7 +55,7 @@ def category_cell(unit: UnitAssessment, name: str) -> str:
     return "" if found is None else f"{fmt(found.cents / 100)}/{fmt(found.max_cents / 100)}"
 
 
-def _title_of(titles: Mapping[str, str]):
+def line_titles(titles: Mapping[str, str]):
     def title_of(line: Line) -> str:
         base = titles.get(line.obligation, line.obligation)
         return f"{line.note}：{base}" if line.note else base
@@ -73,7 +73,7 @@ def assessment_html(report: Assessment, titles: Mapping[str, str], charts: Seque
         provisional_text=PROVISIONAL_TEXT, page_mark=page_mark, method_mark=method_mark,
         classes=report.classes(), category_names=category_names(report), charts=list(charts),
         fmt=fmt, ratio_text=ratio_text, evidence_text=evidence_text, outcome_label=outcome_label,
-        category_cell=category_cell, title_of=_title_of(titles),
+        category_cell=category_cell, title_of=line_titles(titles),
     )
 
 
@@ -116,7 +116,7 @@ def _head(ws, report: Assessment, columns: list[str]) -> None:
 
 
 def _line_row(u: UnitAssessment, line: Line, titles: Mapping[str, str]) -> list[Any]:
-    return [u.unit, line.category, line.obligation, _title_of(titles)(line), line.scope, line.period,
+    return [u.unit, line.category, line.obligation, line_titles(titles)(line), line.scope, line.period,
             line.due, outcome_label(line.outcome), line.outcome, line.ratio, line.points, line.max_points,
             line.occurrence, evidence_text(line)]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from shanhai.db import insert_ignore
 from shanhai.models.assessment import Assessment, outcome_label_of
+from shanhai.models.assessment_report import fmt
 from shanhai.models.tables import utcnow
 
 
@@ -52,9 +54,13 @@ def _line_key(line: dict[str, Any]) -> tuple:
     return (line["obligation"], line["occurrence"], line["outcome"] in ("bonus", "penalty", "bound"), line["note"])
 
 
-def _unit_changes(unit: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def _shown(value: Any) -> str:
+    return fmt(value) if isinstance(value, float) else str(value)
+
+
+def _unit_changes(unit: str, old: dict[str, Any], new: dict[str, Any], titles: Mapping[str, str]) -> list[str]:
     out = []
-    moved = [f"{label} {old[k]} → {new[k]}" for k, label in (("score", "得分"), ("band", "档次"), ("rank", "类内名次"))
+    moved = [f"{label} {_shown(old[k])} → {_shown(new[k])}" for k, label in (("score", "得分"), ("band", "档次"), ("rank", "类内名次"))
              if old[k] != new[k]]
     if moved:
         out.append(f"{unit}：" + "，".join(moved))
@@ -62,22 +68,25 @@ def _unit_changes(unit: str, old: dict[str, Any], new: dict[str, Any]) -> list[s
     for line in new["lines"]:
         was = before.pop(_line_key(line), None)
         if was is None:
-            out.append(f"{unit}：新增 {line['obligation']}（{line['scope']}）{outcome_label_of(line['outcome'])} "
-                       f"{line['points']:g} 分")
+            out.append(f"{unit}：新增 {titles.get(line['obligation'], line['obligation'])}（{line['scope']}）"
+                       f"{outcome_label_of(line['outcome'])} {line['points']:g} 分")
         elif (was["outcome"], was["points"], was["records"]) != (line["outcome"], line["points"], line["records"]):
-            out.append(f"{unit}：{line['obligation']}（{line['scope']}）{outcome_label_of(was['outcome'])} "
+            out.append(f"{unit}：{titles.get(line['obligation'], line['obligation'])}（{line['scope']}）"
+                       f"{outcome_label_of(was['outcome'])} "
                        f"{was['points']:g} 分 → {outcome_label_of(line['outcome'])} {line['points']:g} 分")
-    out += [f"{unit}：删除 {x['obligation']}（{x['scope']}）" for x in before.values()]
+    out += [f"{unit}：删除 {titles.get(x['obligation'], x['obligation'])}（{x['scope']}）" for x in before.values()]
     return out
 
 
-def what_changed(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[str]:
-    """In Chinese, per unit: its score, band and rank, and each line whose outcome, points or records changed."""
+def what_changed(old: list[dict[str, Any]], new: list[dict[str, Any]], titles: Mapping[str, str]) -> list[str]:
+    """In Chinese, per unit: its score, band and rank, and each line whose outcome, points or records changed
+    (duties by their titles)."""
     before = {u["unit"]: u for u in old}
     out: list[str] = []
     for unit in new:
         was = before.pop(unit["unit"], None)
-        out += [f"{unit['unit']}：新参评，得分 {unit['score']}"] if was is None else _unit_changes(unit["unit"], was, unit)
+        out += ([f"{unit['unit']}：新参评，得分 {_shown(unit['score'])}"] if was is None
+                else _unit_changes(unit["unit"], was, unit, titles))
     out += [f"{name}：不再参评" for name in before]
     return out
 
@@ -88,14 +97,14 @@ def latest_version(*, session: Session, year: int) -> AssessmentVersion | None:
     return session.execute(q).scalars().first()
 
 
-def store_version(*, session: Session, report: Assessment) -> StoredVersion:
+def store_version(*, session: Session, report: Assessment, titles: Mapping[str, str]) -> StoredVersion:
     """Store the report as the year's next version unless its numbers equal the latest version's."""
     items = [u.as_item() for u in report.units]
     digest = fingerprint(items)
     latest = latest_version(session=session, year=report.year)
     if latest is not None and latest.fingerprint == digest:
         return StoredVersion(report.year, latest.version, False, tuple(json.loads(latest.changes)), latest.as_of)
-    changes = ["首次生成"] if latest is None else what_changed(json.loads(latest.units), items)
+    changes = ["首次生成"] if latest is None else what_changed(json.loads(latest.units), items, titles)
     number = 1 if latest is None else latest.version + 1
     wrote = insert_ignore(session, AssessmentVersion, {
         "year": report.year, "version": number, "fingerprint": digest, "as_of": report.as_of,

@@ -18,6 +18,7 @@ from shanhai.models.catalogue_overrides import (
     last_year_in_force,
     override_items,
     read_overrides,
+    sources_in_year,
     spec_in_year,
 )
 from shanhai.models.catalogue_specs import (
@@ -91,8 +92,10 @@ class Catalogue:
         (``温政发〔2018〕26号、市领导小组2027年工作要点``) — for messages and pages that cite it."""
         document = self.documents.get(self.obligation_document.get(obligation_id, ""))
         parts = [document.number] if document else []
-        parts += [a.override.source for a in self.amendments.get(obligation_id, ())
-                  if a.override.from_ <= year and (ended_too or a.override.action != "end")]
+        amendments = self.amendments.get(obligation_id, ())
+        overrides = ([a.override for a in amendments if a.override.from_ <= year] if ended_too
+                     else sources_in_year(amendments, year))
+        parts += [o.source for o in overrides]
         return "、".join(dict.fromkeys(parts))
 
     def require_obligation(self, obligation_id: str) -> ObligationSpec:

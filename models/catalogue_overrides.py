@@ -25,7 +25,6 @@ REPLACEABLE = frozenset(
     {"description", "due", "roll", "closes", "window_from", "min_count", "target", "shares", "pace",
      "responsible", "evidence", "reminders", "notes"}
 )
-ACTION_LABELS = {"end": "终止", "extend": "延续", "replace": "调整"}
 
 
 class Override(_Strict):

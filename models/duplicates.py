@@ -1,10 +1,11 @@
 """When two completion records are one: the rule the CLI, imports and the portal all apply.
 
 Two records are the same record when they are for the same occurrence, on the same date, with the same
-amount, count and category, and neither their notes, their evidence nor their reporters tell them apart
-(two projects of the same amount on the same day stay distinct when their notes or files differ; the two
-sides of a pairing reporting one joint meeting through their own links are two reports of one event, which
-progress counts once). A rejected record no
+amount, count and category, and neither their notes, their evidence nor the units that reported them
+through their links tell them apart (two projects of the same amount on the same day stay distinct when
+their notes or files differ; the two sides of a pairing reporting one joint meeting through their own links
+are two reports of one event, which progress counts once; the coordinator entering through the CLI or an
+import what a unit already reported is a repeat). A rejected record no
 longer counts, so a corrected one may repeat its figures. Pressing Back and submitting again, or
 importing a ledger that repeats a stored line, is refused with the id of the record already there.
 
@@ -27,6 +28,16 @@ from shanhai.models.statuses import RecordState
 from shanhai.models.tables import CompletionRecord
 
 SAME_FIGURES = "同一期次、日期、金额、数量、类别，说明与证明材料也无区别"
+LINK_REPORTER = "（报送链接）"  # the reporter a unit's record carries when it comes through its signed link
+
+
+def link_reporter(unit_name: str) -> str:
+    return f"{unit_name}{LINK_REPORTER}"
+
+
+def reporting_unit(submitted_by: str | None) -> str | None:
+    """The unit behind a record sent through its link; None for the CLI, an import or the demo."""
+    return submitted_by if submitted_by and submitted_by.endswith(LINK_REPORTER) else None
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,7 @@ class RecordFacts:
     category: str | None
     note: str | None
     evidence_sha256: str | None
-    reporter: str | None = None  # who submitted it: a unit's link, the CLI, an import
+    reporter: str | None = None  # the unit that reported it through its link (reporting_unit), else None
 
     @property
     def figures(self) -> tuple:
@@ -94,7 +105,7 @@ def refuse_identical(facts: RecordFacts, *, session: Session, exclude_batch: int
 def facts_of(rec: CompletionRecord) -> RecordFacts:
     assert rec.occurrence_id is not None
     return RecordFacts(rec.occurrence_id, rec.date, rec.amount_fen, rec.count, rec.category, rec.note,
-                       rec.evidence_sha256, rec.submitted_by)
+                       rec.evidence_sha256, reporting_unit(rec.submitted_by))
 
 
 def near_duplicates(record_ids: Iterable[int], *, session: Session) -> dict[int, list[int]]:
@@ -109,7 +120,8 @@ def near_duplicates(record_ids: Iterable[int], *, session: Session) -> dict[int,
         select(col(rec.id), other.c.id)
         .join(other, and_(other.c.occurrence_id == col(rec.occurrence_id), other.c.date == col(rec.date),
                           other.c.id != col(rec.id)))
-        .where(col(rec.id).in_(ids), other.c.state != RecordState.REJECTED.value)
+        .where(col(rec.id).in_(ids), other.c.state != RecordState.REJECTED.value,
+               visible_records(other.c.import_batch_id))
         .order_by(col(rec.id), other.c.id)
     ).all()
     found: dict[int, list[int]] = {}

@@ -27,11 +27,11 @@ from shanhai.models.tables import CompletionRecord, ImportBatch
 FOREIGN_IMPORT_GIVE_UP = timedelta(hours=1)
 
 
-def visible_records() -> ColumnElement[bool]:
-    """Records that count: typed in one by one, or of an import that completed."""
-    pending = exists().where(
-        col(ImportBatch.id) == col(CompletionRecord.import_batch_id), col(ImportBatch.completed_at).is_(None)
-    )
+def visible_records(batch_column: Any = None) -> ColumnElement[bool]:
+    """Records that count: typed in one by one, or of an import that completed (``batch_column``: the
+    import_batch_id of another alias of the records table; CompletionRecord's own by default)."""
+    batch = col(CompletionRecord.import_batch_id) if batch_column is None else batch_column
+    pending = exists().where(col(ImportBatch.id) == batch, col(ImportBatch.completed_at).is_(None))
     return ~pending
 
 

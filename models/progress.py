@@ -115,10 +115,7 @@ def progress_text(progress: dict[str, Any]) -> str:
         parts.append(f"{progress['done']}/{progress['required']}")
     if "target" in progress:
         parts.append(f"{_fmt(progress['amount'])}/{_fmt(progress['target'])} {progress['unit']}")
-    for share in progress.get("shares", []):
-        parts.append(
-            f"{share['category']}占比 项目{share['count_share']:.0%}/资金{share['amount_share']:.0%}（须≥{share['min']:.0%}）"
-        )
+    parts += _share_parts(progress)
     for kind, label in PLAN_KIND_LABELS.items():
         if kind in progress:
             cell = progress[kind]
@@ -141,15 +138,20 @@ def progress_phrase(progress: dict[str, Any], kind: str) -> str:
             parts.append("已上报完成情况" if progress["done"] else "尚未上报完成情况")
         else:
             parts.append(f"已完成 {progress['done']} / 须 {progress['required']}")
-    for share in progress.get("shares", []):
-        parts.append(
-            f"{share['category']}占比 项目{share['count_share']:.0%}/资金{share['amount_share']:.0%}（须≥{share['min']:.0%}）"
-        )
+    parts += _share_parts(progress)
     for plan_kind, label in PLAN_KIND_LABELS.items():
         if plan_kind in progress:
             cell = progress[plan_kind]
             parts.append(f"{label} 已完成 {_fmt(cell['actual'])} 万元 / 计划 {_fmt(cell['planned'])} 万元")
     return "；".join(parts) or "—"
+
+
+def _share_parts(progress: dict[str, Any]) -> list[str]:
+    """``八大产业占比 项目50%/资金75%（须≥65%）`` for each share rule, in the table and in messages alike."""
+    return [
+        f"{share['category']}占比 项目{share['count_share']:.0%}/资金{share['amount_share']:.0%}（须≥{share['min']:.0%}）"
+        for share in progress.get("shares", [])
+    ]
 
 
 def _fmt(x: float) -> str:

@@ -92,17 +92,6 @@ def unit_sees(unit: str, scope: str, requirement: Requirement) -> bool:
     return scope == unit or unit in requirement.responsible
 
 
-def scored(pairs: Iterable[tuple[OccurrenceRow, Evaluation]]) -> list[tuple[OccurrenceRow, Evaluation]]:
-    """What an assessment or a count of failures may count: history (due before the document took
-    effect or before tracking started) is never failure, so it is left out here, once for every caller."""
-    return [(o, e) for o, e in pairs if not e.is_history]
-
-
-def charged_to(unit: str, pairs: Iterable[tuple[OccurrenceRow, Evaluation]]) -> list[tuple[OccurrenceRow, Evaluation]]:
-    """The occurrences ``unit`` owes (it is among their accountable units), history included."""
-    return [(o, e) for o, e in pairs if unit in e.accountable]
-
-
 def urgency_key(ev: Evaluation) -> tuple:
     """Most urgent first (Status is declared in that order), then the oldest effective due date."""
     return (Status(ev.status).urgency, ev.due, ev.obligation_id, ev.scope, ev.period)
@@ -198,6 +187,7 @@ def _record_item(cat: Catalogue, r, o, same_event: list[int]) -> dict[str, Any]:
         "period": o.period,
         "date": r.date.isoformat(),
         "amount": amount_text(cat, o.obligation_id, r.amount_fen),
+        "amount_yuan": None if r.amount_fen is None else f"{r.amount_fen // 100}.{r.amount_fen % 100:02d}",
         "count": r.count,
         "category": r.category,
         "state": r.state,

@@ -13,7 +13,7 @@ from shanhai.db import insert_ignore
 from shanhai.models.amounts import amount_unit, check_amount, check_count, format_amount, takes_amount
 from shanhai.models.audit import audit
 from shanhai.models.catalogue import Catalogue
-from shanhai.models.duplicates import RecordFacts, refuse_identical
+from shanhai.models.duplicates import RecordFacts, refuse_identical, reporting_unit
 from shanhai.models.errors import InputError
 from shanhai.models.evidence import store_evidence
 from shanhai.models.import_batches import visible_record
@@ -161,7 +161,8 @@ def record_completion(
             evidence, session=session, evidence_dir=evidence_dir, max_bytes=max_evidence_bytes
         )
     assert occ.id is not None
-    facts = RecordFacts(occ.id, on, amount_fen, count, category, note, stored.sha256 if stored else None, actor)
+    facts = RecordFacts(occ.id, on, amount_fen, count, category, note, stored.sha256 if stored else None,
+                        reporting_unit(actor))
     refuse_identical(facts, session=session, exclude_batch=import_batch_id)
     rec = CompletionRecord(
         occurrence_id=occ.id,

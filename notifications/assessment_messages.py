@@ -8,12 +8,13 @@ overdue duties, and the reminders' wording ("以下事项已逾期…") would no
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shanhai.models.assessment import Assessment, UnitAssessment, latest_closed_year, year_closed
-from shanhai.models.assessment_report import fmt
+from shanhai.models.assessment_report import fmt, line_titles
 from shanhai.models.assessment_service import run_assessment
 from shanhai.models.assessment_versions import StoredVersion, store_version
 from shanhai.models.tables import utcnow
@@ -65,8 +66,11 @@ def supervisor_text(report: Assessment, stored: StoredVersion, link: str) -> tup
     return f"【山海协作】{_version_label(report, stored)}", "\n".join(lines)
 
 
-def unit_text(report: Assessment, stored: StoredVersion, u: UnitAssessment, link: str) -> tuple[str, str]:
-    lost = [line for line in u.lines if line.cents < line.max_cents or line.cents < 0]
+def unit_text(report: Assessment, stored: StoredVersion, u: UnitAssessment, link: str,
+              titles: Mapping[str, str]) -> tuple[str, str]:
+    # what cost points: a line short of its weight, or a penalty; never the line that bounds a score at 100
+    lost = [line for line in u.lines if line.outcome != "bound" and (line.cents < line.max_cents or line.cents < 0)]
+    title_of = line_titles(titles)
     lines = [
         f"{u.unit}：",
         f"本单位{report.year}年度考核得分 {fmt(u.score)} 分，档次：{u.band or '不参评'}"
@@ -75,7 +79,7 @@ def unit_text(report: Assessment, stored: StoredVersion, u: UnitAssessment, link
     ]
     if lost:
         lines.append("失分项：" + "；".join(
-            f"{line.note or line.obligation}（{line.scope}）{fmt(line.points)}/{fmt(line.max_points)}" for line in lost))
+            f"{title_of(line)}（{line.scope}）{fmt(line.points)}/{fmt(line.max_points)}" for line in lost))
     lines += [report.notice, f"本单位逐项明细：{link}"]
     return f"【山海协作】{_version_label(report, stored)}：本单位 {fmt(u.score)} 分", "\n".join(lines)
 
@@ -98,31 +102,29 @@ def _queue(app, session, report: Assessment, stored: StoredVersion) -> int:
     base = app.settings.portal_url.rstrip("/")
     secret = app.signing_keys(session=session)[0]
     supervisor = app.catalogue.roles.supervisor
+    titles = {ob_id: ob.title for ob_id, ob in app.catalogue.obligations.items()}
     title, body = supervisor_text(report, stored, f"{base}/assessment?year={report.year}")
     queued = int(queue_once(app, session, _message(app, report, stored, recipient=supervisor, role="supervisor",
                                                    title=title, body=body, as_of=report.as_of)))
     for u in report.units:
         code = unit_code(app, u.unit)
-        key = sign_unit_page_key(unit_code=code, secret=secret, issued_at=app.clock())  # lives from sending
-        title, body = unit_text(report, stored, u, f"{base}/units/{code}?key={key}")
+        key = sign_unit_page_key(unit_code=code, secret=secret, issued_at=app.clock())  # lives from queueing
+        title, body = unit_text(report, stored, u, f"{base}/units/{code}?key={key}", titles)
         queued += int(queue_once(app, session, _message(app, report, stored, recipient=u.unit, role="lead",
                                                         title=title, body=body, as_of=report.as_of)))
     return queued
 
 
-def publish_assessment(app, *, as_of: datetime, year: int | None = None, dry_run: bool = False) -> Publication:
+def publish_assessment(app, *, as_of: datetime, year: int | None = None) -> Publication:
     """Score a closed year (default: the latest closed at ``as_of``), store a version when its numbers
     changed, and queue its messages once per version. A year not closed yet is refused (ValueError)."""
     year = latest_closed_year(as_of) if year is None else year
     if not year_closed(year, as_of):
         raise ValueError(f"year：{year} 年度尚未关闭（{year + 1}-03-31 年度考核后关闭），不能发布正式结果")
-    if not dry_run:
-        configured_channels(app)  # a missing or broken channel file fails before anything is stored
+    configured_channels(app)  # a missing or broken channel file fails before anything is stored
     with app.session() as session:
         run = run_assessment(app.catalogue, app.settings.catalogue_dir, session=session, as_of=as_of,
                              cal=app.calendar, year=year)
-        if dry_run:
-            return Publication(run.report, StoredVersion(year, 0, False, (), as_of), 0)
-        stored = store_version(session=session, report=run.report)
+        stored = store_version(session=session, report=run.report, titles=run.titles(app.catalogue))
         queued = _queue(app, session, run.report, stored) if stored.created else 0
     return Publication(run.report, stored, queued)

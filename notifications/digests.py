@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from shanhai.models.ladder import may_send, send_time_text
 from shanhai.models.localtime import to_local
+from shanhai.models.orchestration import MONTHLY_DIGEST_FLOW, WEEKLY_DIGEST_FLOW
 from shanhai.models.progress import progress_phrase
 from shanhai.models.statuses import Status
 from shanhai.models.tables import utcnow
@@ -119,7 +120,8 @@ def _digest_items(app, result: CheckResult, audience: Audience, as_of: datetime)
         # read in the office's chat by whoever is on duty: the portal, never a command line
         pending = _pending_reviews(app)
         return wanted, [f"待核验的完成记录：{pending} 条" + ("（请在门户“核验队列”处理）" if pending else "")]
-    escalated = [i for i in wanted if i["escalation_level"] >= SUPERVISOR_LEVEL and escalates(app, i["obligation"])]
+    escalated = [i for i in wanted if i["escalation_level"] >= SUPERVISOR_LEVEL and not i["unverified"]
+                 and escalates(app, i["obligation"])]
     recent = _told_this_week(app, as_of)
     items = [i for i in escalated if i["id"] not in recent]
     skipped = len(escalated) - len(items)
@@ -207,7 +209,8 @@ def send_digest(app, *, audience: Audience, as_of: datetime, dry_run: bool = Fal
     items, notes = _digest_items(app, result, audience, as_of)
     if audience == "coordinator":
         notes = [*notes, *coordinator_notes(app, as_of)]
-    label = f"{'每周督办摘要' if audience == 'coordinator' else '每月逾期通报'}（{digest_period_label(audience, as_of)}）"
+    name = WEEKLY_DIGEST_FLOW if audience == "coordinator" else MONTHLY_DIGEST_FLOW
+    label = f"{name}（{digest_period_label(audience, as_of)}）"
     payload: dict[str, Any] = {
         "recipient": getattr(app.catalogue.roles, audience),
         "role": audience,

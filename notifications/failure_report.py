@@ -97,7 +97,14 @@ def _notes(failures: list[tuple[Delivery, OutboxMessage]]) -> list[str]:
             f"已尝试 {d.attempts} 次。",
             f"错误：{_short(mask_urls(d.last_error or '未记录原因'), ONE_ERROR)}",
         ]
-    lines = [f"以下 {len(failures)} 条消息未能确认送达（结果未知的可能已送达；均未自动重发）："]
+    unknown = sum(d.status == "unknown" for d, _ in failures)
+    if unknown == len(failures):
+        lead = "投递结果未知（可能已送达；均未自动重发）"
+    elif not unknown:
+        lead = "无法送达（均未自动重发）"
+    else:
+        lead = f"无法送达或结果未知（其中 {unknown} 条结果未知、可能已送达；均未自动重发）"
+    lines = [f"以下 {len(failures)} 条消息{lead}："]
     for d, msg in failures[:LISTED_FAILURES]:
         lines.append(f"· {msg.recipient} #{msg.id}（{msg.stage_label}）：{_short(_reason(d.last_error), SHORT_ERROR)}")
     if len(failures) > LISTED_FAILURES:

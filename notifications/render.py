@@ -219,11 +219,13 @@ def _provisional_notes(items: Sequence[RenderItem]) -> list[str]:
 
 def _frame(who: Role, items: Sequence[RenderItem], sections: list[_Section]) -> tuple[str, str, str]:
     """(role label, intro, note) of the message: a recipient in several roles is told each in its section
-    (a unit that leads some items and is copied on others reads "牵头单位、配合单位")."""
+    (a unit that leads some items and is copied on others reads "牵头单位、配合单位"); in one role, the
+    intro of the role it holds on its items."""
     if sections[0].role is not None:
         label = "、".join(s.role.label for s in sections if s.role) if who in (Role.LEAD, Role.CO) else who.label
         return label, _MIXED_INTRO, ""
-    intro, note = _INTROS[who]
+    # one role throughout: the items' own (the coordinator's own duty reads as a duty it leads, 填报)
+    intro, note = _INTROS[items[0].role if items else who]
     return who.label, intro, note
 
 

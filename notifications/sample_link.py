@@ -28,20 +28,19 @@ def sample_report_link(app, *, as_of: datetime) -> SampleLink | None:
     nothing is open. Issued on the real clock, like a reminder's."""
     open_ones = [(occ, ev) for occ, ev in ordered_evaluations(app, as_of=as_of)
                  if ev.status in ACTIONABLE and occ.requirement.leads]
-    # a county office's duty first: that is who receives report links; a city-wide one otherwise
+    if not open_ones:
+        return None
+    # a county office's duty first (that is who receives report links), the most urgent of them
     paired = {u for p in app.catalogue.pairings.values() for u in (p.county, p.partner)}
-    open_ones.sort(key=lambda pair: pair[0].requirement.leads[0] not in paired)
-    for occ, _ev in open_ones[:1]:
-        unit = occ.requirement.leads[0]
-        with app.read_session() as session:
-            secret = app.signing_keys(session=session)[0]
-        url = sign_report_link(
-            base_url=app.settings.portal_url,
-            occurrence_id=occ.id,
-            unit_code=unit_code(app, unit),
-            secret=secret,
-            issued_at=app.clock(),
-        )
-        return SampleLink(unit=unit, title=title_and_clause(app.catalogue, occ.obligation_id)[0], scope=occ.scope,
-                          url=url)
-    return None
+    occ, _ev = min(open_ones, key=lambda pair: pair[0].requirement.leads[0] not in paired)
+    unit = occ.requirement.leads[0]
+    with app.read_session() as session:
+        secret = app.signing_keys(session=session)[0]
+    url = sign_report_link(
+        base_url=app.settings.portal_url,
+        occurrence_id=occ.id,
+        unit_code=unit_code(app, unit),
+        secret=secret,
+        issued_at=app.clock(),
+    )
+    return SampleLink(unit=unit, title=title_and_clause(app.catalogue, occ.obligation_id)[0], scope=occ.scope, url=url)

@@ -22,7 +22,8 @@ STATE_LABELS = {RecordState.SUBMITTED.value: "待核验", RecordState.VERIFIED.v
                 RecordState.REJECTED.value: "已退回"}
 CSV_COLUMNS = [
     ("id", "记录#"), ("occurrence", "期次#"), ("title", "事项"), ("obligation", "事项编号"), ("scope", "范围"),
-    ("period", "期次"), ("date", "完成日期"), ("amount", "金额"), ("count", "数量"), ("category", "类别"),
+    ("period", "期次"), ("date", "完成日期"), ("amount", "金额"), ("amount_yuan", "金额（元，精确）"), ("count", "数量"),
+    ("category", "类别"),
     ("state_label", "审核状态"), ("note", "说明"), ("evidence", "证明材料"), ("submitted_by", "提交人"),
     ("submitted_at", "提交时间"), ("reviewed_by", "审核人"), ("reviewed_at", "审核时间"), ("review_note", "审核意见"),
 ]

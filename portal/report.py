@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse
 import shanhai.portal.ids  # noqa: F401  (registers the {name:id} path convertor)
 from shanhai.models.acknowledgements import acknowledge, acknowledgements_of, stage_now
 from shanhai.models.catalogue_specs import UnitSpec
+from shanhai.models.duplicates import link_reporter
 from shanhai.models.errors import InputError
 from shanhai.models.form_nonces import Spent, issue_nonce, nonce_used, spend_nonce
 from shanhai.models.import_batches import visible_record
@@ -88,7 +89,7 @@ def owes(scope: LinkScope) -> bool:
 
 
 def actor_of(scope: LinkScope) -> str:
-    return f"{scope.unit.name}（报送链接）"
+    return link_reporter(scope.unit.name)
 
 
 def _page(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -32,6 +33,7 @@ from openpyxl import load_workbook
 
 from shanhai.models.assessment_method import AssessmentMethodError, load_method
 from shanhai.models.catalogue import load_catalogue
+from shanhai.models.errors import InputError
 from tests.conftest import (
     DOCUMENT,
     REAL_CATALOGUE,
@@ -121,7 +123,7 @@ def build_year(tmp_path: Path, database_url: str):
     app.sync(as_of=ASSESSED)
     for on in ("2025-03-10", "2025-09-10"):
         make_record(app, "joint-meeting", "泰顺-鹿城", on)
-    make_record(app, "joint-meeting", "永嘉-瓯海", "2025-03-10")
+    make_record(app, "joint-meeting", "永嘉-瓯海", "2025-03-10", actor="永嘉县（报送链接）")
     make_record(app, "next-year-plan", "泰顺-鹿城", "2025-11-20", period="2025")  # late, before closing
     make_record(app, "next-year-plan", "永嘉-瓯海", "2025-10-15")
     make_record(app, "aid-funds", "永嘉-瓯海", "2025-05-20")
@@ -174,6 +176,9 @@ def test_a_joint_meeting_reported_by_both_sides_counts_once(year_app):
     before = {u["unit"]: u["score"] for u in assess_json(year_app)}
     # 瓯海区 reports, through its own link, the meeting of 2025-03-10 that was reported: one event, still 1 of 2
     make_record(year_app, "joint-meeting", "永嘉-瓯海", "2025-03-10", actor="瓯海区（报送链接）")
+    # the coordinator typing the same meeting in again is a repeat, not a third report
+    with pytest.raises(InputError, match="已提交过相同记录"):
+        make_record(year_app, "joint-meeting", "永嘉-瓯海", "2025-03-10")
     units = {u["unit"]: u for u in assess_json(year_app)}
     assert {u: x["score"] for u, x in units.items()} == before
     yongjia = next(line for line in units["永嘉县"]["lines"] if line["obligation"] == "joint-meeting")
@@ -394,8 +399,9 @@ def test_publishing_stores_version_1_once_and_a_late_record_makes_version_2_sayi
     assert "/assessment?year=2025" in supervisor[2]
     lucheng = messages["assessment:2025:v1:lucheng"]
     assert lucheng[1].endswith("本单位 63 分") and "经济强区类内第 1 名" in lucheng[2]
-    assert "aid-funds（泰顺-鹿城）0/25" in lucheng[2] and "/units/lucheng?key=" in lucheng[2]
-    assert "aid-funds" not in messages["assessment:2025:v1:taishun"][2]
+    assert "年度帮扶资金到位（泰顺-鹿城）0/25" in lucheng[2] and "/units/lucheng?key=" in lucheng[2]
+    assert "年度帮扶资金到位" not in messages["assessment:2025:v1:taishun"][2]
+    assert not re.search(r"[a-z]+-[a-z]+（", lucheng[2]), "duties by their titles, never their ids"
 
     again = publish_assessment(year_app, as_of=at(2026, 4, 20))
     assert (again.stored.version, again.stored.created, again.queued) == (1, False, 0)
@@ -406,12 +412,12 @@ def test_publishing_stores_version_1_once_and_a_late_record_makes_version_2_sayi
     second = publish_assessment(year_app, as_of=at(2026, 5, 2))
     assert (second.stored.version, second.stored.created, second.queued) == (2, True, 6)
     changes = second.stored.changes
-    assert "永嘉县：得分 25.0 → 100.0，档次 不合格 → 优秀，类内名次 2 → 1" in changes
-    assert "永嘉县：joint-meeting（永嘉-瓯海）未完成（已关闭） 0 分 → 按期完成 75 分" in changes
+    assert "永嘉县：得分 25 → 100，档次 不合格 → 优秀，类内名次 2 → 1" in changes
+    assert "永嘉县：联席会议（永嘉-瓯海）未完成（已关闭） 0 分 → 按期完成 75 分" in changes
     assert "泰顺县：类内名次 1 → 2" in changes  # its own numbers did not change, its rank did
     assert [c for c in changes if c.startswith("鹿城区")] == ["鹿城区：类内名次 1 → 2"]
     v2_summary = assessment_messages(year_app)["assessment:2025:v2:supervisor"][2]
-    assert "与上一版相比的变化" in v2_summary and "永嘉县：得分 25.0 → 100.0" in v2_summary
+    assert "与上一版相比的变化" in v2_summary and "永嘉县：得分 25 → 100" in v2_summary
     with year_app.session() as session:
         versions = session.exec(select(AssessmentVersion).order_by(AssessmentVersion.version)).all()
         first_units = {u["unit"]: u["score"] for u in _json.loads(versions[0].units)}

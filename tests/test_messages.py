@@ -214,3 +214,11 @@ def test_a_reminder_cites_the_override_in_force_beside_the_document(tmp_path, da
     check_obligation(app, None, as_of=at(2026, 11, 23, 10))
     sent = messages(app)
     assert sent and all(f"测试〔2026〕1号、{source}" in m.body for m in sent), sent[0].body
+
+
+def test_the_coordinator_told_about_its_own_duty_reads_that_it_leads_it(tmp_path, database_url):
+    app = app_with(tmp_path, database_url, [INSPECTION], synced=at(2026, 5, 4))
+    check_obligation(app, None, as_of=at(2026, 6, 2, 10))  # the first working day after the due date
+    [own] = messages(app, COORD)
+    assert "牵头" in own.body and "填报" in own.body
+    assert "跟踪督办" not in own.body, "its own duty, not one it watches others do"

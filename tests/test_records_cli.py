@@ -19,7 +19,7 @@ AS_OF = ["--as-of", "2026-03-02"]
 ISSUE_FIELDS = {"id", "obligation", "scope", "period", "date", "amount", "count", "category", "state", "note",
                 "evidence"}
 README_FIELDS = ISSUE_FIELDS | {"occurrence", "title", "submitted_by", "submitted_at", "reviewed_by", "reviewed_at",
-                                "review_note", "same_event", "reported_late"}
+                                "review_note", "same_event", "reported_late", "amount_yuan"}
 LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 
 
@@ -67,6 +67,7 @@ def test_records_json_has_the_documented_fields(sh, four):
     }
     invest = next(i for i in items if i["id"] == four["invest"])
     assert (invest["amount"], invest["category"], invest["evidence"]) == ("1.19 亿元", "八大产业", None)
+    assert invest["amount_yuan"] == "119000000.00" and meeting["amount_yuan"] is None  # exact, for scripts
     park = next(i for i in items if i["id"] == four["park"])
     assert park["amount"] == "3,000 万元"  # 附件1 is in 万元
 
